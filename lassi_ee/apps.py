@@ -1,0 +1,183 @@
+"""Applications: a program plus what it takes to build, run and check it.
+
+An app is either a single source file (everything inferred) or a directory with
+an ``app.yaml`` manifest. One file of the app, ``refactor``, is what the LLM
+rewrites; the other files build with it unchanged (the paper's "dependencies not
+handed to the LLM").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from lassi_ee.errors import UsageError
+
+Language = Literal["cuda", "hip", "openmp"]
+MANIFEST_NAME = "app.yaml"
+
+_EXTENSIONS: dict[str, Language] = {
+    ".cu": "cuda",
+    ".cuh": "cuda",
+    ".hip": "hip",
+    ".cpp": "openmp",
+    ".cc": "openmp",
+    ".cxx": "openmp",
+    ".c": "openmp",
+}
+
+
+class BuildSpec(BaseModel):
+    """How to build: the default compiler line, or the app's own Makefile/CMake."""
+
+    system: Literal["compiler", "make", "cmake"] = "compiler"
+    flags: list[str] | None = Field(
+        None, description="replace the default flags (the arch flag is still added)"
+    )
+    extra_flags: list[str] = Field(default_factory=list, description="added to the defaults")
+    make_target: str | None = None
+    binary: str = Field("app", description="the executable the build produces")
+
+
+class AppManifest(BaseModel):
+    name: str
+    category: str = ""
+    language: Language
+    refactor: str = Field(description="the source file the LLM rewrites")
+    sources: list[str] = Field(default_factory=list, description="all compile units")
+    dependencies: list[str] = Field(
+        default_factory=list, description="headers/files built with it but not given to the LLM"
+    )
+    data_files: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    build: BuildSpec = Field(default_factory=BuildSpec)
+    pass_regex: str | None = Field("PASS", description="stdout must match; None = exit 0 only")
+    fail_regex: str | None = "FAIL"
+    output_files: list[str] = Field(default_factory=list, description="files compared by check")
+    ignore_regex: str | None = Field(
+        None, description="lines the output check skips, besides timing lines"
+    )
+    expected_runtime_s: float | None = None
+    note: str = ""
+
+
+class App(BaseModel):
+    """A manifest bound to the directory its paths are relative to."""
+
+    manifest: AppManifest
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def refactor_path(self) -> Path:
+        return self.root / self.manifest.refactor
+
+    def source_code(self) -> str:
+        return self.refactor_path.read_text()
+
+    def source_hash(self) -> str:
+        """Hash of every file the build reads, so caches notice any change."""
+        digest = hashlib.sha256()
+        names = {self.manifest.refactor, *self.manifest.sources, *self.manifest.dependencies}
+        for name in sorted(names):
+            path = self.root / name
+            if path.is_file():
+                digest.update(name.encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()[:16]
+
+
+def language_of(path: Path, text: str) -> Language:
+    """Infer the programming model of a single source file."""
+    name = path.name.lower()
+    if name.endswith((".hip.cpp", ".hip")) or "hip/hip_runtime.h" in text:
+        return "hip"
+    language = _EXTENSIONS.get(path.suffix.lower())
+    if language is None:
+        raise UsageError(
+            f"{path}: unknown language '{path.suffix}': use .cu (CUDA), .hip (HIP) or "
+            ".cpp/.c (OpenMP), or an app directory with an app.yaml"
+        )
+    if language == "openmp" and "__global__" in text:
+        return "cuda"
+    return language
+
+
+def _read_source(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise UsageError(f"{path}: cannot read it (permission denied)") from None
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
+    if not data.strip():
+        raise UsageError(f"{path}: the file is empty; give a C/C++/CUDA/HIP source")
+    if b"\0" in data[:8192]:
+        raise UsageError(f"{path}: this is a binary file; give the program's source code")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text; give the program's source code") from None
+
+
+def app_from_file(path: Path, args: list[str] | None = None) -> App:
+    text = _read_source(path)
+    language = language_of(path, text)
+    has_pass = re.search(r"\bPASS", text) is not None
+    manifest = AppManifest(
+        name=path.stem.replace(".hip", ""),
+        language=language,
+        refactor=path.name,
+        sources=[path.name],
+        args=args or [],
+        pass_regex="PASS" if has_pass else None,
+        fail_regex="FAIL" if has_pass else None,
+    )
+    return App(manifest=manifest, root=path.parent.resolve())
+
+
+def load_manifest(path: Path) -> AppManifest:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: expected a mapping of manifest fields")
+    raw.setdefault("sources", [raw.get("refactor")] if raw.get("refactor") else [])
+    try:
+        return AppManifest.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise UsageError(f"{path}: {problems}") from None
+
+
+def load_app(source: str | Path, args: list[str] | None = None) -> App:
+    """Load a source file or an app directory; a bad path is one clear UsageError."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    if path.is_dir():
+        manifest_path = path / MANIFEST_NAME
+        if not manifest_path.is_file():
+            raise UsageError(
+                f"{path}: a directory needs an {MANIFEST_NAME} manifest (see examples/*/app.yaml)"
+            )
+        manifest = load_manifest(manifest_path)
+        for name in {manifest.refactor, *manifest.sources, *manifest.data_files}:
+            if not (path / name).exists():
+                raise UsageError(f"{manifest_path}: lists '{name}', which is not in {path}")
+        _read_source(path / manifest.refactor)
+        if args is not None:
+            manifest = manifest.model_copy(update={"args": args})
+        return App(manifest=manifest, root=path.resolve())
+    return app_from_file(path, args)

@@ -1,0 +1,109 @@
+"""Every knob of lassi-ee in one pydantic model.
+
+Values come, lowest priority first, from the defaults here, a TOML file named by
+``LASSI_CONFIG`` (or ``lassi-ee.toml`` in the working directory), environment
+variables prefixed ``LASSI_`` and finally explicit keyword arguments (the CLI
+passes its flags that way).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("LASSI_CONFIG", "lassi-ee.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LASSI_", extra="forbid")
+
+    # --- models (LLM layer) ---
+    generate_model: str = "gpt-4o"
+    context_model: str | None = Field(None, description="defaults to generate_model")
+    judge_model: str | None = Field(None, description="defaults to context_model")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = OpenAI")
+    api_key: SecretStr | None = Field(None, description="falls back to OPENAI_API_KEY")
+    request_timeout_s: float = 300.0
+    llm_max_attempts: int = 6
+    max_output_tokens: int = 16_000
+    max_reasks: int = 2
+    prices_per_mtok: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="model -> (USD per 1M input, per 1M output tokens)"
+    )
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
+    docs_paths: list[Path] = Field(default_factory=list, description="own programming notes")
+
+    # --- the method (trial graph) ---
+    initial_temperature: float = 0.2
+    temperature_step: float = 0.2
+    max_temperature: float = 0.8
+    max_iterations: int = 10
+    max_self_corrections: int = 5
+    max_fruitless_without_temperature: int = 3
+    min_energy_gain: float = Field(
+        0.02, description="relative gain a candidate needs beyond the measurement spread"
+    )
+    noise_sigmas: float = Field(2.0, description="spread multiples a gain must exceed")
+
+    # --- measurement (profile tool) ---
+    repeats: int = 3
+    min_window_s: float = Field(2.0, description="short programs run back to back until this long")
+    sample_period_s: float = 0.01
+    settle_window_s: float = 1.0
+    settle_tolerance_w: float = 3.0
+    settle_timeout_s: float = 30.0
+    lock_dir: Path = Path("/tmp/lassi-ee-locks")
+
+    # --- compile and run ---
+    compile_timeout_s: float = 300.0
+    run_timeout_s: float = 600.0
+    max_output_bytes: int = 1_000_000
+    max_file_size_mb: int = 2048
+    max_open_files: int = 1024
+    max_processes: int = 512
+    address_space_gb: float | None = Field(
+        32.0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
+    )
+    sandbox_user: str = Field("nobody", description="uid the child runs as when we are root")
+    work_root: Path = Path("/tmp/lassi-ee-work")
+
+    # --- storage ---
+    checkpoint_url: str = "checkpoints/lassi-ee.sqlite"
+    runs_dir: Path = Path("runs")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    def model_for(self, role_group: str) -> str:
+        """Model name for a role group: generate, context or judge."""
+        if role_group == "generate":
+            return self.generate_model
+        if role_group == "context":
+            return self.context_model or self.generate_model
+        return self.judge_model or self.context_model or self.generate_model
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given non-None values replaced (for CLI flags)."""
+        update = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=update)
