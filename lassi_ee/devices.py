@@ -54,7 +54,8 @@ class Device(BaseModel):
     def facts(self) -> str:
         """One line for prompts and reports."""
         memory = f", {self.memory_gib:.0f} GiB memory" if self.memory_gib else ""
-        return f"{self.name} ({self.arch}{memory}), programming model {self.programming_model.upper()}"
+        model = self.programming_model.upper()
+        return f"{self.name} ({self.arch}{memory}), programming model {model}"
 
 
 def parse_device_spec(spec: str) -> tuple[str, int]:

@@ -1,0 +1,197 @@
+"""Run untrusted programs (LLM-written code, compilers reading it) contained.
+
+The heavy lifting happens in ``sandbox_launcher.py``, a separate process; this
+module builds its policy, scrubs the environment, enforces the timeout by
+killing the whole process group, and caps what is read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from lassi_ee.settings import Settings
+from lassi_ee.tools.sandbox_launcher import SANDBOX_DIR
+
+LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
+__all__ = ["SANDBOX_DIR", "Isolation", "SandboxOutcome", "run_contained"]
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
+_PROXY_NAME = re.compile(r"^(http|https|ftp|all|no|socks)_proxy$", re.IGNORECASE)
+
+
+class Isolation(BaseModel):
+    """What containment the kernel granted for one run, reported, never assumed."""
+
+    network: bool = False
+    pid: bool = False
+    mount: bool = False
+    readonly_fs: bool = False
+    uid_dropped: bool = False
+    user_namespace: bool = False
+    why_not: str | None = None
+
+    def summary(self) -> str:
+        missing = [
+            name
+            for name, ok in (
+                ("network cut off", self.network),
+                ("own process namespace", self.pid),
+                ("read-only file system", self.readonly_fs),
+            )
+            if not ok
+        ]
+        if not missing:
+            return "fully isolated" + (" as an unprivileged user" if self.uid_dropped else "")
+        reason = f" ({self.why_not})" if self.why_not else ""
+        return "NOT isolated: no " + ", no ".join(missing) + reason
+
+
+class SandboxOutcome(BaseModel):
+    exit_code: int | None
+    signal: str | None = None
+    timed_out: bool = False
+    wall_s: float
+    isolation: Isolation = Field(default_factory=Isolation)
+    start_error: str | None = None
+
+
+def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment minus anything that looks like a secret or a proxy."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not _SECRET_NAME.search(name) and not _PROXY_NAME.match(name)
+    }
+    env.update(extra or {})
+    return env
+
+
+def _sandbox_ids(settings: Settings) -> tuple[int | None, int | None]:
+    if os.getuid() != 0 or not settings.sandbox_user:
+        return None, None
+    try:
+        entry = pwd.getpwnam(settings.sandbox_user)
+    except KeyError:
+        return None, None
+    return entry.pw_uid, entry.pw_gid
+
+
+def hand_over(path: Path, settings: Settings) -> None:
+    """Give a directory tree to the sandbox user, so the program can write only there."""
+    uid, gid = _sandbox_ids(settings)
+    if uid is None or gid is None:
+        return
+    for root, dirs, files in os.walk(path):
+        os.chown(root, uid, gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def _limits(settings: Settings, cpu_time_s: float, address_space: bool) -> dict[str, int | None]:
+    limits: dict[str, int | None] = {
+        "RLIMIT_CPU": int(cpu_time_s) + 1,
+        "RLIMIT_FSIZE": settings.max_file_size_mb * 2**20,
+        "RLIMIT_NOFILE": settings.max_open_files,
+        "RLIMIT_CORE": 0,
+        "RLIMIT_NPROC": settings.max_processes,
+    }
+    if address_space and settings.address_space_gb:
+        limits["RLIMIT_AS"] = int(settings.address_space_gb * 2**30)
+    return limits
+
+
+def run_contained(
+    argv: list[str],
+    workdir: Path,
+    *,
+    settings: Settings,
+    timeout_s: float,
+    stdout_path: Path,
+    stderr_path: Path,
+    env: dict[str, str] | None = None,
+    limit_address_space: bool = False,
+    drop_privileges: bool = True,
+) -> SandboxOutcome:
+    """Run ``argv`` in ``workdir`` under the launcher; never raises for the program's faults.
+
+    ``limit_address_space`` applies RLIMIT_AS, which CUDA and HIP runtimes cannot
+    live with (they reserve huge virtual ranges), so only CPU programs get it.
+    """
+    uid, gid = _sandbox_ids(settings) if drop_privileges else (None, None)
+    policy = {
+        "workdir": str(workdir),
+        "env": scrubbed_env(env),
+        "limits": _limits(settings, timeout_s * (os.cpu_count() or 1), limit_address_space),
+        "uid": uid,
+        "gid": gid,
+    }
+    status_read, status_write = os.pipe()
+    command = [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(policy), str(status_write)]
+    start = time.monotonic()
+    timed_out = False
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        try:
+            process = subprocess.Popen(
+                [*command, "--", *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=workdir,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                start_new_session=True,
+                pass_fds=(status_write,),
+            )
+        finally:
+            os.close(status_write)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop(process)
+    with os.fdopen(status_read) as status_file:
+        status_text = status_file.read().strip().splitlines()
+    wall_s = time.monotonic() - start
+    if not status_text:  # the launcher itself was killed (timeout) before reporting
+        return SandboxOutcome(exit_code=None, signal="SIGKILL", timed_out=timed_out, wall_s=wall_s)
+    status = json.loads(status_text[-1])
+    isolation = Isolation.model_validate(
+        {k: v for k, v in status["isolation"].items() if k in Isolation.model_fields}
+    )
+    signum = status["signal"]
+    return SandboxOutcome(
+        exit_code=status["exit_code"],
+        signal=signal.Signals(signum).name if signum else None,
+        timed_out=timed_out,
+        wall_s=status["wall_s"],
+        isolation=isolation,
+        start_error=status["exec_error"],
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask the launcher to kill its child (pid 1 of the namespace takes every
+    descendant with it, even those that left the process group), then kill the
+    whole group in case the launcher cannot."""
+    process.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def read_capped(path: Path, max_bytes: int) -> tuple[str, bool]:
+    """The first ``max_bytes`` of a log, and whether there was more."""
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    return data[:max_bytes].decode(errors="replace"), len(data) > max_bytes

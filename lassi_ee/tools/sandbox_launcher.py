@@ -1,0 +1,258 @@
+"""Start one untrusted program inside what isolation this machine allows.
+
+Run as ``python -I -S sandbox_launcher.py POLICY_JSON STATUS_FD -- PROGRAM ARGS...``.
+It is a separate, single-threaded process so that unshare/fork/setuid happen
+safely even when the caller has threads (the power sampler). Standard library
+only, and imports nothing from lassi_ee: it starts in milliseconds.
+
+Isolation, each step kept when the kernel allows it and reported either way:
+new network namespace (no network at all), new PID namespace (when the
+program exits or is killed, every process it started dies with it), new
+mount namespace with the whole file system read-only except the working
+directory and private, empty /tmp, /var/tmp and /dev/shm, then resource limits
+and, when started as root, a switch to an unprivileged user.
+
+The last line written to STATUS_FD is JSON: the isolation achieved, the exit
+code or signal, the program's own wall time, and any error starting it.
+"""
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import time
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MS_RELATIME = 0x200000
+MS_STRICTATIME = 0x1000000
+SANDBOX_DIR = "/tmp/work"
+_KEEP_WRITABLE = ("/proc", "/sys", "/dev")
+_MOUNT_FLAGS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _unshare(flags):
+    _check(_libc.unshare(flags), "unshare")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def _write(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def _enter_namespaces(want_network, want_pid, want_mount):
+    """Unshare what is wanted; fall back to a user namespace when not privileged."""
+    flags = (
+        (CLONE_NEWNET if want_network else 0)
+        | (CLONE_NEWPID if want_pid else 0)
+        | (CLONE_NEWNS if want_mount else 0)
+    )
+    if not flags:
+        return {"network": False, "pid": False, "mount": False, "user_namespace": False}, None
+    try:
+        _unshare(flags)
+        user_ns = False
+    except OSError as first:
+        uid, gid = os.getuid(), os.getgid()
+        try:
+            _unshare(flags | CLONE_NEWUSER)
+        except OSError as second:
+            return (
+                {"network": False, "pid": False, "mount": False, "user_namespace": False},
+                f"no namespaces ({first.strerror}; as user namespace: {second.strerror})",
+            )
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        user_ns = True
+    return (
+        {
+            "network": want_network,
+            "pid": want_pid,
+            "mount": want_mount,
+            "user_namespace": user_ns,
+        },
+        None,
+    )
+
+
+def _mount_points():
+    points = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            fields = line.split()
+            mount_point = fields[4].replace("\\040", " ")
+            options = fields[5].split(",")
+            points.append((mount_point, options))
+    return points
+
+
+def _confine_filesystem(workdir):
+    """Everything read-only but the working directory (seen at SANDBOX_DIR) and private tmps."""
+    work_fd = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    for private in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(private):
+            _mount("tmpfs", private, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m")
+    os.mkdir(SANDBOX_DIR)
+    _mount(f"/proc/self/fd/{work_fd}", SANDBOX_DIR, None, MS_BIND)
+    os.close(work_fd)
+    skipped = []
+    writable = (SANDBOX_DIR, "/tmp", "/var/tmp", "/dev/shm")
+    for mount_point, options in _mount_points():
+        if mount_point in writable or mount_point.startswith(_KEEP_WRITABLE):
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for option in options:
+            flags |= _MOUNT_FLAGS.get(option, 0)
+        try:
+            _mount(None, mount_point, None, flags)
+        except OSError:
+            skipped.append(mount_point)
+    return skipped
+
+
+def _mount_proc():
+    try:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        return True
+    except OSError:
+        return False
+
+
+def _set_limits(limits):
+    for name, value in limits.items():
+        if value is None:
+            continue
+        resource.setrlimit(getattr(resource, name), (int(value), int(value)))
+
+
+def _drop_privileges(uid, gid):
+    if os.getuid() != 0 or uid is None:
+        return False
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    return True
+
+
+def _child(policy, isolation, argv, error_fd):
+    """Pid 1 of the new PID namespace, when there is one: confine, limit, exec."""
+    try:
+        workdir = policy["workdir"]
+        env = dict(policy["env"])
+        if isolation["mount"]:
+            try:
+                isolation["readonly_skipped"] = _confine_filesystem(workdir)
+                isolation["readonly_fs"] = True
+                workdir = SANDBOX_DIR
+                env["HOME"] = env["TMPDIR"] = SANDBOX_DIR
+                if isolation["pid"]:
+                    isolation["own_proc"] = _mount_proc()
+            except OSError as err:
+                isolation["readonly_fs"] = False
+                isolation["mount_error"] = str(err)
+        os.chdir(workdir)
+        _set_limits(policy["limits"])
+        isolation["uid_dropped"] = _drop_privileges(policy.get("uid"), policy.get("gid"))
+        os.write(error_fd, ("ISOLATION " + json.dumps(isolation) + "\n").encode())
+        os.execvpe(argv[0], argv, env)
+    except BaseException as err:  # report anything that stops the exec, then die
+        os.write(error_fd, f"EXECFAIL {err}\n".encode())
+    finally:
+        os._exit(127)
+
+
+def main():
+    policy = json.loads(sys.argv[1])
+    status_fd = int(sys.argv[2])
+    argv = sys.argv[sys.argv.index("--") + 1 :]
+    isolation, why_not = _enter_namespaces(
+        policy.get("network_namespace", True),
+        policy.get("pid_namespace", True),
+        policy.get("readonly_fs", True),
+    )
+    if why_not:
+        isolation["why_not"] = why_not
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, False)
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _child(policy, isolation, argv, write_end)
+    os.close(write_end)
+
+    def forward(signum, _frame):
+        os.kill(pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    report = b""
+    while True:
+        chunk = os.read(read_end, 4096)
+        if not chunk:
+            break
+        report += chunk
+    _, status = os.waitpid(pid, 0)
+    wall_s = time.monotonic() - start
+    result: dict = {"wall_s": wall_s, "exit_code": None, "signal": None, "exec_error": None}
+    for line in report.decode(errors="replace").splitlines():
+        if line.startswith("ISOLATION "):
+            isolation = json.loads(line[len("ISOLATION ") :])
+        elif line.startswith("EXECFAIL "):
+            result["exec_error"] = line[len("EXECFAIL ") :]
+    if os.WIFSIGNALED(status):
+        result["signal"] = os.WTERMSIG(status)
+    else:
+        result["exit_code"] = os.WEXITSTATUS(status)
+    result["isolation"] = isolation
+    os.write(status_fd, (json.dumps(result) + "\n").encode())
+    os.close(status_fd)
+    sys.exit(result["exit_code"] if result["exit_code"] is not None else 128 + result["signal"])
+
+
+if __name__ == "__main__":
+    main()
