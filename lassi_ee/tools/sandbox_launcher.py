@@ -178,8 +178,30 @@ def _drop_privileges(uid, gid):
     return True
 
 
-def _child(policy, isolation, argv, error_fd):
-    """Pid 1 of the new PID namespace, when there is one: confine, limit, exec."""
+def _exec_program(policy, isolation, workdir, env, argv, report_fd):
+    """Limit, drop privileges and become the program; report what went wrong if we cannot."""
+    try:
+        os.chdir(workdir)
+        _set_limits(policy["limits"])
+        isolation["uid_dropped"] = _drop_privileges(policy.get("uid"), policy.get("gid"))
+        os.write(report_fd, ("ISOLATION " + json.dumps(isolation) + "\n").encode())
+        for ignored_by_python in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(ignored_by_python, signal.SIG_DFL)
+        os.execvpe(argv[0], argv, env)
+    except BaseException as err:  # report anything that stops the exec, then die
+        os.write(report_fd, f"EXECFAIL {err}\n".encode())
+    finally:
+        os._exit(127)
+
+
+def _namespace_init(policy, isolation, argv, report_fd):
+    """Pid 1 of the new PID namespace: confine the file system, start the program, reap.
+
+    The program runs as pid 2 so that it keeps ordinary signal semantics (pid 1
+    ignores SIGXFSZ, SIGPIPE, SIGTERM...). When it exits, this process exits and
+    the kernel kills everything else left in the namespace.
+    """
+    code = 0
     try:
         workdir = policy["workdir"]
         env = dict(policy["env"])
@@ -193,16 +215,23 @@ def _child(policy, isolation, argv, error_fd):
                     isolation["own_proc"] = _mount_proc()
             except OSError as err:
                 isolation["readonly_fs"] = False
-                isolation["mount_error"] = str(err)
-        os.chdir(workdir)
-        _set_limits(policy["limits"])
-        isolation["uid_dropped"] = _drop_privileges(policy.get("uid"), policy.get("gid"))
-        os.write(error_fd, ("ISOLATION " + json.dumps(isolation) + "\n").encode())
-        os.execvpe(argv[0], argv, env)
-    except BaseException as err:  # report anything that stops the exec, then die
-        os.write(error_fd, f"EXECFAIL {err}\n".encode())
+                isolation["why_not"] = str(err)
+        program = os.fork()
+        if program == 0:
+            _exec_program(policy, isolation, workdir, env, argv, report_fd)
+        while True:
+            reaped, status = os.wait()
+            if reaped == program:
+                break
+        if os.WIFSIGNALED(status):
+            os.write(report_fd, f"SIGNAL {os.WTERMSIG(status)}\n".encode())
+        else:
+            os.write(report_fd, f"EXIT {os.WEXITSTATUS(status)}\n".encode())
+    except BaseException as err:
+        os.write(report_fd, f"EXECFAIL {err}\n".encode())
+        code = 127
     finally:
-        os._exit(127)
+        os._exit(code)
 
 
 def main():
@@ -222,7 +251,7 @@ def main():
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(policy, isolation, argv, write_end)
+        _namespace_init(policy, isolation, argv, write_end)
     os.close(write_end)
 
     def forward(signum, _frame):
@@ -239,15 +268,20 @@ def main():
     _, status = os.waitpid(pid, 0)
     wall_s = time.monotonic() - start
     result: dict = {"wall_s": wall_s, "exit_code": None, "signal": None, "exec_error": None}
-    for line in report.decode(errors="replace").splitlines():
-        if line.startswith("ISOLATION "):
-            isolation = json.loads(line[len("ISOLATION ") :])
-        elif line.startswith("EXECFAIL "):
-            result["exec_error"] = line[len("EXECFAIL ") :]
-    if os.WIFSIGNALED(status):
+    if os.WIFSIGNALED(status):  # the init itself was killed: the timeout
         result["signal"] = os.WTERMSIG(status)
-    else:
-        result["exit_code"] = os.WEXITSTATUS(status)
+    for line in report.decode(errors="replace").splitlines():
+        kind, _, value = line.partition(" ")
+        if kind == "ISOLATION":
+            isolation = json.loads(value)
+        elif kind == "EXECFAIL":
+            result["exec_error"] = value
+        elif kind == "EXIT":
+            result["exit_code"] = int(value)
+        elif kind == "SIGNAL":
+            result["signal"] = int(value)
+    if result["exit_code"] is None and result["signal"] is None:
+        result["exit_code"] = 127
     result["isolation"] = isolation
     os.write(status_fd, (json.dumps(result) + "\n").encode())
     os.close(status_fd)

@@ -1,0 +1,66 @@
+"""Shared fixtures: real compilers, a settings object that keeps work under tmp_path."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lassi_ee.devices import Device
+from lassi_ee.settings import Settings
+
+H100 = Device(spec="cuda:0", kind="cuda", name="NVIDIA H100 80GB HBM3", arch="sm_90")
+
+
+def _nvml_gpu_count() -> int:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return int(pynvml.nvmlDeviceGetCount())
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        return 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _nvml_gpu_count() > 0:
+        return
+    skip = pytest.mark.skip(reason="no NVIDIA GPU visible through NVML")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    work = Path("/tmp") / f"lassi-test-{tmp_path.name}"
+    work.mkdir(mode=0o755, exist_ok=True)
+    yield Settings(
+        work_root=work,
+        runs_dir=tmp_path / "runs",
+        checkpoint_url=str(tmp_path / "checkpoints.sqlite"),
+        lock_dir=tmp_path / "locks",
+        run_timeout_s=60,
+        compile_timeout_s=120,
+    )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def build_c(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Compile a small C program with the real system compiler; returns the binary."""
+
+    def build(name: str, code: str) -> Path:
+        source = tmp_path / f"{name}.c"
+        source.write_text(code)
+        binary = tmp_path / name
+        subprocess.run(["cc", "-O1", "-o", str(binary), str(source)], check=True)
+        return binary
+
+    return build

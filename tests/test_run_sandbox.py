@@ -1,0 +1,257 @@
+"""The run tool against real compiled programs that try to misbehave."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lassi_ee.tools.run import RunRequest, run_program
+from lassi_ee.tools.sandbox import LAUNCHER, scrubbed_env
+
+IS_ROOT = os.getuid() == 0
+
+
+def processes_named(name: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True).stdout
+    return [line for line in out.split() if line == name]
+
+
+def test_program_runs_in_fresh_dir_with_data_and_reports_new_files(settings, build_c, tmp_path):
+    data = tmp_path / "input.txt"
+    data.write_text("21\n")
+    binary = build_c(
+        "doubler",
+        r"""
+        #include <stdio.h>
+        int main(int argc, char **argv) {
+            int x; FILE *in = fopen("input.txt", "r"); fscanf(in, "%d", &x);
+            FILE *out = fopen("result.txt", "w"); fprintf(out, "%d\n", 2 * x); fclose(out);
+            printf("arg=%s value=%d PASS\n", argv[1], 2 * x); return 0; }
+        """,
+    )
+    result = run_program(RunRequest(binary=binary, args=["hello"], data_files=[data]), settings)
+    assert result.ok, result.failure()
+    assert result.stdout.strip() == "arg=hello value=42 PASS"
+    assert result.output_files == ["result.txt"]
+    assert (result.workdir / "result.txt").read_text() == "42\n"
+    assert result.workdir.is_relative_to(settings.work_root)
+    second = run_program(RunRequest(binary=binary, args=["x"], data_files=[data]), settings)
+    assert second.workdir != result.workdir
+
+
+def test_environment_has_no_secrets_or_proxies(settings, build_c, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
+    monkeypatch.setenv("HF_TOKEN", "hf-should-not-leak")
+    monkeypatch.setenv("DB_PASSWORD", "pw-should-not-leak")
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    monkeypatch.setenv("LASSI_HARMLESS", "visible")
+    binary = build_c(
+        "envdump",
+        r"""
+        #include <stdio.h>
+        extern char **environ;
+        int main(void) { for (char **e = environ; *e; e++) puts(*e); return 0; }
+        """,
+    )
+    result = run_program(RunRequest(binary=binary), settings)
+    assert result.ok
+    assert "should-not-leak" not in result.stdout
+    assert "proxy.example" not in result.stdout
+    assert "LASSI_HARMLESS=visible" in result.stdout
+    assert "PATH=" in result.stdout
+
+
+def test_scrubbed_env_rules(monkeypatch):
+    monkeypatch.setenv("MY_SECRET_THING", "x")
+    monkeypatch.setenv("ALL_PROXY", "socks://x")
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    env = scrubbed_env({"EXTRA": "1"})
+    assert "MY_SECRET_THING" not in env and "ALL_PROXY" not in env
+    assert env["OMP_NUM_THREADS"] == "4" and env["EXTRA"] == "1"
+
+
+def test_network_is_cut_off(settings, build_c):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    threading.Thread(target=lambda: server.accept(), daemon=True).start()
+    binary = build_c(
+        "connector",
+        r"""
+        #include <arpa/inet.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <sys/socket.h>
+        int main(int argc, char **argv) {
+            int s = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[1]));
+            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+            int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+            puts(ok ? "CONNECTED" : "NO-NETWORK"); return 0; }
+        """,
+    )
+    try:
+        outside = subprocess.run([str(binary), str(port)], capture_output=True, text=True)
+        assert outside.stdout.strip() == "CONNECTED"  # the server really is reachable
+        result = run_program(RunRequest(binary=binary, args=[str(port)]), settings)
+    finally:
+        server.close()
+    assert result.isolation.network, result.isolation.summary()
+    assert result.stdout.strip() == "NO-NETWORK"
+
+
+def test_timeout_kills_program_and_children_that_left_the_group(settings, build_c):
+    binary = build_c(
+        "escaper",
+        r"""
+        #include <unistd.h>
+        int main(void) { if (fork() == 0) { setsid(); for (;;) sleep(1); } for (;;) {} }
+        """,
+    )
+    start = time.monotonic()
+    result = run_program(RunRequest(binary=binary, timeout_s=1.5), settings)
+    assert result.timed_out and not result.ok
+    assert time.monotonic() - start < 10
+    assert "timed out" in (result.failure() or "")
+    time.sleep(0.3)
+    assert processes_named("escaper") == []
+
+
+def test_fork_storm_is_contained(settings, build_c):
+    binary = build_c(
+        "forkstorm",
+        r"""
+        #include <unistd.h>
+        int main(void) { for (;;) fork(); }
+        """,
+    )
+    result = run_program(RunRequest(binary=binary, timeout_s=2), settings)
+    assert not result.ok
+    time.sleep(0.3)
+    assert processes_named("forkstorm") == []
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the read-only file system check needs namespaces")
+def test_writes_outside_workdir_do_not_land(settings, build_c, tmp_path):
+    outside = Path("/tmp") / f"lassi-outside-{os.getpid()}"
+    outside.mkdir(mode=0o777, exist_ok=True)
+    outside.chmod(0o777)  # writable by anyone: only the sandbox can stop the write
+    victim = outside / "victim.txt"
+    victim.write_text("keep me")
+    victim.chmod(0o666)
+    binary = build_c(
+        "vandal",
+        r"""
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(int argc, char **argv) {
+            FILE *f = fopen(argv[1], "w"); int wrote = f && fputs("pwned", f) >= 0 && fclose(f) == 0;
+            int removed = unlink(argv[2]) == 0;
+            FILE *t = fopen("/tmp/dropped.txt", "w"); if (t) fclose(t);
+            printf("wrote=%d removed=%d\n", wrote, removed); return 0; }
+        """,
+    )
+    try:
+        result = run_program(
+            RunRequest(binary=binary, args=[str(outside / "new.txt"), str(victim)]), settings
+        )
+        assert result.isolation.readonly_fs, result.isolation.summary()
+        assert result.stdout.strip() == "wrote=0 removed=0"
+        assert not (outside / "new.txt").exists()
+        assert victim.read_text() == "keep me"
+        assert not Path("/tmp/dropped.txt").exists()
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_output_is_capped_and_huge_files_are_stopped(settings, build_c):
+    binary = build_c(
+        "chatty",
+        r"""
+        #include <stdio.h>
+        #include <string.h>
+        int main(void) { char line[1024]; memset(line, 'x', 1023); line[1023] = 0;
+            for (long i = 0; i < 1L << 22; i++) puts(line); return 0; }
+        """,
+    )
+    capped = settings.model_copy(update={"max_output_bytes": 10_000, "max_file_size_mb": 8})
+    result = run_program(RunRequest(binary=binary, timeout_s=30), capped)
+    assert result.output_truncated
+    assert len(result.stdout) == 10_000
+    assert result.signal == "SIGXFSZ"
+    assert "output too large" in (result.failure() or "")
+
+
+def test_crash_and_exit_status_are_results_not_exceptions(settings, build_c):
+    crasher = build_c("crasher", "int main(void) { volatile int *p = 0; return *p; }")
+    failer = build_c("failer", '#include <stdio.h>\nint main(void) { puts("FAIL"); return 3; }')
+    crashed = run_program(RunRequest(binary=crasher), settings)
+    assert crashed.signal == "SIGSEGV" and crashed.exit_code is None
+    failed = run_program(RunRequest(binary=failer), settings)
+    assert failed.exit_code == 3 and failed.failure() == "exited with status 3"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="dropping privileges needs root")
+def test_root_caller_runs_program_unprivileged(settings, build_c):
+    binary = build_c(
+        "whoami", '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d",getuid());}'
+    )
+    result = run_program(RunRequest(binary=binary), settings)
+    assert result.isolation.uid_dropped
+    assert result.stdout == str(pwd.getpwnam("nobody").pw_uid)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to start the launcher as an ordinary user")
+def test_unprivileged_caller_still_gets_namespaces(build_c, tmp_path):
+    """A user who is not root (the usual HPC case) gets isolation through a user namespace."""
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        pytest.skip("no system python3 readable by an ordinary user")
+    binary = build_c("plain", '#include <stdio.h>\nint main(void){puts("ran");return 0;}')
+    workdir = Path("/tmp") / f"lassi-unpriv-{os.getpid()}"
+    workdir.mkdir(mode=0o755)
+    shutil.copy(binary, workdir / "plain")
+    launcher = workdir / "launcher.py"
+    shutil.copy(LAUNCHER, launcher)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+    policy = {"workdir": str(workdir), "env": {"PATH": "/usr/bin:/bin"}, "limits": {}}
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-S", str(launcher), json.dumps(policy), "1", "--", "./plain"],
+            cwd=workdir,
+            user=nobody.pw_uid,
+            group=nobody.pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "ran"
+    status = json.loads(lines[-1])
+    if not status["isolation"].get("user_namespace"):
+        pytest.skip(f"user namespaces are off on this kernel: {status['isolation']}")
+    assert status["isolation"]["network"] and status["isolation"]["pid"]
+    assert status["exit_code"] == 0
+
+
+def test_launcher_reports_a_program_that_cannot_start(settings, tmp_path):
+    not_executable = tmp_path / "data.bin"
+    not_executable.write_bytes(b"\x00\x01")
+    result = run_program(RunRequest(binary=not_executable), settings)
+    assert not result.ok
+    assert result.start_error
+    assert "could not start" in (result.failure() or "")
