@@ -1,0 +1,162 @@
+"""The check tool: compare a candidate's outputs with the source's, deterministically.
+
+The LLM judge reads code and can be talked round; this check cannot. It
+compares the numbers a program prints (and the files it writes) with a
+tolerance, ignoring timing lines, and requires the source's PASS marker. A
+mismatch vetoes the judge. What it cannot catch (a program that prints the
+expected numbers without computing them) is left to the judge reading code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel, Field
+
+_NUMBER = re.compile(
+    r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|(?<!\w)[-+]?(?:nan|inf)\b", re.I
+)
+_TIMING = re.compile(
+    r"\b(time|elapsed|duration|seconds?|secs?|ms|msec|us|usec|ns|gb/s|gflops?|tflops?|"
+    r"throughput|bandwidth|speed-?up|per second|it/s)\b",
+    re.IGNORECASE,
+)
+MAX_REPORTED_DIFFERENCES = 5
+
+
+class ProgramOutput(BaseModel):
+    """What one run of a program produced, as the check sees it."""
+
+    stdout: str
+    files: dict[str, bytes] = Field(default_factory=dict)
+
+
+class CheckRequest(BaseModel):
+    reference: ProgramOutput
+    candidate: ProgramOutput
+    rtol: float = 1e-3
+    atol: float = 1e-6
+    pass_regex: str | None = None
+    fail_regex: str | None = None
+    ignore_regex: str | None = None
+
+
+class CheckResult(BaseModel):
+    status: Literal["match", "mismatch"]
+    finding: str = Field(description="one short paragraph for the judge and the report")
+    numbers_compared: int = 0
+
+    @property
+    def vetoes(self) -> bool:
+        return self.status == "mismatch"
+
+
+def significant_lines(text: str, ignore_regex: str | None = None) -> list[str]:
+    """Lines that carry results: timing lines, blank lines and ignored lines dropped."""
+    ignore = re.compile(ignore_regex) if ignore_regex else None
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not _TIMING.search(line) and not (ignore and ignore.search(line))
+    ]
+
+
+def numbers_in(lines: list[str]) -> list[tuple[float, str]]:
+    """Every number with the line it came from."""
+    return [(float(token), line) for line in lines for token in _NUMBER.findall(line)]
+
+
+def _close(a: float, b: float, rtol: float, atol: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
+
+
+def _compare_numbers(
+    reference: list[tuple[float, str]],
+    candidate: list[tuple[float, str]],
+    where: str,
+    req: CheckRequest,
+) -> list[str]:
+    if len(reference) != len(candidate):
+        return [
+            f"{where}: the source prints {len(reference)} numbers, the candidate {len(candidate)}"
+        ]
+    problems = []
+    for (expected, ref_line), (got, cand_line) in zip(reference, candidate, strict=True):
+        if not _close(expected, got, req.rtol, req.atol):
+            problems.append(f"{where}: expected '{ref_line}', got '{cand_line}'")
+    return problems
+
+
+def _compare_file(name: str, expected: bytes, got: bytes | None, req: CheckRequest) -> list[str]:
+    if got is None:
+        return [f"file {name}: written by the source, missing from the candidate"]
+    if expected == got:
+        return []
+    try:
+        ref_text, cand_text = expected.decode(), got.decode()
+    except UnicodeDecodeError:
+        return [f"file {name}: binary contents differ ({len(expected)} vs {len(got)} bytes)"]
+    return _compare_numbers(
+        numbers_in(significant_lines(ref_text)), numbers_in(significant_lines(cand_text)),
+        f"file {name}", req,
+    )  # fmt: skip
+
+
+def compare_outputs(req: CheckRequest) -> CheckResult:
+    """Compare candidate with reference; the finding names the first few differences."""
+    problems: list[str] = []
+    ref_out, cand_out = req.reference.stdout, req.candidate.stdout
+    if (
+        req.pass_regex
+        and re.search(req.pass_regex, ref_out)
+        and not re.search(req.pass_regex, cand_out)
+    ):
+        problems.append(f"the candidate does not print the success marker /{req.pass_regex}/")
+    if (
+        req.fail_regex
+        and re.search(req.fail_regex, cand_out)
+        and not re.search(req.fail_regex, ref_out)
+    ):
+        problems.append(f"the candidate prints the failure marker /{req.fail_regex}/")
+    ref_numbers = numbers_in(significant_lines(req.reference.stdout, req.ignore_regex))
+    cand_numbers = numbers_in(significant_lines(req.candidate.stdout, req.ignore_regex))
+    problems += _compare_numbers(ref_numbers, cand_numbers, "stdout", req)
+    for name, expected in sorted(req.reference.files.items()):
+        problems += _compare_file(name, expected, req.candidate.files.get(name), req)
+    compared = len(ref_numbers)
+    if problems:
+        shown = problems[:MAX_REPORTED_DIFFERENCES]
+        more = len(problems) - len(shown)
+        finding = "outputs differ: " + "; ".join(shown) + (f"; and {more} more" if more else "")
+        return CheckResult(status="mismatch", finding=finding, numbers_compared=compared)
+    files = f" and {len(req.reference.files)} output file(s)" if req.reference.files else ""
+    finding = (
+        f"outputs match: {compared} printed numbers{files} agree within "
+        f"rtol {req.rtol:g} / atol {req.atol:g} (timing lines ignored)"
+    )
+    return CheckResult(status="match", finding=finding, numbers_compared=compared)
+
+
+def read_output_files(workdir: Path, names: list[str], max_bytes: int) -> dict[str, bytes]:
+    """The named output files of a run (missing ones left out), each capped in size."""
+    files = {}
+    for name in names:
+        path = workdir / name
+        if path.is_file():
+            with path.open("rb") as handle:
+                files[name] = handle.read(max_bytes)
+    return files
+
+
+check_tool = StructuredTool.from_function(
+    func=lambda **kwargs: compare_outputs(CheckRequest(**kwargs)).model_dump(mode="json"),
+    name="check_outputs",
+    description="Compare a candidate's outputs with the source's, numbers within tolerance.",
+    args_schema=CheckRequest,
+)
