@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     )
     noise_sigmas: float = Field(2.0, description="spread multiples a gain must exceed")
 
+    check_rtol: float = Field(1e-3, description="output check: relative tolerance on numbers")
+    check_atol: float = Field(1e-6, description="output check: absolute tolerance on numbers")
+
     # --- measurement (profile tool) ---
     repeats: int = 3
     min_window_s: float = Field(2.0, description="short programs run back to back until this long")
@@ -81,6 +84,7 @@ class Settings(BaseSettings):
 
     # --- storage ---
     checkpoint_url: str = "checkpoints/lassi-ee.sqlite"
+    cache_dir: Path = Field(Path("checkpoints/source-cache"), description="Stage-0 profiles")
     runs_dir: Path = Path("runs")
 
     @classmethod

@@ -1,0 +1,196 @@
+"""The Python API: run a trial, resume one, read its result."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from pydantic import BaseModel, Field
+
+from lassi_ee.apps import load_app
+from lassi_ee.devices import resolve_device
+from lassi_ee.errors import UsageError
+from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.llm.usage import Usage
+from lassi_ee.nodes.common import TrialContext
+from lassi_ee.settings import Settings
+from lassi_ee.state import Candidate, TrialState, Verdict
+
+OnUpdate = Callable[[str, dict[str, Any]], None]
+
+
+class Figures(BaseModel):
+    """Energy per run (J), average power (W) and runtime (s) of one version."""
+
+    energy_j: float | None = None
+    power_w: float | None = None
+    runtime_s: float | None = None
+
+
+class TrialResult(BaseModel):
+    thread_id: str
+    status: Literal["improved", "no_improvement", "failed", "unfinished"]
+    app: str | None = None
+    device: str | None = None
+    objective: Literal["energy", "runtime"] | None = None
+    source: Figures = Field(default_factory=Figures)
+    best: Figures | None = None
+    reduction: float | None = Field(None, description="(source - best) / source of the objective")
+    best_code: str | None = None
+    best_version: int | None = None
+    vanilla_outcome: str | None = None
+    vanilla: Figures | None = None
+    verdicts: dict[int, Verdict] = Field(default_factory=dict)
+    versions: int = 0
+    iterations: int = 0
+    self_corrections: int = 0
+    stop_reason: str | None = None
+    error: str | None = None
+    archive_path: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+
+
+def _figures(candidate_profile: Any) -> Figures:
+    if candidate_profile is None:
+        return Figures()
+    energy = candidate_profile.net_energy_j
+    power = candidate_profile.avg_power_w
+    return Figures(
+        energy_j=energy.mean if energy else None,
+        power_w=power.mean if power else None,
+        runtime_s=candidate_profile.runtime_s.mean,
+    )
+
+
+def result_from_state(thread_id: str, state: TrialState, finished: bool) -> TrialResult:
+    """Summarize a trial's state (finished or not) for callers and reports."""
+    history: list[Candidate] = state.get("history", [])
+    best = state.get("best")
+    reference = state.get("reference")
+    objective = state.get("objective")
+    source = _figures(reference.profile) if reference else Figures()
+    vanilla = next((c for c in history if c.stage == "vanilla"), None)
+    status: Literal["improved", "no_improvement", "failed", "unfinished"]
+    if state.get("error"):
+        status = "failed"
+    elif not finished:
+        status = "unfinished"
+    else:
+        status = "improved" if best is not None else "no_improvement"
+    result = TrialResult(
+        thread_id=thread_id,
+        status=status,
+        app=state["app"].name if "app" in state else None,
+        device=state["device_info"].spec if "device_info" in state else state.get("device"),
+        objective=objective,
+        source=source,
+        vanilla_outcome=vanilla.outcome if vanilla else None,
+        vanilla=_figures(vanilla.profile) if vanilla and vanilla.profile else None,
+        verdicts={c.version: c.verdict for c in history if c.verdict is not None},
+        versions=len(history),
+        iterations=state.get("iteration", 0),
+        self_corrections=sum(1 for c in history if c.attempt > 0),
+        stop_reason=state.get("stop_reason"),
+        error=state.get("error"),
+        archive_path=state.get("archive_path"),
+        usage=state.get("usage") or Usage(),
+    )
+    if best is not None:
+        result.best = _figures(best.profile)
+        result.best_code = best.code
+        result.best_version = best.version
+        key = "energy_j" if objective == "energy" else "runtime_s"
+        before, after = getattr(source, key), getattr(result.best, key)
+        if before and after is not None:
+            result.reduction = (before - after) / before
+    return result
+
+
+@contextmanager
+def _checkpointer(
+    given: BaseCheckpointSaver | None, settings: Settings
+) -> Iterator[BaseCheckpointSaver]:
+    if given is not None:
+        yield given
+    else:
+        with open_checkpointer(settings.checkpoint_url) as saver:
+            yield saver
+
+
+def _stream(
+    graph: Any, graph_input: Any, config: RunnableConfig, context: TrialContext, on_update: OnUpdate | None
+) -> None:
+    for chunk in graph.stream(graph_input, config, context=context, stream_mode="updates"):
+        for node, update in chunk.items():
+            if on_update is not None and isinstance(update, dict):
+                on_update(node, update)
+
+
+def new_thread_id(source: str | Path) -> str:
+    return f"{Path(source).stem or 'trial'}-{uuid.uuid4().hex[:8]}"
+
+
+def run_graph(
+    source: str | Path,
+    device: str = "auto",
+    *,
+    thread_id: str | None = None,
+    settings: Settings | None = None,
+    models: Any | Mapping[str, Any] | None = None,
+    checkpointer: BaseCheckpointSaver | None = None,
+    args: list[str] | None = None,
+    on_update: OnUpdate | None = None,
+) -> TrialResult:
+    """Run one LASSI-EE trial of ``source`` on ``device`` and return its result.
+
+    Bad input (a missing source, an unknown device, a model setting that cannot
+    work) raises a UsageError/LassiError before anything starts. ``models`` is one
+    LangChain chat model or a mapping role/group -> model; None uses settings.
+    """
+    settings = settings or Settings()
+    load_app(source, args)
+    resolve_device(device)
+    context = TrialContext(settings=settings, models=models)
+    context.llm()  # a model that cannot be built fails here, in one line
+    thread_id = thread_id or new_thread_id(source)
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+    with _checkpointer(checkpointer, settings) as saver:
+        graph = compile_graph(saver)
+        if graph.get_state(config).values:
+            raise UsageError(
+                f"trial {thread_id} already exists: `lassi-ee resume {thread_id}` continues it"
+            )
+        trial_input = {"source": str(source), "device": device, "args": args}
+        _stream(graph, trial_input, config, context, on_update)
+        snapshot = graph.get_state(config)
+        return result_from_state(thread_id, snapshot.values, finished=not snapshot.next)
+
+
+def resume_graph(
+    thread_id: str,
+    *,
+    settings: Settings | None = None,
+    models: Any | Mapping[str, Any] | None = None,
+    checkpointer: BaseCheckpointSaver | None = None,
+    on_update: OnUpdate | None = None,
+) -> TrialResult:
+    """Continue a trial from its last completed step; a finished trial is just read."""
+    settings = settings or Settings()
+    context = TrialContext(settings=settings, models=models)
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+    with _checkpointer(checkpointer, settings) as saver:
+        graph = compile_graph(saver)
+        snapshot = graph.get_state(config)
+        if not snapshot.values:
+            raise UsageError(f"no trial {thread_id} in {settings.checkpoint_url}: see `lassi-ee trials`")
+        if snapshot.next:
+            context.llm()
+            _stream(graph, None, config, context, on_update)
+            snapshot = graph.get_state(config)
+        return result_from_state(thread_id, snapshot.values, finished=not snapshot.next)

@@ -1,0 +1,212 @@
+"""The ``lassi-ee`` command line. Every failure the user can act on is one line."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.settings import Settings
+
+
+def _settings(options: argparse.Namespace) -> Settings:
+    return Settings().with_overrides(
+        repeats=getattr(options, "repeats", None),
+        generate_model=getattr(options, "model", None),
+        judge_model=getattr(options, "judge_model", None),
+        base_url=getattr(options, "base_url", None),
+        checkpoint_url=getattr(options, "checkpoints", None),
+    )
+
+
+def _args(options: argparse.Namespace) -> list[str] | None:
+    return shlex.split(options.args) if options.args is not None else None
+
+
+# --- profile / devices ---------------------------------------------------------------
+
+
+def cmd_profile(options: argparse.Namespace) -> int:
+    from lassi_ee.apps import load_app
+    from lassi_ee.devices import resolve_device
+    from lassi_ee.report.console import print_profile
+    from lassi_ee.tools.profile import profile_app
+
+    settings = _settings(options)
+    app = load_app(options.source, _args(options))
+    device = resolve_device(options.device)
+    out = Path(options.out or Path("runs") / "profiles" / app.name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{app.name}-", dir=_parent(out)))
+    try:
+        with tempfile.TemporaryDirectory(prefix="lassi-build-") as build:
+            outcome = profile_app(app, device, settings, Path(build), staging / "timeline.json")
+        if outcome.failure or outcome.profile is None:
+            detail = outcome.compile.diagnostics or (outcome.run.stderr if outcome.run else "")
+            raise LassiError(f"{outcome.failure}\n{detail}".strip())
+        profile = outcome.profile.model_copy(update={"timeline_path": out / "timeline.json"})
+        (staging / "profile.json").write_text(profile.model_dump_json(indent=1))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # nothing half-written is left behind
+    print_profile(app.name, device, profile, out)
+    return 0
+
+
+def _parent(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out.parent
+
+
+def cmd_devices(options: argparse.Namespace) -> int:
+    from lassi_ee.energy import describe_devices
+
+    for line in describe_devices():
+        print(line)
+    return 0
+
+
+# --- trials ----------------------------------------------------------------------------
+
+
+def _progress(node: str, update: dict[str, Any]) -> None:
+    from lassi_ee.report.console import progress_line
+
+    line = progress_line(node, update)
+    if line:
+        print(line, flush=True)
+
+
+def _print_result(result: Any) -> None:
+    from lassi_ee.report.console import print_result
+
+    print_result(result)
+
+
+def cmd_run(options: argparse.Namespace) -> int:
+    from lassi_ee.api import run_graph
+
+    result = run_graph(
+        options.source,
+        options.device,
+        thread_id=options.thread,
+        settings=_settings(options),
+        args=_args(options),
+        on_update=_progress,
+    )
+    _print_result(result)
+    return 0 if result.status != "failed" else 1
+
+
+def cmd_resume(options: argparse.Namespace) -> int:
+    from lassi_ee.api import resume_graph
+
+    result = resume_graph(options.thread, settings=_settings(options), on_update=_progress)
+    _print_result(result)
+    return 0 if result.status != "failed" else 1
+
+
+def cmd_trials(options: argparse.Namespace) -> int:
+    from lassi_ee.trials import list_trials
+
+    rows = list_trials(_settings(options))
+    if not rows:
+        print("no trials yet: start one with `lassi-ee run SOURCE --device D`")
+    for row in rows:
+        print(f"{row.thread_id:32} {row.status:15} {row.app or '-':20} {row.summary}")
+    return 0
+
+
+def cmd_show(options: argparse.Namespace) -> int:
+    from lassi_ee.trials import show_trial
+
+    result = show_trial(options.thread, _settings(options), rewrite_archive=options.rewrite_archive)
+    if options.json:
+        print(result.model_dump_json(indent=1))
+    else:
+        _print_result(result)
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model for code generation (LASSI_GENERATE_MODEL)")
+    parser.add_argument("--judge-model", help="model for the judge (LASSI_JUDGE_MODEL)")
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (LASSI_BASE_URL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lassi-ee",
+        description="Refactor parallel programs for lower energy, decided by measurement.",
+    )
+    parser.add_argument("--checkpoints", help="checkpoint DB path or postgres:// URL")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    profile = commands.add_parser("profile", help="build, run and measure a program")
+    profile.add_argument("source", help="a source file or an app directory with app.yaml")
+    profile.add_argument("--device", default="auto", help="cuda:N, rocm:N, cpu or auto")
+    profile.add_argument("--args", help='program arguments as one string, e.g. "10000 8 1"')
+    profile.add_argument("--repeats", type=int, help="measured repeats (default 3)")
+    profile.add_argument("--out", help="where profile.json and timeline.json go")
+    profile.set_defaults(handler=cmd_profile)
+
+    devices = commands.add_parser("devices", help="what can be measured here, and how")
+    devices.set_defaults(handler=cmd_devices)
+
+    run = commands.add_parser("run", help="run one trial of the LASSI-EE pipeline")
+    run.add_argument("source", help="a source file or an app directory with app.yaml")
+    run.add_argument("--device", default="auto", help="cuda:N, rocm:N, cpu or auto")
+    run.add_argument("--args", help="program arguments as one string")
+    run.add_argument("--thread", help="thread id for the trial (default: a new one)")
+    run.add_argument("--repeats", type=int, help="measured repeats (default 3)")
+    _add_model_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    resume = commands.add_parser("resume", help="continue a trial from its last step")
+    resume.add_argument("thread")
+    _add_model_options(resume)
+    resume.set_defaults(handler=cmd_resume)
+
+    trials = commands.add_parser("trials", help="list trials and their status")
+    trials.set_defaults(handler=cmd_trials)
+
+    show = commands.add_parser("show", help="show one trial's result")
+    show.add_argument("thread")
+    show.add_argument("--json", action="store_true", help="print the result as JSON")
+    show.add_argument(
+        "--rewrite-archive", action="store_true", help="write the trial's archive again"
+    )
+    show.set_defaults(handler=cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    try:
+        return int(options.handler(options))
+    except LassiError as error:
+        message = str(error)
+        first, _, rest = message.partition("\n")
+        print(f"lassi-ee: {first}", file=sys.stderr)
+        if rest.strip():  # details (compiler diagnostics, say) under the one-line message
+            print(rest.rstrip(), file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("lassi-ee: interrupted; `lassi-ee resume THREAD` continues a trial", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

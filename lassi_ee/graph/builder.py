@@ -1,0 +1,77 @@
+"""The trial graph: nodes and edges only. What each node does lives in nodes/,
+how each branch is chosen in routes.py (see docs/DESIGN.md, "The trial graph")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from lassi_ee.graph import routes
+from lassi_ee.nodes import context, evaluate, finalize, generate, profile_source
+from lassi_ee.nodes.common import TrialContext
+from lassi_ee.state import TrialInput, TrialState
+
+STAGE4 = ["compare", "finalize"]
+
+
+def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
+    """Go on to ``next_node``, or to Stage 4 when an LLM failure stopped the trial."""
+
+    def route(state: TrialState) -> str:
+        return routes.to_stage4(state) if state.get("stop_reason") else next_node
+
+    route.__name__ = f"to_{next_node}_unless_stopped"
+    return route
+
+
+def build_graph() -> StateGraph:
+    graph = StateGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
+    # Stage 0 and Stage 1
+    graph.add_node("profile_source", profile_source.profile_source)
+    graph.add_node("vanilla", generate.vanilla)
+    # evaluation of any candidate, with self-correction
+    graph.add_node("compile_candidate", evaluate.compile_candidate)
+    graph.add_node("fix_compile", generate.fix_compile)
+    graph.add_node("run_candidate", evaluate.run_candidate)
+    graph.add_node("fix_runtime", generate.fix_runtime)
+    graph.add_node("measure_candidate", evaluate.measure_candidate)
+    graph.add_node("judge_candidate", evaluate.judge_candidate)
+    graph.add_node("assess", evaluate.assess)
+    # Stage 2 and Stage 3
+    graph.add_node("summarize_docs", context.summarize_docs)
+    graph.add_node("analyze_code", context.analyze_code)
+    graph.add_node("plan", context.plan)
+    graph.add_node("refactor", generate.refactor)
+    # Stage 4
+    graph.add_node("compare", finalize.compare)
+    graph.add_node("finalize", finalize.finalize)
+
+    graph.add_edge(START, "profile_source")
+    graph.add_conditional_edges("profile_source", routes.after_profile_source)
+    for writer in ("vanilla", "fix_compile", "fix_runtime", "refactor"):
+        graph.add_conditional_edges(writer, routes.after_generation)
+    graph.add_conditional_edges("compile_candidate", routes.after_compile)
+    graph.add_conditional_edges("run_candidate", routes.after_run)
+    graph.add_conditional_edges("measure_candidate", routes.after_measure)
+    graph.add_edge("judge_candidate", "assess")
+    graph.add_conditional_edges("assess", routes.after_assess)
+    graph.add_conditional_edges(
+        "summarize_docs", _unless_stopped("analyze_code"), ["analyze_code", *STAGE4]
+    )
+    graph.add_conditional_edges("analyze_code", _unless_stopped("plan"), ["plan", *STAGE4])
+    graph.add_conditional_edges("plan", _unless_stopped("refactor"), ["refactor", *STAGE4])
+    graph.add_edge("compare", "finalize")
+    graph.add_edge("finalize", END)
+    return graph
+
+
+def compile_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    return build_graph().compile(checkpointer=checkpointer, name="lassi-ee trial")
+
+
+# The entry LangGraph Studio / `langgraph dev` serves (langgraph.json); the server
+# brings its own checkpointer.
+graph = compile_graph()

@@ -1,0 +1,86 @@
+"""Conditional edges of the trial graph: pure functions of the state.
+
+Each returns the name of the next node; the ``Literal`` return types let
+``get_graph()`` (and so LangGraph Studio) draw every branch. The limits they
+compare against were copied into the state when the trial started, so a
+resumed trial decides exactly as the original would have.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from lassi_ee.state import Candidate, Limits, TrialState
+
+Stage4 = Literal["compare", "finalize"]
+
+
+def to_stage4(state: TrialState) -> Stage4:
+    """Write the comparison report only when something beat the source."""
+    best = state.get("best")
+    return "compare" if best is not None and not state.get("comparison") else "finalize"
+
+
+def after_profile_source(state: TrialState) -> Literal["vanilla", "finalize"]:
+    """A source that does not build, run or pass ends the trial at Stage 0."""
+    return "finalize" if state.get("error") else "vanilla"
+
+
+def after_generation(state: TrialState) -> Literal["compile_candidate", "assess"]:
+    """After an LLM wrote code: build it, unless the LLM failed and the trial is stopping."""
+    return "assess" if state.get("stop_reason") else "compile_candidate"
+
+
+def _can_self_correct(state: TrialState, candidate: Candidate) -> bool:
+    """Stage 1 gets no self-correction; Stage 3 gets a bounded number per candidate."""
+    return state["phase"] == "refactor" and candidate.attempt < state["limits"].max_self_corrections
+
+
+def after_compile(state: TrialState) -> Literal["run_candidate", "fix_compile", "assess"]:
+    candidate = state["candidate"]
+    assert candidate is not None and candidate.compile is not None
+    if candidate.compile.ok:
+        return "run_candidate"
+    return "fix_compile" if _can_self_correct(state, candidate) else "assess"
+
+
+def after_run(state: TrialState) -> Literal["measure_candidate", "fix_runtime", "assess"]:
+    """A run that failed may be fixed; outputs the check rejects go straight to assessment."""
+    candidate = state["candidate"]
+    assert candidate is not None and candidate.run is not None
+    if candidate.run.ok:
+        return "assess" if candidate.check is not None and candidate.check.vetoes else "measure_candidate"
+    return "fix_runtime" if _can_self_correct(state, candidate) else "assess"
+
+
+def after_measure(state: TrialState) -> Literal["judge_candidate", "assess"]:
+    candidate = state["candidate"]
+    return "judge_candidate" if candidate is not None and candidate.profile is not None else "assess"
+
+
+def stopping_reason(
+    limits: Limits, iteration: int, temperature: float, temperature_applies: bool, fruitless: int
+) -> str | None:
+    """The Stage-3 stopping rule: the iteration cap, the temperature past its ceiling,
+    or N fruitless tries for models that take no temperature. None: go on."""
+    if iteration >= limits.max_iterations:
+        return f"iteration cap reached ({limits.max_iterations})"
+    if temperature_applies and temperature > limits.max_temperature + 1e-9:
+        return f"temperature {temperature:.1f} exceeded {limits.max_temperature:.1f}"
+    if not temperature_applies and fruitless >= limits.max_fruitless_without_temperature:
+        return f"{fruitless} tries without improvement (the model takes no temperature)"
+    return None
+
+
+def after_assess(
+    state: TrialState,
+) -> Literal["summarize_docs", "analyze_code", "refactor", "compare", "finalize"]:
+    """Stage 1 leads to Stage 2; in Stage 3 a new best gets a new analysis and plan,
+    anything else another refactoring under the same plan, until the stopping rule."""
+    if state.get("stop_reason"):
+        return to_stage4(state)
+    if state["phase"] == "vanilla":
+        return "summarize_docs"
+    if state["history"] and state["history"][-1].outcome == "improved":
+        return "analyze_code"
+    return "refactor"

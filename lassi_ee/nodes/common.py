@@ -1,0 +1,102 @@
+"""What every node needs: the run's context (settings, models), its paths, and
+the facts prompts are rendered with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from lassi_ee.energy.base import EnergyProfile
+from lassi_ee.llm.client import LLM
+from lassi_ee.llm.errors import LLMError
+from lassi_ee.llm.models import build_models
+from lassi_ee.llm.usage import Usage
+from lassi_ee.prompts.loader import device_vars
+from lassi_ee.settings import Settings
+from lassi_ee.state import Candidate, TrialState
+
+
+@dataclass
+class TrialContext:
+    """Run-scoped dependencies, passed as LangGraph runtime context (not checkpointed).
+
+    ``models`` is one chat model, a mapping role/group -> model, or None for the
+    models named in settings. LangGraph Studio passes no context; defaults apply.
+    """
+
+    settings: Settings = field(default_factory=Settings)
+    models: Any = None
+    _llm: LLM | None = field(default=None, init=False, repr=False)
+
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = LLM(build_models(self.settings, self.models), self.settings)
+        return self._llm
+
+
+def context_of(runtime: Any) -> TrialContext:
+    """The run's context, or defaults when started without one (LangGraph Studio)."""
+    context = getattr(runtime, "context", None)
+    if isinstance(context, TrialContext):
+        return context
+    if isinstance(context, dict):
+        return TrialContext(**context)
+    return TrialContext()
+
+
+def thread_id(config: RunnableConfig) -> str:
+    return str(config.get("configurable", {}).get("thread_id", "no-thread"))
+
+
+def work_dir(settings: Settings, config: RunnableConfig) -> Path:
+    """Scratch space for builds (safe to delete once the trial is over)."""
+    path = settings.work_root / thread_id(config)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def archive_dir(settings: Settings, config: RunnableConfig) -> Path:
+    """The trial's archive (kept): logs and timelines are written here as they happen."""
+    path = settings.runs_dir / thread_id(config)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def version_dir(settings: Settings, config: RunnableConfig, candidate: Candidate) -> Path:
+    path = archive_dir(settings, config) / "versions" / f"v{candidate.version:02d}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def figures(profile: EnergyProfile | None) -> str:
+    return profile.summary() if profile is not None else "not measured"
+
+
+def best_profile(state: TrialState) -> EnergyProfile:
+    """The figures a candidate must beat: the best so far, else the source."""
+    best = state.get("best")
+    if best is not None and best.profile is not None:
+        return best.profile
+    return state["reference"].profile
+
+
+def best_code(state: TrialState) -> str:
+    best = state.get("best")
+    return best.code if best is not None else state["source_code"]
+
+
+def prompt_vars(state: TrialState, **extra: object) -> dict[str, object]:
+    """The device facts every template may use, plus what the role needs."""
+    return {**device_vars(state["device_info"]), **extra}
+
+
+def llm_failure(error: LLMError, candidate: Candidate | None = None) -> dict[str, Any]:
+    """State update for an LLM call that failed after retries or hit the budget:
+    the trial stops and Stage 4 finalizes with the best so far."""
+    update: dict[str, Any] = {"stop_reason": str(error), "usage": error.usage or Usage()}
+    if candidate is not None:
+        update["candidate"] = candidate.model_copy(update={"note": str(error)})
+    return update

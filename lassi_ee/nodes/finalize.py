@@ -1,0 +1,125 @@
+"""Stage 4: explain the best version (when it beat the source) and archive the trial."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from lassi_ee.llm.errors import LLMError
+from lassi_ee.nodes.common import (
+    TrialContext,
+    archive_dir,
+    context_of,
+    figures,
+    llm_failure,
+    prompt_vars,
+)
+from lassi_ee.state import TrialState
+
+_EXTENSION = {"cuda": ".cu", "hip": ".hip", "openmp": ".cpp"}
+
+
+def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """An LLM's account of what changed between the source and the best version, and why
+    it saves energy (the paper's Stage-4 report)."""
+    best = state["best"]
+    assert best is not None
+    try:
+        reply = context_of(runtime).llm().text(
+            "compare",
+            prompt_vars(
+                state,
+                source=state["source_code"],
+                best_code=best.code,
+                source_figures=figures(state["reference"].profile),
+                best_figures=figures(best.profile),
+            ),
+            usage=state["usage"],
+        )
+    except LLMError as error:
+        update = llm_failure(error)
+        update["stop_reason"] = state.get("stop_reason") or update["stop_reason"]
+        return {**update, "comparison": f"(no comparison report: {error})"}
+    return {"comparison": reply.text, "usage": reply.usage}
+
+
+def _write(path: Path, text: str) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+def write_archive(state: TrialState, root: Path) -> Path:
+    """Every version, verdict, plan and figure of the trial, indexed by manifest.json.
+
+    Written from the checkpointed state alone, so it can be rewritten at any time.
+    """
+    app = state.get("app")
+    extension = _EXTENSION.get(app.manifest.language, ".txt") if app else ".txt"
+    versions = []
+    for candidate in state.get("history", []):
+        folder = root / "versions" / f"v{candidate.version:02d}"
+        entry = candidate.model_dump(mode="json", exclude={"code"})
+        entry["code_path"] = _write(folder / f"code{extension}", candidate.code)
+        _write(folder / "record.json", json.dumps(entry, indent=1))
+        versions.append(
+            {
+                "version": candidate.version,
+                "stage": candidate.stage,
+                "iteration": candidate.iteration,
+                "attempt": candidate.attempt,
+                "outcome": candidate.outcome,
+                "folder": str(folder),
+            }
+        )
+    files: dict[str, Any] = {}
+    if "source_code" in state:
+        files["source"] = _write(root / f"source{extension}", state["source_code"])
+    best = state.get("best")
+    if best is not None:
+        files["best"] = _write(root / f"best{extension}", best.code)
+    if state.get("docs_summary"):
+        files["docs_summary"] = _write(root / "docs_summary.md", state["docs_summary"])
+    if state.get("analysis"):
+        files["analysis"] = _write(root / "analysis.md", state["analysis"])
+    files["plans"] = [
+        _write(root / "plans" / f"plan-{n:02d}.md", plan)
+        for n, plan in enumerate(state.get("plans", []), 1)
+    ]
+    if state.get("comparison"):
+        files["comparison"] = _write(root / "comparison.md", state["comparison"] or "")
+    usage = state.get("usage")
+    manifest = {
+        "source": state.get("source"),
+        "device": state["device_info"].model_dump() if "device_info" in state else state.get("device"),
+        "objective": state.get("objective"),
+        "error": state.get("error"),
+        "stop_reason": state.get("stop_reason"),
+        "reference": state["reference"].model_dump(mode="json") if "reference" in state else None,
+        "best_version": best.version if best else None,
+        "iterations": state.get("iteration", 0),
+        "self_corrections": sum(1 for c in state.get("history", []) if c.attempt > 0),
+        "versions": versions,
+        "files": files,
+        "usage": usage.model_dump(mode="json") if usage else None,
+    }
+    return Path(_write(root / "manifest.json", json.dumps(manifest, indent=1)))
+
+
+def finalize(
+    state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig
+) -> dict[str, Any]:
+    root = archive_dir(context_of(runtime).settings, config)
+    try:
+        write_archive(state, root)
+    except OSError as error:  # disk full, say: the state keeps everything; rewrite later
+        return {
+            "archive_path": str(root),
+            "archive_error": f"archive incomplete ({error.strerror}); "
+            "run `lassi-ee show THREAD --rewrite-archive` once there is space",
+        }
+    return {"archive_path": str(root), "archive_error": None}

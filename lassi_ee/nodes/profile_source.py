@@ -1,0 +1,130 @@
+"""Stage 0: build, run and measure the source once; every candidate is held to it.
+
+The result is cached per source, arguments, device and measurement settings, so
+30 trials of one app measure the source once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from lassi_ee.apps import App, load_app
+from lassi_ee.devices import Device, resolve_device
+from lassi_ee.errors import LassiError
+from lassi_ee.llm.usage import Usage
+from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, work_dir
+from lassi_ee.settings import Settings
+from lassi_ee.state import Limits, ReferenceRun, TrialState
+from lassi_ee.tools.profile import profile_app
+from lassi_ee.tools.check import read_output_files
+
+_MEASUREMENT_KNOBS = (
+    "repeats", "min_window_s", "sample_period_s", "settle_window_s", "settle_tolerance_w",
+)  # fmt: skip
+
+
+def cache_key(app: App, device: Device, settings: Settings) -> str:
+    facts = {
+        "source": app.source_hash(),
+        "manifest": app.manifest.model_dump(mode="json"),
+        "device": [device.kind, device.name, device.arch, device.visible_id],
+        "measurement": [getattr(settings, knob) for knob in _MEASUREMENT_KNOBS],
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _cached(path: Path) -> ReferenceRun | None:
+    try:
+        return ReferenceRun.model_validate_json(path.read_text()).model_copy(
+            update={"from_cache": True}
+        )
+    except (OSError, ValueError):
+        return None
+
+
+def measure_source(app: App, device: Device, settings: Settings, build_dir: Path) -> ReferenceRun:
+    """Profile the source (or take it from the cache); LassiError says why it cannot be used."""
+    key = cache_key(app, device, settings)
+    entry = settings.cache_dir / key
+    reference = _cached(entry / "reference.json")
+    if reference is not None:
+        return reference
+    staging = entry.with_name(key + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    outcome = profile_app(app, device, settings, build_dir, staging / "timeline.json")
+    if outcome.failure or outcome.profile is None or outcome.run is None:
+        detail = outcome.compile.diagnostics if not outcome.compile.ok else ""
+        if outcome.run is not None and not outcome.run.ok:
+            detail = (outcome.run.stderr or outcome.run.stdout)[-2000:]
+        raise LassiError(
+            f"the source cannot be used: {outcome.failure}. Fix it so that it builds and "
+            f"passes on {device.spec}, then start again.\n{detail}".rstrip()
+        )
+    files = read_output_files(outcome.run.workdir, app.manifest.output_files, settings.max_output_bytes)
+    outputs = staging / "outputs"
+    outputs.mkdir()
+    for name, data in files.items():
+        (outputs / name).parent.mkdir(parents=True, exist_ok=True)
+        (outputs / name).write_bytes(data)
+    outcome.run.discard()
+    final_profile = outcome.profile.model_copy(update={"timeline_path": entry / "timeline.json"})
+    reference = ReferenceRun(
+        profile=final_profile,
+        stdout=outcome.run.stdout,
+        output_files_dir=str(entry / "outputs"),
+        runtime_s=outcome.run.wall_s,
+        cache_key=key,
+    )
+    (staging / "reference.json").write_text(reference.model_dump_json(indent=1))
+    shutil.rmtree(entry, ignore_errors=True)
+    staging.rename(entry)  # all or nothing: a killed Stage 0 leaves no half entry
+    return reference
+
+
+def profile_source(
+    state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig
+) -> dict[str, Any]:
+    ctx = context_of(runtime)
+    settings = ctx.settings
+    start: dict[str, Any] = {
+        "phase": "vanilla",
+        "best": None,
+        "candidate": None,
+        "next_version": 1,
+        "iteration": 0,
+        "fruitless": 0,
+        "temperature": settings.initial_temperature,
+        "usage": Usage(),
+        "limits": Limits(
+            max_iterations=settings.max_iterations,
+            max_self_corrections=settings.max_self_corrections,
+            max_temperature=settings.max_temperature,
+            max_fruitless_without_temperature=settings.max_fruitless_without_temperature,
+        ),
+    }
+    try:
+        app = load_app(state["source"], state.get("args"))
+        device = resolve_device(state.get("device", "auto"))
+        reference = measure_source(app, device, settings, work_dir(settings, config) / "source")
+        temperature_applies = ctx.llm().models.supports_temperature("generate")
+    except LassiError as error:
+        return {**start, "error": str(error)}
+    archive = archive_dir(settings, config)
+    (archive / "reference.json").write_text(reference.model_dump_json(indent=1))
+    return {
+        **start,
+        "app": app,
+        "source_code": app.source_code(),
+        "device_info": device,
+        "reference": reference,
+        "objective": reference.profile.objective,
+        "temperature_applies": temperature_applies,
+    }

@@ -1,0 +1,96 @@
+"""What the CLI prints: profiles, results and one line per trial step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from lassi_ee.api import TrialResult
+    from lassi_ee.devices import Device
+    from lassi_ee.energy.base import EnergyProfile
+
+console = Console()
+
+
+def print_profile(name: str, device: Device, profile: EnergyProfile, out: Path) -> None:
+    table = Table(title=f"{name} on {device.spec}: {device.name}")
+    for column in ("repeat", "runs", "runtime s/run", "net energy J/run", "avg power W"):
+        table.add_column(column, justify="right")
+    for n, m in enumerate(profile.measurements, 1):
+        table.add_row(
+            str(n),
+            str(m.runs_in_window),
+            f"{m.runtime_s:.3f}",
+            f"{m.net_energy_j:.2f}" if m.net_energy_j is not None else "-",
+            f"{m.avg_power_w:.1f}" if m.avg_power_w is not None else "-",
+        )
+    console.print(table)
+    console.print(profile.summary())
+    console.print(f"objective: {profile.objective}; {profile.backend}")
+    console.print(f"wrote {out / 'profile.json'} and {out / 'timeline.json'}")
+
+
+def progress_line(node: str, update: dict[str, Any]) -> str | None:
+    """One plain line for a finished graph step (logs, non-terminal output)."""
+    candidate = update.get("candidate")
+    if node == "profile_source":
+        if update.get("error"):
+            return f"stage 0: {update['error'].splitlines()[0]}"
+        reference = update["reference"]
+        cached = " (cached)" if reference.from_cache else ""
+        return f"stage 0: source {reference.profile.summary()}{cached}"
+    if node in ("vanilla", "refactor", "fix_compile", "fix_runtime") and candidate is not None:
+        return f"{node}: wrote {candidate.label}"
+    if node == "compile_candidate" and candidate is not None and candidate.compile is not None:
+        return f"  compile {'ok' if candidate.compile.ok else 'FAILED'} ({candidate.compile.duration_s:.1f} s)"
+    if node == "run_candidate" and candidate is not None and candidate.run is not None:
+        if not candidate.run.ok:
+            return f"  run FAILED: {candidate.run.failure}"
+        return f"  run ok; check: {candidate.check.finding if candidate.check else '-'}"
+    if node == "measure_candidate" and candidate is not None:
+        return f"  measured: {candidate.profile.summary() if candidate.profile else candidate.note}"
+    if node == "judge_candidate" and candidate is not None and candidate.verdict is not None:
+        return f"  judge: {candidate.verdict.verdict}"
+    if node == "assess" and update.get("history"):
+        done = update["history"][-1]
+        extra = f"; stopping: {update['stop_reason']}" if update.get("stop_reason") else ""
+        temperature = f", temperature {update['temperature']:.1f}" if "temperature" in update else ""
+        return f"  -> {done.label}: {done.outcome}{temperature}{extra}"
+    if node in ("summarize_docs", "analyze_code", "plan", "compare"):
+        return f"{node}: done" if not update.get("stop_reason") else f"{node}: {update['stop_reason']}"
+    if node == "finalize":
+        return f"finalize: archive in {update.get('archive_path')}"
+    return None
+
+
+def print_result(result: TrialResult) -> None:
+    console.print(f"trial {result.thread_id}: [bold]{result.status}[/bold]")
+    if result.error:
+        console.print(result.error)
+        return
+    unit = "J" if result.objective == "energy" else "s"
+    source = result.source.energy_j if result.objective == "energy" else result.source.runtime_s
+    if result.best is not None and result.reduction is not None:
+        best = result.best.energy_j if result.objective == "energy" else result.best.runtime_s
+        console.print(
+            f"{result.objective}: source {source:.3g} {unit}, best v{result.best_version} "
+            f"{best:.3g} {unit} ({result.reduction:+.1%} less)"
+        )
+    elif source is not None:
+        console.print(f"{result.objective}: source {source:.3g} {unit}; no version beat it")
+    if result.objective == "runtime":
+        console.print("(no energy sensor on this device: runtime was the objective)")
+    console.print(
+        f"{result.versions} versions, {result.iterations} iterations, "
+        f"{result.self_corrections} self-corrections; stopped: {result.stop_reason or 'done'}"
+    )
+    console.print(
+        f"LLM: {result.usage.calls} calls, {result.usage.total_tokens} tokens, "
+        f"${result.usage.cost_usd:.4f}"
+    )
+    if result.archive_path:
+        console.print(f"archive: {result.archive_path}")

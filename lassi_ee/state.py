@@ -1,0 +1,145 @@
+"""The trial graph's state: one typed dict, its records, and its reducers.
+
+Every node returns a partial update of ``TrialState``; LangGraph checkpoints
+the whole state after each node, so what is here is exactly what a resumed
+trial knows. Records are pydantic models so nodes, reports and tests share
+one vocabulary.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal, TypedDict
+
+from pydantic import BaseModel, Field
+
+from lassi_ee.apps import App
+from lassi_ee.devices import Device
+from lassi_ee.energy.base import EnergyProfile
+from lassi_ee.llm.usage import Usage, merge
+from lassi_ee.tools.check import CheckResult
+
+Stage = Literal["source", "vanilla", "refactor"]
+Phase = Literal["vanilla", "refactor"]
+Outcome = Literal[
+    "pending",  # still being compiled, run, measured or judged
+    "compile_failed",  # did not build (after any self-corrections allowed)
+    "run_failed",  # built, but crashed, timed out or failed its own check
+    "invalid",  # ran, but the output check or the judge rejected it
+    "not_lower",  # valid, but not lower beyond the measurement's spread
+    "improved",  # valid and lower: the new best
+    "abandoned",  # the trial stopped (LLM failure, budget) before it was assessed
+]
+
+
+class CompileSummary(BaseModel):
+    ok: bool
+    diagnostics: str = ""
+    duration_s: float = 0.0
+    binary: str | None = None
+    log_path: str | None = None
+
+
+class RunSummary(BaseModel):
+    ok: bool
+    failure: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    wall_s: float = 0.0
+    isolation: str = ""
+
+
+class Verdict(BaseModel):
+    verdict: Literal["VALID", "INVALID"]
+    reasons: list[str] = Field(default_factory=list)
+    by: Literal["judge", "check"] = "judge"
+
+
+class Candidate(BaseModel):
+    """One version of the program and everything learned about it."""
+
+    version: int = Field(description="1, 2, ... in the order versions were written")
+    stage: Stage
+    iteration: int = Field(0, description="Stage-3 iteration; 0 for the source and vanilla")
+    attempt: int = Field(0, description="self-corrections applied to reach this version")
+    code: str
+    temperature: float | None = None
+    compile: CompileSummary | None = None
+    run: RunSummary | None = None
+    check: CheckResult | None = None
+    profile: EnergyProfile | None = None
+    verdict: Verdict | None = None
+    outcome: Outcome = "pending"
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.stage == "refactor":
+            return f"v{self.version} (iteration {self.iteration}, attempt {self.attempt})"
+        return f"v{self.version} ({self.stage}, attempt {self.attempt})"
+
+
+class Limits(BaseModel):
+    """The method's bounds, copied from settings when a trial starts so that a
+    resumed trial stops where the original would have."""
+
+    max_iterations: int
+    max_self_corrections: int
+    max_temperature: float
+    max_fruitless_without_temperature: int
+
+
+class ReferenceRun(BaseModel):
+    """The source's measured profile and outputs: what every candidate is held to."""
+
+    profile: EnergyProfile
+    stdout: str
+    output_files_dir: str | None = None
+    runtime_s: float
+    cache_key: str
+    from_cache: bool = False
+
+
+class TrialInput(TypedDict, total=False):
+    """What a caller (run_graph, the CLI, LangGraph Studio) starts a trial with."""
+
+    source: str
+    device: str
+    args: list[str] | None
+
+
+class TrialState(TypedDict, total=False):
+    # --- input ---
+    source: str
+    device: str
+    args: list[str] | None
+    # --- Stage 0 ---
+    app: App
+    source_code: str
+    device_info: Device
+    reference: ReferenceRun
+    objective: Literal["energy", "runtime"]
+    # --- the candidate in flight, and every finished version ---
+    phase: Phase
+    candidate: Candidate | None
+    history: Annotated[list[Candidate], operator.add]
+    next_version: int
+    best: Candidate | None
+    # --- Stage 2 context ---
+    docs_summary: str
+    analysis: str
+    plan: str
+    plans: Annotated[list[str], operator.add]
+    # --- Stage 3 control ---
+    limits: Limits
+    iteration: int
+    temperature: float
+    temperature_applies: bool
+    fruitless: int
+    # --- Stage 4 and bookkeeping ---
+    comparison: str | None
+    usage: Annotated[Usage, merge]
+    stop_reason: str | None
+    error: str | None
+    archive_path: str | None
+    archive_error: str | None

@@ -1,0 +1,115 @@
+"""The profile tool: build a program, check that it runs, and measure its energy.
+
+``measure_binary`` measures an already built program (the trial graph builds and
+checks candidates in earlier steps); ``profile_app`` does all three for a source
+or an app directory (Stage 0 and ``lassi-ee profile``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel, Field
+
+from lassi_ee.apps import App
+from lassi_ee.devices import Device
+from lassi_ee.energy import backend_for
+from lassi_ee.energy.base import EnergyProfile
+from lassi_ee.energy.measure import measure
+from lassi_ee.errors import LassiError
+from lassi_ee.settings import Settings
+from lassi_ee.tools.compile import CompileRequest, CompileResult, compile_app
+from lassi_ee.tools.run import RunRequest, RunResult, run_program
+
+
+class MeasurementFailed(LassiError):
+    """The program failed during a measured run (it passed its first run)."""
+
+
+class ProfileOutcome(BaseModel):
+    """Build, first run and measurement of one program; ``failure`` says what stopped it."""
+
+    compile: CompileResult
+    run: RunResult | None = None
+    profile: EnergyProfile | None = None
+    failure: str | None = Field(None, description="one line; None when everything worked")
+
+
+def run_request(app: App, device: Device, binary: Path, settings: Settings) -> RunRequest:
+    return RunRequest(
+        binary=binary,
+        args=app.manifest.args,
+        data_files=[app.root / name for name in app.manifest.data_files],
+        device=device,
+        timeout_s=settings.run_timeout_s,
+    )
+
+
+def self_check_failure(app: App, run: RunResult) -> str | None:
+    """Why a run that exited 0 still failed: its own FAIL marker, or no PASS marker."""
+    manifest = app.manifest
+    if manifest.fail_regex and re.search(manifest.fail_regex, run.stdout):
+        return f"the program printed its failure marker /{manifest.fail_regex}/"
+    if manifest.pass_regex and not re.search(manifest.pass_regex, run.stdout):
+        return f"the program did not print its success marker /{manifest.pass_regex}/"
+    return None
+
+
+def measure_binary(
+    app: App, device: Device, binary: Path, settings: Settings, timeline_path: Path | None
+) -> EnergyProfile:
+    """Measure repeated runs of a built program; a failing run raises MeasurementFailed."""
+    request = run_request(app, device, binary, settings)
+
+    def run_once() -> float:
+        result = run_program(request, settings)
+        result.discard()
+        if not result.ok:
+            raise MeasurementFailed(f"a measured run of {app.name} failed: {result.failure()}")
+        return result.wall_s
+
+    backend = backend_for(device)
+    try:
+        return measure(backend, run_once, settings, timeline_path)
+    finally:
+        backend.close()
+
+
+def profile_app(
+    app: App,
+    device: Device,
+    settings: Settings,
+    build_dir: Path,
+    timeline_path: Path | None = None,
+    code: str | None = None,
+) -> ProfileOutcome:
+    """Build, run once (outputs kept for checks), then measure."""
+    built = compile_app(
+        CompileRequest(app=app, device=device, build_dir=build_dir, code=code), settings
+    )
+    if not built.ok or built.binary is None:
+        return ProfileOutcome(compile=built, failure=f"{app.name} does not build")
+    first = run_program(run_request(app, device, built.binary, settings), settings)
+    failure = first.failure() or self_check_failure(app, first)
+    if failure:
+        return ProfileOutcome(compile=built, run=first, failure=f"{app.name}: {failure}")
+    profile = measure_binary(app, device, built.binary, settings, timeline_path)
+    return ProfileOutcome(compile=built, run=first, profile=profile)
+
+
+class ProfileToolInput(BaseModel):
+    app: App
+    device: Device
+    build_dir: Path
+    timeline_path: Path | None = None
+    code: str | None = None
+
+
+profile_tool = StructuredTool.from_function(
+    func=lambda **kwargs: profile_app(settings=Settings(), **kwargs).model_dump(mode="json"),
+    name="profile_app",
+    description="Build a program, run it once and measure its energy on the device.",
+    args_schema=ProfileToolInput,
+)
