@@ -13,6 +13,7 @@ asked for, else as JSON text), or an exception to raise. Every call is recorded
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,6 +87,9 @@ class RoleScriptedChatModel(BaseChatModel):
     report_usage: bool = True
     calls: list[FakeCall] = Field(default_factory=list)
     _positions: dict[str, int] = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(
+        default_factory=threading.Lock
+    )  # graph branches run in threads
 
     @property
     def _llm_type(self) -> str:
@@ -107,10 +111,13 @@ class RoleScriptedChatModel(BaseChatModel):
             raise FakeScriptError(f"no script for role '{call.role}'")
         if callable(script):
             return script(call)
-        position = self._positions.get(call.role, 0)
-        if position >= len(script):
-            raise FakeScriptError(f"script for role '{call.role}' ran out after {position} replies")
-        self._positions[call.role] = position + 1
+        with self._lock:
+            position = self._positions.get(call.role, 0)
+            if position >= len(script):
+                raise FakeScriptError(
+                    f"script for role '{call.role}' ran out after {position} replies"
+                )
+            self._positions[call.role] = position + 1
         return script[position]
 
     def _generate(

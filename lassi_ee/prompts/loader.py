@@ -68,7 +68,8 @@ class PromptTemplate:
                 f"prompt '{self.name}' needs {', '.join(missing)} "
                 f"(given: {', '.join(sorted(values)) or 'nothing'})"
             )
-        return Template(self.body).substitute({k: str(v) for k, v in values.items()})
+        # trailing newlines of a program or an output would leave a blank line before a fence
+        return Template(self.body).substitute({k: str(v).rstrip("\n") for k, v in values.items()})
 
 
 def _parse(name: str, text: str) -> PromptTemplate:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from conftest import BETTER, SOURCE
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import (
     ModelAPIError,
     ModelAuthenticationError,
@@ -90,6 +91,38 @@ def test_every_role_is_tagged_and_prompted_with_its_facts(
     assert "Larger blocks raise occupancy." in by_role["categorize"]
     assert [c.temperature for c in fake.calls[:4]] == [0.2] * 4
     assert all(c.temperature is None for c in fake.calls[4:])
+
+
+class TraceRecorder(BaseCallbackHandler):
+    """What a tracer (LangSmith, a log handler) sees of each chat-model run."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[list[str], dict[str, Any]]] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.runs.append((kwargs.get("tags") or [], kwargs.get("metadata") or {}))
+
+
+def test_traces_show_the_role(settings: Settings, prompt_vars: dict[str, Any]) -> None:
+    recorder = TraceRecorder()
+    llm, _ = make_llm(
+        settings,
+        callbacks=[recorder],
+        scripts={"plan": ["p"], "judge": [{"verdict": "VALID", "reasons": []}]},
+    )
+    llm.text("plan", prompt_vars, usage=Usage())
+    llm.judge(prompt_vars, usage=Usage())
+    roles = [[t for t in tags if t.startswith("lassi:")] for tags, _ in recorder.runs]
+    assert roles == [["lassi:plan"], ["lassi:judge"]]
+    assert recorder.runs[0][1]["lassi_group"] == "context"
+
+
+def test_empty_text_reply_is_asked_again(settings: Settings, prompt_vars: dict[str, Any]) -> None:
+    llm, fake = make_llm(settings, scripts={"analyze_code": ["  \n", "one kernel dominates"]})
+    reply = llm.text("analyze_code", prompt_vars, usage=Usage())
+    assert reply.text == "one kernel dominates"
+    assert fake.calls[0].messages == fake.calls[1].messages
+    assert reply.usage.by_role["analyze_code"].calls == 2
 
 
 def test_missing_prompt_variable_fails_before_any_call(
