@@ -7,31 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from llm_samples import BETTER, SOURCE
 from openai_stub import StubOpenAIServer
 
 from lassi_ee.devices import Device
 from lassi_ee.settings import Settings
-
-SOURCE = """#include <cstdio>
-#include <cuda_runtime.h>
-
-__global__ void scale(float *x, float a, int n) {
-  int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) x[i] *= a;
-}
-
-int main() {
-  const int n = 1 << 20;
-  float *x;
-  cudaMalloc(&x, n * sizeof(float));
-  scale<<<(n + 255) / 256, 256>>>(x, 2.0f, n);
-  cudaDeviceSynchronize();
-  printf("PASS\\n");
-  return 0;
-}
-"""
-
-BETTER = SOURCE.replace("256>>>", "512>>>")
 
 
 @pytest.fixture(autouse=True)

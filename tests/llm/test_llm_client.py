@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import BETTER, SOURCE
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import (
     ModelAPIError,
@@ -16,6 +15,7 @@ from langchain_core.exceptions import (
 )
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from llm_samples import BETTER, SOURCE
 
 from lassi_ee.llm import (
     LLM,

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import BETTER
+from llm_samples import BETTER
 from openai_stub import StubOpenAIServer
 
 from lassi_ee.llm import LLM, LLMConfigError, LLMUnavailable, Usage, build_models
