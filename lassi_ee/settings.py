@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     budget_tokens: int | None = None
     budget_usd: float | None = None
     docs_paths: list[Path] = Field(default_factory=list, description="own programming notes")
+    # --- LLM layer: retries and cut-off replies (added with lassi_ee/llm) ---
+    llm_backoff_initial_s: float = Field(
+        1.0, description="first retry wait on rate limits, 5xx and timeouts; grows exponentially"
+    )
+    llm_backoff_max_s: float = Field(60.0, description="longest wait between two retries")
+    max_continuations: int = Field(
+        2, description="times a reply cut off by the length limit is asked to continue"
+    )
 
     # --- the method (trial graph) ---
     initial_temperature: float = 0.2

@@ -1,0 +1,504 @@
+"""The object the graph's nodes ask: "role X, with these facts".
+
+``LLM`` renders the role's prompt, calls the role's model with the tag
+``lassi:<role>``, retries what is worth retrying, drops ``temperature`` for
+models that refuse it, continues cut-off replies, re-asks (a bounded number of
+times) when a reply holds nothing usable, counts tokens and cost, and stops
+before a call the trial's budget no longer allows. Every reply carries the
+``Usage`` of its own call; the graph adds it to the trial's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import httpx
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAuthenticationError,
+    ModelError,
+    ModelInvalidRequestError,
+    ModelNotFoundError,
+    ModelPermissionDeniedError,
+)
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from lassi_ee.devices import Device
+from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, LLMUnavailable, NoUsableReply
+from lassi_ee.llm.models import ROLE_GROUP, ROLE_TAG_PREFIX, ModelSet, ModelSlot, Role
+from lassi_ee.llm.replies import (
+    Categorization,
+    CategorizedOptimization,
+    JudgeDecision,
+    extract_code,
+    has_main,
+    is_cut_off,
+    join_continuation,
+    parse_categories_text,
+    parse_judge_text,
+)
+from lassi_ee.llm.usage import Usage, call_usage, price_for
+from lassi_ee.prompts.loader import device_vars, render
+from lassi_ee.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CodeRole = Literal["vanilla", "refactor", "fix_compile", "fix_runtime"]
+TextRole = Literal["summarize_docs", "analyze_code", "plan", "compare"]
+
+# The prompt variable holding the program each code role starts from: if it has
+# a main(), the reply must too, so a snippet is never taken for the program.
+_CODE_INPUT: dict[CodeRole, str] = {
+    "vanilla": "source",
+    "refactor": "best_code",
+    "fix_compile": "candidate",
+    "fix_runtime": "candidate",
+}
+
+
+class CodeReply(BaseModel):
+    code: str
+    text: str  # the whole reply, prose included
+    usage: Usage
+    temperature_used: float | None  # None when the model does not take temperature
+
+
+class TextReply(BaseModel):
+    text: str
+    usage: Usage
+
+
+class JudgeVerdict(BaseModel):
+    verdict: Literal["VALID", "INVALID"]
+    reasons: list[str]
+    usage: Usage
+    structured: bool  # False when the plain-text parser read the reply
+
+
+class CategorizeReply(BaseModel):
+    items: list[CategorizedOptimization]
+    usage: Usage
+
+
+@dataclass
+class _Tally:
+    """One public call: its requests share the budget check and the usage count."""
+
+    role: Role
+    slot: ModelSlot
+    trial_usage: Usage
+    spent: Usage = field(default_factory=Usage)
+    structured: bool = False
+
+
+class _StructuredOutputUnsupported(Exception):
+    """The model or server cannot give structured output; ask in plain text instead."""
+
+
+_Parsed = TypeVar("_Parsed", bound=BaseModel)
+
+
+class LLM:
+    """Ask a role's model; see the module docstring for what happens around each call."""
+
+    def __init__(self, models: ModelSet, settings: Settings) -> None:
+        self.models = models
+        self.settings = settings
+        if settings.budget_usd is not None:
+            for slot in models.slots():
+                if price_for(slot.name, settings.prices_per_mtok) is None:
+                    raise LLMConfigError(
+                        f"a money budget is set (LASSI_BUDGET_USD) but model '{slot.name}' has "
+                        "no price: add it to LASSI_PRICES_PER_MTOK as "
+                        '{"<model>": [usd_per_1M_in, usd_per_1M_out]}'
+                    )
+
+    # --- the roles ---
+
+    def code(
+        self,
+        role: CodeRole,
+        prompt_vars: Mapping[str, Any],
+        *,
+        temperature: float | None,
+        usage: Usage,
+    ) -> CodeReply:
+        """A complete program from a generate role (vanilla, refactor, fix_compile, fix_runtime)."""
+        values = _values(prompt_vars)
+        messages = self._messages(role, values)
+        require_main = has_main(str(values.get(_CODE_INPUT[role], "")))
+        tally = _Tally(role, self.models.slot(role), usage)
+        request = messages
+        for _ in range(self.settings.max_reasks + 1):
+            reply, cut_off = self._complete(tally, request, temperature)
+            code = None if cut_off else extract_code(reply, require_main=require_main)
+            if code is not None:
+                return CodeReply(
+                    code=code,
+                    text=reply,
+                    usage=tally.spent,
+                    temperature_used=temperature if tally.slot.accepts_temperature else None,
+                )
+            if cut_off:
+                # a reply cut off even after continuing is too long to resend: ask afresh
+                reason = "was cut off by the length limit before the program was complete"
+                request = [*messages, HumanMessage(_reask_code(reason, values))]
+            else:
+                reason = "held no complete program in a fenced code block"
+                request = [*messages, AIMessage(reply), HumanMessage(_reask_code(reason, values))]
+            log.info("LLM %s: reply %s; asking again", role, reason)
+        raise NoUsableReply(
+            f"the '{role}' model gave no complete program in "
+            f"{self.settings.max_reasks + 1} replies (LASSI_MAX_REASKS allows more)",
+            usage=tally.spent,
+        )
+
+    def text(self, role: TextRole, prompt_vars: Mapping[str, Any], *, usage: Usage) -> TextReply:
+        """Prose from a context role (summarize_docs, analyze_code, plan, compare)."""
+        values = _values(prompt_vars)
+        messages = self._messages(role, values)
+        tally = _Tally(role, self.models.slot(role), usage)
+        for _ in range(self.settings.max_reasks + 1):
+            reply, cut_off = self._complete(tally, messages, None)
+            if cut_off:
+                log.warning("LLM %s: reply still cut off after continuing; using it", role)
+            if reply.strip():
+                return TextReply(text=reply.strip(), usage=tally.spent)
+            log.info("LLM %s: empty reply; asking again", role)
+        raise NoUsableReply(
+            f"the '{role}' model gave only empty replies ({self.settings.max_reasks + 1} tries)",
+            usage=tally.spent,
+        )
+
+    def judge(self, prompt_vars: Mapping[str, Any], *, usage: Usage) -> JudgeVerdict:
+        """VALID or INVALID, with reasons: structured output, or the plain-text parser."""
+        tally = _Tally("judge", self.models.slot("judge"), usage)
+        decision = self._decide(tally, prompt_vars, JudgeDecision, parse_judge_text)
+        return JudgeVerdict(
+            verdict=decision.verdict,
+            reasons=decision.reasons,
+            usage=tally.spent,
+            structured=tally.structured,
+        )
+
+    def categorize(self, prompt_vars: Mapping[str, Any], *, usage: Usage) -> CategorizeReply:
+        """Each optimization of a comparison report (``report``) as MHO, ACE, DST or PTM."""
+        tally = _Tally("categorize", self.models.slot("categorize"), usage)
+
+        def parse(text: str) -> Categorization | None:
+            items = parse_categories_text(text)
+            return None if items is None else Categorization(items=items)
+
+        result = self._decide(tally, prompt_vars, Categorization, parse)
+        return CategorizeReply(items=result.items, usage=tally.spent)
+
+    # --- conversation shapes ---
+
+    def _messages(self, role: Role, values: Mapping[str, Any]) -> list[BaseMessage]:
+        return [SystemMessage(render("system", values)), HumanMessage(render(role, values))]
+
+    def _complete(
+        self, tally: _Tally, messages: list[BaseMessage], temperature: float | None
+    ) -> tuple[str, bool]:
+        """A reply, continued while the length limit cut it off; (text, still cut off)."""
+        message, _ = self._request(tally, messages, temperature=temperature)
+        text = str(message.text)
+        for _ in range(self.settings.max_continuations):
+            if not is_cut_off(message):
+                break
+            follow = [*messages, AIMessage(text), HumanMessage(render("continue", {}))]
+            message, _ = self._request(tally, follow, temperature=temperature)
+            text = join_continuation(text, str(message.text))
+        return text, is_cut_off(message)
+
+    def _decide(
+        self,
+        tally: _Tally,
+        prompt_vars: Mapping[str, Any],
+        schema: type[_Parsed],
+        parse_text: Callable[[str], _Parsed | None],
+    ) -> _Parsed:
+        """A structured answer; the text parser reads replies that came back as text."""
+        values = _values(prompt_vars)
+        messages = self._messages(tally.role, values)
+        request = messages
+        for _ in range(self.settings.max_reasks + 1):
+            parsed: BaseModel | None = None
+            if tally.slot.structured_output:
+                try:
+                    message, parsed = self._request(tally, request, schema=schema)
+                except _StructuredOutputUnsupported:
+                    log.info("LLM %s: no structured output; asking in plain text", tally.role)
+                    tally.slot.structured_output = False
+            if not tally.slot.structured_output:
+                message, _ = self._request(tally, request)
+            if isinstance(parsed, schema):
+                tally.structured = True
+                return parsed
+            text = _reply_text(message)
+            from_text = parse_text(text)
+            if from_text is not None:
+                return from_text
+            log.info("LLM %s: reply not in the asked form; asking again", tally.role)
+            request = [*messages, AIMessage(text), HumanMessage(render("reask_format", {}))]
+        raise NoUsableReply(
+            f"the '{tally.role}' model's replies could not be read "
+            f"({self.settings.max_reasks + 1} tries)",
+            usage=tally.spent,
+        )
+
+    # --- one request: budget, retries, temperature, usage ---
+
+    def _request(
+        self,
+        tally: _Tally,
+        messages: list[BaseMessage],
+        *,
+        temperature: float | None = None,
+        schema: type[BaseModel] | None = None,
+    ) -> tuple[AIMessage, BaseModel | None]:
+        self._check_budget(tally, messages)
+        output = self._invoke(tally, messages, temperature, schema)
+        if schema is None:
+            message, parsed = output, None
+        else:
+            message, parsed = output["raw"], output["parsed"]
+        tally.spent = tally.spent.add(self._usage_of(tally, messages, message))
+        return message, parsed
+
+    def _invoke(
+        self,
+        tally: _Tally,
+        messages: list[BaseMessage],
+        temperature: float | None,
+        schema: type[BaseModel] | None,
+    ) -> Any:
+        role, slot = tally.role, tally.slot
+        config = RunnableConfig(
+            tags=[f"{ROLE_TAG_PREFIX}{role}"],
+            run_name=f"{ROLE_TAG_PREFIX}{role}",
+            metadata={"lassi_role": role, "lassi_group": ROLE_GROUP[role]},
+        )
+
+        def attempt() -> Any:
+            runnable: Runnable[Any, Any]
+            try:
+                runnable = (
+                    slot.model
+                    if schema is None
+                    else slot.model.with_structured_output(schema, include_raw=True)
+                )
+            except NotImplementedError as exc:
+                raise _StructuredOutputUnsupported() from exc
+            send_temperature = temperature is not None and slot.accepts_temperature
+            kwargs = {"temperature": temperature} if send_temperature else {}
+            try:
+                return runnable.invoke(messages, config=config, **kwargs)
+            except Exception as exc:
+                if send_temperature and _refuses_temperature(exc):
+                    log.info(
+                        "LLM %s: model '%s' refuses temperature; not sending it", role, slot.name
+                    )
+                    slot.accepts_temperature = False
+                    return runnable.invoke(messages, config=config)
+                if schema is not None and _lacks_structured_output(exc):
+                    raise _StructuredOutputUnsupported() from exc
+                raise
+
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, self.settings.llm_max_attempts)),
+            wait=wait_random_exponential(
+                multiplier=self.settings.llm_backoff_initial_s,
+                max=self.settings.llm_backoff_max_s,
+            ),
+            retry=retry_if_exception(_is_transient),
+            before_sleep=lambda state: _log_retry(role, state),
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _StructuredOutputUnsupported:
+            raise
+        except Exception as exc:
+            error = self._explain(tally, exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    def _check_budget(self, tally: _Tally, messages: list[BaseMessage]) -> None:
+        """Refuse a request the budget no longer allows: spent plus this prompt must fit."""
+        spent = tally.trial_usage.add(tally.spent)
+        prompt_tokens = _prompt_chars(messages) // 4
+        budget_tokens = self.settings.budget_tokens
+        if budget_tokens is not None and spent.total_tokens + prompt_tokens > budget_tokens:
+            raise BudgetExhausted(
+                f"the trial's LLM budget is spent: {spent.total_tokens} of {budget_tokens} "
+                f"tokens used and the '{tally.role}' prompt needs about {prompt_tokens} more "
+                "(LASSI_BUDGET_TOKENS)",
+                usage=tally.spent,
+            )
+        budget_usd = self.settings.budget_usd
+        price = price_for(tally.slot.name, self.settings.prices_per_mtok)
+        if budget_usd is not None and price is not None:
+            prompt_usd = prompt_tokens * price[0] / 1e6
+            if spent.cost_usd + prompt_usd > budget_usd:
+                raise BudgetExhausted(
+                    f"the trial's LLM budget is spent: ${spent.cost_usd:.4f} of ${budget_usd:.4f} "
+                    f"used and the '{tally.role}' prompt costs about ${prompt_usd:.4f} more "
+                    "(LASSI_BUDGET_USD)",
+                    usage=tally.spent,
+                )
+
+    def _usage_of(self, tally: _Tally, messages: list[BaseMessage], reply: AIMessage) -> Usage:
+        counted = reply.usage_metadata
+        if counted:
+            tokens_in, tokens_out = counted["input_tokens"], counted["output_tokens"]
+        else:
+            tokens_in, tokens_out = _prompt_chars(messages) // 4, len(_reply_text(reply)) // 4
+        return call_usage(
+            tally.role,
+            tally.slot.name,
+            tokens_in,
+            tokens_out,
+            self.settings.prices_per_mtok,
+            estimated=not counted,
+        )
+
+    def _explain(self, tally: _Tally, exc: Exception) -> LLMUnavailable | LLMConfigError | None:
+        """The one-line error for a failed request, naming what to fix; None if unknown."""
+        role, slot = tally.role, tally.slot
+        status = _status_code(exc)
+        detail = _first_line(exc)
+        where = f" at {self.settings.base_url}" if self.settings.base_url else ""
+        if _is_transient(exc):
+            return LLMUnavailable(
+                f"the LLM server for '{role}' (model '{slot.name}') kept failing after "
+                f"{self.settings.llm_max_attempts} attempts ({detail}): try again later, or "
+                "raise LASSI_LLM_MAX_ATTEMPTS or LASSI_REQUEST_TIMEOUT_S",
+                usage=tally.spent,
+            )
+        from_settings = slot.origin.startswith("LASSI_")
+        if isinstance(exc, ModelAuthenticationError | ModelPermissionDeniedError) or status in (
+            401,
+            403,
+        ):
+            fix = (
+                "set LASSI_API_KEY (or OPENAI_API_KEY) to a valid key, and check LASSI_BASE_URL"
+                if from_settings
+                else f"check the API key of {slot.origin}"
+            )
+            return LLMConfigError(
+                f"the LLM server{where} refused the credentials for model '{slot.name}' "
+                f"(status {status or 'auth'}): {fix}",
+                usage=tally.spent,
+            )
+        if isinstance(exc, ModelNotFoundError) or status == 404:
+            return LLMConfigError(
+                f"model '{slot.name}' was not found{where}: set {slot.origin} to a model the "
+                "server serves" + (", or fix LASSI_BASE_URL" if from_settings else ""),
+                usage=tally.spent,
+            )
+        if isinstance(exc, ContextOverflowError):
+            return LLMConfigError(
+                f"the '{role}' prompt is too long for model '{slot.name}': choose a model with "
+                f"a larger context window ({slot.origin}) or lower LASSI_MAX_OUTPUT_TOKENS",
+                usage=tally.spent,
+            )
+        if isinstance(exc, ModelInvalidRequestError) or status in (400, 422):
+            return LLMConfigError(
+                f"model '{slot.name}' rejected the '{role}' request ({detail}): check "
+                f"{slot.origin}, LASSI_BASE_URL and LASSI_MAX_OUTPUT_TOKENS",
+                usage=tally.spent,
+            )
+        return None
+
+
+def _values(prompt_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """Prompt variables, with a ``device`` expanded into its facts (explicit values win)."""
+    values = dict(prompt_vars)
+    device = values.pop("device", None)
+    if isinstance(device, Device):
+        values = {**device_vars(device), **values}
+    return values
+
+
+def _reask_code(reason: str, values: Mapping[str, Any]) -> str:
+    return render("reask_code", {"reason": reason, "code_lang": values.get("code_lang", "")})
+
+
+def _reply_text(message: AIMessage) -> str:
+    """A reply's text; for a structured reply that failed validation, its tool arguments."""
+    text = str(message.text)
+    if not text.strip() and message.tool_calls:
+        return json.dumps(message.tool_calls[0]["args"])
+    return text
+
+
+def _prompt_chars(messages: list[BaseMessage]) -> int:
+    return sum(len(str(m.text)) for m in messages)
+
+
+def _status_code(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Rate limits, server errors, timeouts and lost connections: worth another attempt."""
+    if isinstance(exc, ModelError):
+        return exc.is_retryable
+    status = _status_code(exc)
+    if status is not None:
+        return status in (408, 409, 429) or status >= 500
+    return isinstance(exc, TimeoutError | ConnectionError | httpx.TransportError)
+
+
+def _is_bad_request(exc: BaseException) -> bool:
+    return isinstance(exc, ModelInvalidRequestError) or _status_code(exc) in (400, 422)
+
+
+def _refuses_temperature(exc: BaseException) -> bool:
+    """A 400 saying the model does not take ``temperature`` (or not the value sent)."""
+    message = str(exc).lower()
+    refusals = ("unsupported", "not supported", "does not support", "only the default")
+    return _is_bad_request(exc) and "temperature" in message and any(r in message for r in refusals)
+
+
+def _lacks_structured_output(exc: BaseException) -> bool:
+    """A 400 about the response format or tools that structured output sends."""
+    message = str(exc).lower()
+    return _is_bad_request(exc) and any(
+        word in message for word in ("response_format", "json_schema", "tool", "function")
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _log_retry(role: str, state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait_s = state.next_action.sleep if state.next_action else 0.0
+    log.warning(
+        "LLM %s: %s; retrying in %.1f s (attempt %d)",
+        role,
+        _first_line(exc) if exc else "failed",
+        wait_s,
+        state.attempt_number + 1,
+    )

@@ -1,0 +1,224 @@
+"""Which chat model answers which role, and what each model accepts.
+
+The method talks to LLMs in ten roles, grouped as the paper does: ``generate``
+writes code, ``context`` builds the context (docs summary, code analysis, plan,
+comparison, categories) and ``judge`` decides equivalence. By default each
+group gets a ``ChatOpenAI`` built from the settings, which reaches OpenAI and
+any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, LiteLLM) through
+``base_url``. Any other LangChain chat model can be passed in instead.
+
+A ``ModelSet`` is rebuilt from settings (and any models passed in) whenever a
+trial starts or resumes; the graph persists nothing of it. What it learns at
+run time (a server rejecting ``temperature``) is re-learnt after a resume at the
+cost of one refused request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
+from lassi_ee.errors import UsageError
+from lassi_ee.settings import Settings
+
+Role = Literal[
+    "vanilla",
+    "summarize_docs",
+    "analyze_code",
+    "plan",
+    "refactor",
+    "fix_compile",
+    "fix_runtime",
+    "judge",
+    "compare",
+    "categorize",
+]
+RoleGroup = Literal["generate", "context", "judge"]
+
+ROLES: tuple[Role, ...] = get_args(Role)
+ROLE_TAG_PREFIX = "lassi:"  # every call carries the tag lassi:<role>
+GROUPS: tuple[RoleGroup, ...] = get_args(RoleGroup)
+
+ROLE_GROUP: dict[Role, RoleGroup] = {
+    "vanilla": "generate",
+    "refactor": "generate",
+    "fix_compile": "generate",
+    "fix_runtime": "generate",
+    "summarize_docs": "context",
+    "analyze_code": "context",
+    "plan": "context",
+    "compare": "context",
+    "categorize": "context",
+    "judge": "judge",
+}
+
+# A group with no model of its own uses the next one, as Settings.model_for does.
+_GROUP_FALLBACK: dict[RoleGroup, tuple[RoleGroup, ...]] = {
+    "generate": ("generate",),
+    "context": ("context", "generate"),
+    "judge": ("judge", "context", "generate"),
+}
+
+# o1, o3-mini, o4-mini, gpt-5, gpt-5-mini ... but not gpt-5-chat, which takes temperature.
+_REJECTS_TEMPERATURE = re.compile(r"^o\d+(-|$)|^gpt-5(?!.*chat)")
+
+
+def rejects_temperature(model_name: str) -> bool:
+    """Whether a model is a reasoning model known to refuse ``temperature``.
+
+    A provider prefix (``openai/o3-mini`` as LiteLLM writes it) is ignored.
+    """
+    name = model_name.lower().rsplit("/", 1)[-1]
+    return bool(_REJECTS_TEMPERATURE.search(name))
+
+
+@dataclass
+class ModelSlot:
+    """One chat model and what is known about it; roles sharing a model share the slot."""
+
+    model: BaseChatModel
+    name: str
+    origin: str  # what chose it, named in error messages: a setting or "the model passed in"
+    accepts_temperature: bool
+    structured_output: bool = True  # turned off once the model shows it lacks it
+
+
+class ModelSet:
+    """The resolved chat model of every role."""
+
+    def __init__(self, slots: Mapping[Role, ModelSlot]) -> None:
+        missing = [role for role in ROLES if role not in slots]
+        if missing:
+            raise ValueError(f"no model for roles {missing}")
+        self._slots = dict(slots)
+
+    def slot(self, role: Role) -> ModelSlot:
+        return self._slots[role]
+
+    def model(self, role: Role) -> BaseChatModel:
+        return self._slots[role].model
+
+    def model_name(self, role: Role) -> str:
+        return self._slots[role].name
+
+    def supports_temperature(self, key: Role | RoleGroup) -> bool:
+        """Whether temperature escalation applies: for a group, every role of it must take it."""
+        roles = [key] if key in ROLE_GROUP else [r for r, g in ROLE_GROUP.items() if g == key]
+        if not roles:
+            raise ValueError(f"unknown role or group '{key}'")
+        return all(self._slots[role].accepts_temperature for role in roles)
+
+    def slots(self) -> list[ModelSlot]:
+        """Each distinct slot once."""
+        unique: dict[int, ModelSlot] = {}
+        for slot in self._slots.values():
+            unique.setdefault(id(slot), slot)
+        return list(unique.values())
+
+
+def model_name_of(model: BaseChatModel) -> str:
+    """The name a chat model is priced and reported by."""
+    for attribute in ("model_name", "model", "model_id"):
+        value = getattr(model, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__
+
+
+def _setting_for(settings: Settings, group: RoleGroup) -> str:
+    """The environment variable that decides a group's model name."""
+    if group == "judge" and settings.judge_model:
+        return "LASSI_JUDGE_MODEL"
+    if group in ("judge", "context") and settings.context_model:
+        return "LASSI_CONTEXT_MODEL"
+    return "LASSI_GENERATE_MODEL"
+
+
+def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
+    """A ChatOpenAI for ``model_name`` configured from the settings.
+
+    Its own retries are off (tenacity in the client is the only retry layer) and
+    no temperature is set, so each call decides whether to send one.
+    """
+    from langchain_openai import ChatOpenAI
+
+    from lassi_ee.llm.errors import LLMConfigError
+
+    if settings.api_key is not None:
+        key = settings.api_key.get_secret_value()
+    else:
+        key = os.environ.get("OPENAI_API_KEY", "")
+    if not key:
+        if settings.base_url is None:
+            raise LLMConfigError(
+                f"no API key for model '{model_name}': set LASSI_API_KEY or OPENAI_API_KEY, "
+                "or LASSI_BASE_URL to reach a local OpenAI-compatible server"
+            )
+        # local servers (vLLM, Ollama, llama.cpp) ignore the key, but the client wants one
+        key = "not-needed"
+    return ChatOpenAI(
+        model=model_name,
+        base_url=settings.base_url,
+        api_key=SecretStr(key),
+        timeout=settings.request_timeout_s,
+        max_retries=0,
+        max_completion_tokens=settings.max_output_tokens,
+        temperature=None,
+    )
+
+
+def build_models(
+    settings: Settings,
+    models: BaseChatModel | Mapping[str, BaseChatModel] | None = None,
+) -> ModelSet:
+    """Resolve the chat model of every role.
+
+    ``models`` may be one chat model for every role, or a mapping keyed by role
+    (``"judge"``, ``"plan"``) and/or group (``"generate"``, ``"context"``); a role
+    key beats its group key, and a missing group falls back as the settings do
+    (judge -> context -> generate). Roles left without a model get a ChatOpenAI
+    from the settings.
+    """
+    chosen: dict[Role, tuple[BaseChatModel, str]] = {}
+    if isinstance(models, BaseChatModel):
+        chosen = dict.fromkeys(ROLES, (models, "the chat model passed in"))
+    elif models is not None:
+        unknown = sorted(set(models) - set(ROLES) - set(GROUPS))
+        if unknown:
+            raise UsageError(
+                f"unknown model keys {unknown}: use roles {list(ROLES)} or groups {list(GROUPS)}"
+            )
+        for role in ROLES:
+            for key in (role, *_GROUP_FALLBACK[ROLE_GROUP[role]]):
+                if key in models:
+                    chosen[role] = (models[key], f"the chat model passed in for '{key}'")
+                    break
+
+    slots_by_model: dict[int, ModelSlot] = {}
+    built_by_name: dict[str, BaseChatModel] = {}
+    slots: dict[Role, ModelSlot] = {}
+    for role in ROLES:
+        if role in chosen:
+            model, origin = chosen[role]
+        else:
+            group = ROLE_GROUP[role]
+            name = settings.model_for(group)
+            if name not in built_by_name:
+                built_by_name[name] = chat_openai(settings, name)
+            model, origin = built_by_name[name], _setting_for(settings, group)
+        if id(model) not in slots_by_model:
+            name = model_name_of(model)
+            slots_by_model[id(model)] = ModelSlot(
+                model=model,
+                name=name,
+                origin=origin,
+                accepts_temperature=not rejects_temperature(name),
+            )
+        slots[role] = slots_by_model[id(model)]
+    return ModelSet(slots)
