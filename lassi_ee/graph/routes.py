@@ -27,8 +27,12 @@ def after_profile_source(state: TrialState) -> Literal["vanilla", "finalize"]:
 
 
 def after_generation(state: TrialState) -> Literal["compile_candidate", "assess"]:
-    """After an LLM wrote code: build it, unless the LLM failed and the trial is stopping."""
-    return "assess" if state.get("stop_reason") else "compile_candidate"
+    """After an LLM wrote code: build it, unless the LLM failed (the trial stops) or
+    gave nothing usable (the attempt is already decided)."""
+    candidate = state.get("candidate")
+    if state.get("stop_reason") or candidate is None or candidate.outcome != "pending":
+        return "assess"
+    return "compile_candidate"
 
 
 def _can_self_correct(state: TrialState, candidate: Candidate) -> bool:

@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 from lassi_ee.energy.measure import is_lower_energy
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.routes import stopping_reason
-from lassi_ee.llm.errors import LLMError
+from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.nodes.common import (
     TrialContext,
     best_profile,
@@ -169,6 +169,9 @@ def judge_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[s
             ),
             usage=state["usage"],
         )
+    except NoUsableReply as error:  # no readable verdict: not shown to be equivalent
+        verdict = Verdict(verdict="INVALID", reasons=[f"no verdict from the judge: {error}"])
+        return {"candidate": candidate.model_copy(update={"verdict": verdict}), "usage": error.usage}
     except LLMError as error:
         return llm_failure(error, candidate)
     verdict = Verdict(verdict=reply.verdict, reasons=reply.reasons)
@@ -208,7 +211,7 @@ def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
             best_profile(state), candidate.profile, settings.min_energy_gain, settings.noise_sigmas
         )
     )
-    outcome = classify(candidate, lower)
+    outcome = classify(candidate, lower) if candidate.outcome == "pending" else candidate.outcome
     if outcome == "invalid" and candidate.verdict is None and candidate.check is not None:
         candidate = candidate.model_copy(
             update={"verdict": Verdict(verdict="INVALID", reasons=[candidate.check.finding], by="check")}

@@ -7,9 +7,33 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from lassi_ee.llm.errors import LLMError
+from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.nodes.common import TrialContext, best_code, context_of, llm_failure, prompt_vars
-from lassi_ee.state import Candidate, TrialState
+from lassi_ee.state import Candidate, Outcome, Stage, TrialState
+
+
+def _no_usable_code(
+    state: TrialState, error: NoUsableReply, stage: Stage, iteration: int = 0
+) -> dict[str, Any]:
+    """The model gave no complete program even when asked again: this attempt is
+    lost (recorded as invalid), the trial goes on."""
+    lost = Candidate(
+        version=state["next_version"],
+        stage=stage,
+        iteration=iteration,
+        code="",
+        outcome="invalid",
+        note=str(error),
+    )
+    return {"candidate": lost, "next_version": lost.version + 1, "usage": error.usage}
+
+
+def _fix_not_usable(candidate: Candidate, error: NoUsableReply, outcome: Outcome) -> dict[str, Any]:
+    """No usable fix: the candidate keeps the failure it had."""
+    return {
+        "candidate": candidate.model_copy(update={"outcome": outcome, "note": str(error)}),
+        "usage": error.usage,
+    }
 
 
 def vanilla(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
@@ -23,6 +47,8 @@ def vanilla(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
             temperature=temperature,
             usage=state["usage"],
         )
+    except NoUsableReply as error:
+        return _no_usable_code(state, error, "vanilla")
     except LLMError as error:
         return llm_failure(error)
     candidate = Candidate(
@@ -64,6 +90,8 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
             temperature=state["temperature"],
             usage=state["usage"],
         )
+    except NoUsableReply as error:
+        return {**_no_usable_code(state, error, "refactor", iteration), "iteration": iteration}
     except LLMError as error:
         return {**llm_failure(error), "iteration": iteration}
     candidate = Candidate(
@@ -115,6 +143,8 @@ def fix_compile(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, 
             temperature=candidate.temperature,
             usage=state["usage"],
         )
+    except NoUsableReply as error:
+        return _fix_not_usable(candidate, error, "compile_failed")
     except LLMError as error:
         return llm_failure(error, candidate)
     return {**_corrected(state, reply.code, reply.temperature_used), "usage": reply.usage}
@@ -138,6 +168,8 @@ def fix_runtime(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, 
             temperature=candidate.temperature,
             usage=state["usage"],
         )
+    except NoUsableReply as error:
+        return _fix_not_usable(candidate, error, "run_failed")
     except LLMError as error:
         return llm_failure(error, candidate)
     return {**_corrected(state, reply.code, reply.temperature_used), "usage": reply.usage}
