@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ from lassi_ee.apps import load_app  # noqa: E402
 from lassi_ee.devices import Device, resolve_device  # noqa: E402
 from lassi_ee.energy import backend_for, measure, measure_paper_style  # noqa: E402
 from lassi_ee.energy.base import EnergyProfile, PaperRecipeResult  # noqa: E402
+from lassi_ee.errors import LassiError  # noqa: E402
 from lassi_ee.settings import Settings  # noqa: E402
 from lassi_ee.tools.compile import CompileRequest, compile_app  # noqa: E402
 from lassi_ee.tools.run import RunRequest, run_program  # noqa: E402
@@ -53,7 +55,7 @@ def app_runner(
         CompileRequest(app=app, device=device, build_dir=build_root / app.name), settings
     )
     if not built.ok or built.binary is None:
-        raise SystemExit(f"{app.name}: build failed:\n{built.diagnostics}")
+        raise RuntimeError(f"build failed: {built.diagnostics.strip()[:300]}")
     request = RunRequest(
         binary=built.binary,
         args=app.manifest.args,
@@ -142,23 +144,31 @@ def main() -> None:
     started = time.perf_counter()
     lines = []
     with tempfile.TemporaryDirectory(prefix="fidelity-") as build_root:
-        targets = [
-            (path.resolve().name, app_runner(path, device, settings, Path(build_root)))
+        targets: list[tuple[str, Callable[[], Callable[[], float]]]] = [
+            (path.resolve().name, partial(app_runner, path, device, settings, Path(build_root)))
             for path in args.apps
         ]
         targets += [
-            (Path(shlex.split(cmd)[0]).name, command_runner(cmd, device)) for cmd in args.cmd
+            (Path(shlex.split(cmd)[0]).name, partial(command_runner, cmd, device))
+            for cmd in args.cmd
         ]
-        for name, run_once in targets:
+        for name, make_runner in targets:
             timeline = args.timelines / f"{name}.json" if args.timelines else None
-            profile = measure(backend, run_once, settings, timeline)
-            paper = []
-            if args.paper_repeats > 0 and backend.has_power_sensor:
-                paper_timeline = args.timelines / f"{name}-paper.json" if args.timelines else None
-                paper = measure_paper_style(
-                    backend, run_once, args.paper_repeats, settings, paper_timeline
-                )
-            lines.append(row(name, profile, paper))
+            try:
+                run_once = make_runner()
+                profile = measure(backend, run_once, settings, timeline)
+                paper = []
+                if args.paper_repeats > 0 and backend.has_power_sensor:
+                    paper_timeline = (
+                        args.timelines / f"{name}-paper.json" if args.timelines else None
+                    )
+                    paper = measure_paper_style(
+                        backend, run_once, args.paper_repeats, settings, paper_timeline
+                    )
+                lines.append(row(name, profile, paper))
+            except (RuntimeError, OSError, subprocess.SubprocessError, LassiError) as err:
+                reason = " ".join(str(err).split()) or type(err).__name__
+                lines.append(f"| {name} | FAILED: {reason[:300]} |")
             print(lines[-1], flush=True)
     backend.close()
     report = "\n".join(
@@ -187,4 +197,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except LassiError as err:
+        sys.exit(f"error: {err}")

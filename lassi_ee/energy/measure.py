@@ -175,7 +175,13 @@ class _Recorder:
         return i if self._counter_t[i] - t < t - self._counter_t[i - 1] else i - 1
 
     def sampled_energy_j(self, start: float, end: float) -> float:
-        return integrate_power_j(self.samples(), self.rel(start), self.rel(end))
+        samples = self.samples()
+        if not samples:
+            raise LassiError(
+                f"no power sample could be read ({self.first_sampler_error or 'none taken yet'}): "
+                f"{self._backend.describe()}"
+            )
+        return integrate_power_j(samples, self.rel(start), self.rel(end))
 
     def save(self, path: Path | None) -> None:
         if path is not None:

@@ -327,3 +327,14 @@ def test_measure_in_real_time_with_the_sampler_thread(settings, tmp_path):
     gaps = [b[0] - a[0] for a, b in pairwise(timeline.samples)]
     assert statistics.median(gaps) == pytest.approx(0.005, abs=0.002)
     assert timeline.samples[-1][0] == pytest.approx(profile.wall_s, abs=0.05)
+
+
+def test_a_power_sensor_that_never_answers_is_a_clear_error(make_board, clock, settings):
+    board = make_board(with_counter=False)
+
+    def broken() -> float:
+        raise OSError("rocm-smi: not found")
+
+    board.read_power_w = broken  # type: ignore[method-assign]
+    with pytest.raises(LassiError, match=r"no power sample could be read.*rocm-smi: not found"):
+        measure(board, board.program(1.0), settings, None, clock=clock)
