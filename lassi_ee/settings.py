@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     settle_tolerance_w: float = 3.0
     settle_timeout_s: float = 30.0
     lock_dir: Path = Path("/tmp/lassi-ee-locks")
+    # --- measurement: added by the energy layer (lassi_ee/energy) ---
+    lock_timeout_s: float = Field(
+        900.0, description="how long a measurement waits for another one on the same device"
+    )
 
     # --- compile and run ---
     compile_timeout_s: float = 300.0

@@ -1,1 +1,61 @@
-"""energy."""
+"""Energy measurement: backends per device, and one procedure for all of them.
+
+backend = backend_for(device)
+profile = measure(backend, run_once, settings, timeline_path)   # EnergyProfile
+is_lower_energy(source_profile, candidate_profile, settings.min_energy_gain,
+                settings.noise_sigmas)
+"""
+
+from __future__ import annotations
+
+from lassi_ee.devices import Device
+from lassi_ee.energy.base import (
+    EnergyMeasurement,
+    EnergyProfile,
+    Marker,
+    PaperRecipeResult,
+    PowerBackend,
+    Stats,
+    Timeline,
+)
+from lassi_ee.energy.measure import (
+    is_lower_energy,
+    measure,
+    measure_paper_style,
+    paper_recipe,
+)
+
+
+def backend_for(device: Device) -> PowerBackend:
+    """The sensor behind a device: NVML, amdsmi/rocm-smi, RAPL, or none (time only)."""
+    if device.kind == "cuda":
+        from lassi_ee.energy.nvidia import NvidiaBackend
+
+        return NvidiaBackend(device)
+    if device.kind == "rocm":
+        from lassi_ee.energy.amd import amd_backend
+
+        return amd_backend(device)
+    from lassi_ee.energy.none import NoSensorBackend
+    from lassi_ee.energy.rapl import RaplBackend, rapl_unavailable_reason
+
+    reason = rapl_unavailable_reason()
+    if reason is None:
+        return RaplBackend(device.lock_name)
+    return NoSensorBackend(device.lock_name, reason)
+
+
+__all__ = [
+    "EnergyMeasurement",
+    "EnergyProfile",
+    "Marker",
+    "PaperRecipeResult",
+    "PowerBackend",
+    "Stats",
+    "Timeline",
+    "backend_for",
+    "is_lower_energy",
+    "measure",
+    "measure_paper_style",
+    "paper_recipe",
+]
