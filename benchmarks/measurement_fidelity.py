@@ -40,15 +40,14 @@ from lassi_ee.apps import load_app  # noqa: E402
 from lassi_ee.devices import Device, resolve_device  # noqa: E402
 from lassi_ee.energy import backend_for, measure, measure_paper_style  # noqa: E402
 from lassi_ee.energy.base import EnergyProfile, PaperRecipeResult  # noqa: E402
+from lassi_ee.energy.measure import RunBatch, one_at_a_time  # noqa: E402
 from lassi_ee.errors import LassiError  # noqa: E402
 from lassi_ee.settings import Settings  # noqa: E402
 from lassi_ee.tools.compile import CompileRequest, compile_app  # noqa: E402
 from lassi_ee.tools.run import RunRequest, run_program  # noqa: E402
 
 
-def app_runner(
-    app_dir: Path, device: Device, settings: Settings, build_root: Path
-) -> Callable[[], float]:
+def app_runner(app_dir: Path, device: Device, settings: Settings, build_root: Path) -> RunBatch:
     """Build an app with the compile tool; run it with the run tool, as the pipeline does."""
     app = load_app(app_dir)
     built = compile_app(
@@ -63,17 +62,17 @@ def app_runner(
         device=device,
     )
 
-    def run_once() -> float:
-        result = run_program(request, settings)
+    def run_batch(runs: int) -> list[float]:
+        result = run_program(request.model_copy(update={"repeat": runs}), settings)
         result.discard()
         if not result.ok:
             raise RuntimeError(f"{app.name}: {result.failure()}\n{result.stderr[-2000:]}")
-        return result.wall_s
+        return result.run_s
 
-    return run_once
+    return run_batch
 
 
-def command_runner(command: str, device: Device) -> Callable[[], float]:
+def command_runner(command: str, device: Device) -> RunBatch:
     """A prebuilt binary with arguments, run directly (no sandbox)."""
     argv = shlex.split(command)
 
@@ -82,7 +81,12 @@ def command_runner(command: str, device: Device) -> Callable[[], float]:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=device.child_env() or None)
         return time.perf_counter() - start
 
-    return run_once
+    return one_at_a_time(run_once)
+
+
+def first_run(run_batch: RunBatch) -> float:
+    """One run, for the paper's recipe, which measures runs one at a time."""
+    return run_batch(1)[0]
 
 
 def verdict(profile: EnergyProfile) -> str:
@@ -144,7 +148,7 @@ def main() -> None:
     started = time.perf_counter()
     lines = []
     with tempfile.TemporaryDirectory(prefix="fidelity-") as build_root:
-        targets: list[tuple[str, Callable[[], Callable[[], float]]]] = [
+        targets: list[tuple[str, Callable[[], RunBatch]]] = [
             (path.resolve().name, partial(app_runner, path, device, settings, Path(build_root)))
             for path in args.apps
         ]
@@ -155,15 +159,19 @@ def main() -> None:
         for name, make_runner in targets:
             timeline = args.timelines / f"{name}.json" if args.timelines else None
             try:
-                run_once = make_runner()
-                profile = measure(backend, run_once, settings, timeline)
+                run_batch = make_runner()
+                profile = measure(backend, run_batch, settings, timeline)
                 paper = []
                 if args.paper_repeats > 0 and backend.has_power_sensor:
                     paper_timeline = (
                         args.timelines / f"{name}-paper.json" if args.timelines else None
                     )
                     paper = measure_paper_style(
-                        backend, run_once, args.paper_repeats, settings, paper_timeline
+                        backend,
+                        partial(first_run, run_batch),
+                        args.paper_repeats,
+                        settings,
+                        paper_timeline,
                     )
                 lines.append(row(name, profile, paper))
             except (RuntimeError, OSError, subprocess.SubprocessError, LassiError) as err:

@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.types import StateSnapshot
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
@@ -124,12 +125,25 @@ def _checkpointer(
 
 
 def _stream(
-    graph: Any, graph_input: Any, config: RunnableConfig, context: TrialContext, on_update: OnUpdate | None
+    graph: Any,
+    graph_input: Any,
+    config: RunnableConfig,
+    context: TrialContext,
+    on_update: OnUpdate | None,
 ) -> None:
     for chunk in graph.stream(graph_input, config, context=context, stream_mode="updates"):
         for node, update in chunk.items():
             if on_update is not None and isinstance(update, dict):
                 on_update(node, update)
+
+
+def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
+    """The result of a trial as its latest checkpoint has it (finished or not)."""
+    return result_from_state(thread_id, cast(TrialState, snapshot.values), not snapshot.next)
+
+
+def unknown_trial(thread_id: str, settings: Settings) -> UsageError:
+    return UsageError(f"no trial {thread_id} in {settings.checkpoint_url}: see `lassi-ee trials`")
 
 
 def new_thread_id(source: str | Path) -> str:
@@ -169,7 +183,7 @@ def run_graph(
         trial_input = {"source": str(source), "device": device, "args": args}
         _stream(graph, trial_input, config, context, on_update)
         snapshot = graph.get_state(config)
-        return result_from_state(thread_id, snapshot.values, finished=not snapshot.next)
+        return result_of(thread_id, snapshot)
 
 
 def resume_graph(
@@ -188,9 +202,9 @@ def resume_graph(
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)
         if not snapshot.values:
-            raise UsageError(f"no trial {thread_id} in {settings.checkpoint_url}: see `lassi-ee trials`")
+            raise unknown_trial(thread_id, settings)
         if snapshot.next:
             context.llm()
             _stream(graph, None, config, context, on_update)
             snapshot = graph.get_state(config)
-        return result_from_state(thread_id, snapshot.values, finished=not snapshot.next)
+        return result_of(thread_id, snapshot)

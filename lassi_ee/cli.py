@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.errors import LassiError
 from lassi_ee.settings import Settings
 
 
@@ -209,4 +209,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
-from lassi_ee.api import TrialResult, result_from_state
-from lassi_ee.errors import UsageError
+from lassi_ee.api import TrialResult, result_of, unknown_trial
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.nodes.finalize import write_archive
 from lassi_ee.settings import Settings
+from lassi_ee.state import TrialState
 
 
 class TrialRow(BaseModel):
@@ -37,9 +38,11 @@ def list_trials(settings: Settings) -> list[TrialRow]:
         rows = []
         for thread in threads:
             snapshot = graph.get_state({"configurable": {"thread_id": thread}})
-            result = result_from_state(thread, snapshot.values, finished=not snapshot.next)
+            result = result_of(thread, snapshot)
             rows.append(
-                TrialRow(thread_id=thread, status=result.status, app=result.app, summary=_summary(result))
+                TrialRow(
+                    thread_id=thread, status=result.status, app=result.app, summary=_summary(result)
+                )
             )
         return rows
 
@@ -49,7 +52,7 @@ def show_trial(thread_id: str, settings: Settings, rewrite_archive: bool = False
     with open_checkpointer(settings.checkpoint_url) as saver:
         snapshot = compile_graph(saver).get_state(config)
     if not snapshot.values:
-        raise UsageError(f"no trial {thread_id} in {settings.checkpoint_url}: see `lassi-ee trials`")
+        raise unknown_trial(thread_id, settings)
     if rewrite_archive:
-        write_archive(snapshot.values, Path(settings.runs_dir) / thread_id)
-    return result_from_state(thread_id, snapshot.values, finished=not snapshot.next)
+        write_archive(cast(TrialState, snapshot.values), Path(settings.runs_dir) / thread_id)
+    return result_of(thread_id, snapshot)

@@ -45,6 +45,29 @@ def backend_for(device: Device) -> PowerBackend:
     return NoSensorBackend(device.lock_name, reason)
 
 
+def describe_devices(max_per_kind: int = 64) -> list[str]:
+    """One line per device this machine can measure on, and how; or why a kind is missing."""
+    from lassi_ee.devices import resolve_device
+    from lassi_ee.errors import UsageError
+
+    lines = []
+    for kind in ("cuda", "rocm", "cpu"):
+        for index in range(max_per_kind if kind != "cpu" else 1):
+            spec = kind if kind == "cpu" else f"{kind}:{index}"
+            try:
+                device = resolve_device(spec)
+            except UsageError as error:
+                if index == 0:
+                    lines.append(f"{kind:8} none: {error}")
+                break
+            backend = backend_for(device)
+            try:
+                lines.append(f"{spec:8} {device.name} ({device.arch}): {backend.describe()}")
+            finally:
+                backend.close()
+    return lines
+
+
 __all__ = [
     "EnergyMeasurement",
     "EnergyProfile",
@@ -54,6 +77,7 @@ __all__ = [
     "Stats",
     "Timeline",
     "backend_for",
+    "describe_devices",
     "is_lower_energy",
     "measure",
     "measure_paper_style",

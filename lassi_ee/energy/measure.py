@@ -63,6 +63,16 @@ from lassi_ee.settings import Settings
 
 RunOnce = Callable[[], float]
 """Runs the program once and returns its wall time in seconds; raises on failure."""
+RunBatch = Callable[[int], list[float]]
+"""Runs the program n times back to back and returns each run's wall time; raises on
+failure. Back-to-back runs in one sandbox keep the gaps between runs (which the
+energy counter sees at tail power) down to a fork and an exec."""
+
+
+def one_at_a_time(run_once: RunOnce) -> RunBatch:
+    """A batch runner that calls ``run_once`` n times (simulated boards, plain commands)."""
+    return lambda n: [float(run_once()) for _ in range(n)]
+
 
 COUNTER_POLL_S = 0.001
 MAX_RUNS_PER_WINDOW = 1000
@@ -268,7 +278,7 @@ def _settle_idle(
 
 def _run_window(
     backend: PowerBackend,
-    run_once: RunOnce,
+    run_batch: RunBatch,
     runs: int,
     clock: Clock,
     rec: _Recorder,
@@ -281,11 +291,9 @@ def _run_window(
     else:
         start = clock.now()
     rec.mark(start, "window_start")
-    runtimes = []
-    for _ in range(runs):
-        rec.mark(clock.now(), "run_start")
-        runtimes.append(float(run_once()))
-        rec.mark(clock.now(), "run_end")
+    rec.mark(clock.now(), "runs_start")
+    runtimes = run_batch(runs)
+    rec.mark(clock.now(), "runs_end")
     if method == "counter":
         end, energy_end = _wait_counter_update(backend, clock, rec)
         assert energy_start is not None
@@ -303,7 +311,7 @@ def _run_window(
 
 def measure(
     backend: PowerBackend,
-    run_once: RunOnce,
+    run_batch: RunBatch,
     settings: Settings,
     timeline_path: Path | None,
     *,
@@ -311,8 +319,8 @@ def measure(
 ) -> EnergyProfile:
     """Measure a program's energy per run on the backend's device, under its lock.
 
-    ``run_once`` runs the program once and returns its wall time; exceptions
-    pass through (the timeline is still saved).
+    ``run_batch(n)`` runs the program n times back to back and returns their wall
+    times; exceptions pass through (the timeline is still saved).
     """
     if settings.repeats < 1:
         raise UsageError(f"repeats must be at least 1 (got {settings.repeats})")
@@ -335,11 +343,11 @@ def measure(
                 )
                 rec.timeline.idle_power_w = idle.power_w
             rec.mark(clock.now(), "warmup_start")
-            warmup_s = float(run_once())
+            warmup_s = run_batch(1)[0]
             rec.mark(clock.now(), "warmup_end")
             runs = runs_per_window(settings.min_window_s, warmup_s)
             windows = [
-                _run_window(backend, run_once, runs, clock, rec, method)
+                _run_window(backend, run_batch, runs, clock, rec, method)
                 for _ in range(settings.repeats)
             ]
         finally:

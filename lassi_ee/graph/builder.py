@@ -27,7 +27,7 @@ def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
     return route
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState]:
     graph = StateGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
     # Stage 0 and Stage 1
     graph.add_node("profile_source", profile_source.profile_source)
@@ -68,7 +68,9 @@ def build_graph() -> StateGraph:
     return graph
 
 
-def compile_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+def compile_graph(
+    checkpointer: BaseCheckpointSaver | None = None,
+) -> CompiledStateGraph[TrialState, TrialContext, TrialInput, TrialState]:
     return build_graph().compile(checkpointer=checkpointer, name="lassi-ee trial")
 
 

@@ -53,13 +53,19 @@ def after_run(state: TrialState) -> Literal["measure_candidate", "fix_runtime", 
     candidate = state["candidate"]
     assert candidate is not None and candidate.run is not None
     if candidate.run.ok:
-        return "assess" if candidate.check is not None and candidate.check.vetoes else "measure_candidate"
+        return (
+            "assess"
+            if candidate.check is not None and candidate.check.vetoes
+            else "measure_candidate"
+        )
     return "fix_runtime" if _can_self_correct(state, candidate) else "assess"
 
 
 def after_measure(state: TrialState) -> Literal["judge_candidate", "assess"]:
     candidate = state["candidate"]
-    return "judge_candidate" if candidate is not None and candidate.profile is not None else "assess"
+    return (
+        "judge_candidate" if candidate is not None and candidate.profile is not None else "assess"
+    )
 
 
 def stopping_reason(

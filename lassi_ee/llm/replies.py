@@ -217,7 +217,7 @@ def parse_judge_text(text: str) -> JudgeDecision | None:
     if not reasons:
         prose = [ln.strip() for ln in lines if ln.strip() and "verdict" not in ln.lower()]
         reasons = [" ".join(prose)[:500]] if prose else []
-    return JudgeDecision(verdict=verdict, reasons=reasons)  # type: ignore[arg-type]
+    return JudgeDecision(verdict=verdict, reasons=reasons)
 
 
 _CATEGORY_LINE = re.compile(
@@ -242,7 +242,7 @@ def parse_categories_text(text: str) -> list[CategorizedOptimization] | None:
         items.append(
             CategorizedOptimization(
                 optimization=optimization.strip(" *"),
-                category=match.group("cat"),  # type: ignore[arg-type]
+                category=match.group("cat"),
                 rationale=rationale.strip(" *"),
             )
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 
 from lassi_ee.energy.base import EnergyProfile
 from lassi_ee.llm.client import LLM
@@ -47,26 +47,27 @@ def context_of(runtime: Any) -> TrialContext:
     return TrialContext()
 
 
-def thread_id(config: RunnableConfig) -> str:
-    return str(config.get("configurable", {}).get("thread_id", "no-thread"))
+def thread_id() -> str:
+    """The running trial's thread id (from the LangGraph run config)."""
+    return str(get_config().get("configurable", {}).get("thread_id", "no-thread"))
 
 
-def work_dir(settings: Settings, config: RunnableConfig) -> Path:
+def work_dir(settings: Settings) -> Path:
     """Scratch space for builds (safe to delete once the trial is over)."""
-    path = settings.work_root / thread_id(config)
+    path = settings.work_root / thread_id()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def archive_dir(settings: Settings, config: RunnableConfig) -> Path:
+def archive_dir(settings: Settings) -> Path:
     """The trial's archive (kept): logs and timelines are written here as they happen."""
-    path = settings.runs_dir / thread_id(config)
+    path = settings.runs_dir / thread_id()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def version_dir(settings: Settings, config: RunnableConfig, candidate: Candidate) -> Path:
-    path = archive_dir(settings, config) / "versions" / f"v{candidate.version:02d}"
+def version_dir(settings: Settings, candidate: Candidate) -> Path:
+    path = archive_dir(settings) / "versions" / f"v{candidate.version:02d}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

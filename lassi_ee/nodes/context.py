@@ -27,7 +27,9 @@ def summarize_docs(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
     docs = load_docs(state["device_info"].programming_model, ctx.settings.docs_paths)
     start_stage3 = {"phase": "refactor"}
     try:
-        reply = ctx.llm().text("summarize_docs", prompt_vars(state, docs=docs), usage=state["usage"])
+        reply = ctx.llm().text(
+            "summarize_docs", prompt_vars(state, docs=docs), usage=state["usage"]
+        )
     except LLMError as error:
         return {**llm_failure(error), **start_stage3}
     return {"docs_summary": reply.text, "usage": reply.usage, **start_stage3}

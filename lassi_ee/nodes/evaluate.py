@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from lassi_ee.energy.measure import is_lower_energy
@@ -44,19 +43,17 @@ def _in_flight(state: TrialState) -> Candidate:
     return candidate
 
 
-def compile_candidate(
-    state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig
-) -> dict[str, Any]:
+def compile_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     settings = context_of(runtime).settings
     candidate = _in_flight(state)
-    build_dir = work_dir(settings, config) / f"v{candidate.version:02d}"
+    build_dir = work_dir(settings) / f"v{candidate.version:02d}"
     result = compile_app(
         CompileRequest(
             app=state["app"], device=state["device_info"], build_dir=build_dir, code=candidate.code
         ),
         settings,
     )
-    log_path = version_dir(settings, config, candidate) / "compile.log"
+    log_path = version_dir(settings, candidate) / "compile.log"
     log_path.write_text(" ".join(result.command) + "\n" + result.log)
     summary = CompileSummary(
         ok=result.ok,
@@ -68,28 +65,26 @@ def compile_candidate(
     return {"candidate": candidate.model_copy(update={"compile": summary})}
 
 
-def _binary(state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig) -> Path:
+def _binary(state: TrialState, runtime: Runtime[TrialContext]) -> Path:
     """The candidate's binary; rebuilt when a resumed trial finds the scratch space gone."""
     candidate = _in_flight(state)
     assert candidate.compile is not None and candidate.compile.binary is not None
     binary = Path(candidate.compile.binary)
     if not binary.is_file():
-        rebuilt = compile_candidate(state, runtime, config)["candidate"].compile
+        rebuilt = compile_candidate(state, runtime)["candidate"].compile
         binary = Path(rebuilt.binary)
     return binary
 
 
-def run_candidate(
-    state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig
-) -> dict[str, Any]:
+def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     """Run once in the sandbox, then check the outputs against the source's."""
     settings = context_of(runtime).settings
     candidate = _in_flight(state)
     app, reference = state["app"], state["reference"]
     result = run_program(
-        run_request(app, state["device_info"], _binary(state, runtime, config), settings), settings
+        run_request(app, state["device_info"], _binary(state, runtime), settings), settings
     )
-    logs = version_dir(settings, config, candidate)
+    logs = version_dir(settings, candidate)
     (logs / "stdout.txt").write_text(result.stdout)
     (logs / "stderr.txt").write_text(result.stderr)
     failure = result.failure()
@@ -106,7 +101,9 @@ def run_candidate(
         reference_files = {}
         if reference.output_files_dir:
             reference_files = read_output_files(
-                Path(reference.output_files_dir), app.manifest.output_files, settings.max_output_bytes
+                Path(reference.output_files_dir),
+                app.manifest.output_files,
+                settings.max_output_bytes,
             )
         candidate_files = read_output_files(
             result.workdir, app.manifest.output_files, settings.max_output_bytes
@@ -131,15 +128,13 @@ def run_candidate(
     return {"candidate": candidate.model_copy(update=update)}
 
 
-def measure_candidate(
-    state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig
-) -> dict[str, Any]:
+def measure_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     settings = context_of(runtime).settings
     candidate = _in_flight(state)
-    timeline = version_dir(settings, config, candidate) / "timeline.json"
+    timeline = version_dir(settings, candidate) / "timeline.json"
     try:
         profile = measure_binary(
-            state["app"], state["device_info"], _binary(state, runtime, config), settings, timeline
+            state["app"], state["device_info"], _binary(state, runtime), settings, timeline
         )
     except MeasurementFailed as error:  # the program failed in a later run: a run failure
         assert candidate.run is not None
@@ -156,22 +151,29 @@ def judge_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[s
     reference = state["reference"]
     assert candidate.run is not None and candidate.check is not None
     try:
-        reply = context_of(runtime).llm().judge(
-            prompt_vars(
-                state,
-                source=state["source_code"],
-                candidate=candidate.code,
-                source_output=reference.stdout[-8000:],
-                candidate_output=candidate.run.stdout[-8000:],
-                check_finding=candidate.check.finding,
-                source_figures=figures(reference.profile),
-                candidate_figures=figures(candidate.profile),
-            ),
-            usage=state["usage"],
+        reply = (
+            context_of(runtime)
+            .llm()
+            .judge(
+                prompt_vars(
+                    state,
+                    source=state["source_code"],
+                    candidate=candidate.code,
+                    source_output=reference.stdout[-8000:],
+                    candidate_output=candidate.run.stdout[-8000:],
+                    check_finding=candidate.check.finding,
+                    source_figures=figures(reference.profile),
+                    candidate_figures=figures(candidate.profile),
+                ),
+                usage=state["usage"],
+            )
         )
     except NoUsableReply as error:  # no readable verdict: not shown to be equivalent
         verdict = Verdict(verdict="INVALID", reasons=[f"no verdict from the judge: {error}"])
-        return {"candidate": candidate.model_copy(update={"verdict": verdict}), "usage": error.usage}
+        return {
+            "candidate": candidate.model_copy(update={"verdict": verdict}),
+            "usage": error.usage,
+        }
     except LLMError as error:
         return llm_failure(error, candidate)
     verdict = Verdict(verdict=reply.verdict, reasons=reply.reasons)
@@ -214,7 +216,9 @@ def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     outcome = classify(candidate, lower) if candidate.outcome == "pending" else candidate.outcome
     if outcome == "invalid" and candidate.verdict is None and candidate.check is not None:
         candidate = candidate.model_copy(
-            update={"verdict": Verdict(verdict="INVALID", reasons=[candidate.check.finding], by="check")}
+            update={
+                "verdict": Verdict(verdict="INVALID", reasons=[candidate.check.finding], by="check")
+            }
         )
     finished = candidate.model_copy(update={"outcome": outcome})
     update: dict[str, Any] = {"history": [finished], "candidate": None}

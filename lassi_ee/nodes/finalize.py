@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from lassi_ee.llm.errors import LLMError
@@ -29,16 +28,20 @@ def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
     best = state["best"]
     assert best is not None
     try:
-        reply = context_of(runtime).llm().text(
-            "compare",
-            prompt_vars(
-                state,
-                source=state["source_code"],
-                best_code=best.code,
-                source_figures=figures(state["reference"].profile),
-                best_figures=figures(best.profile),
-            ),
-            usage=state["usage"],
+        reply = (
+            context_of(runtime)
+            .llm()
+            .text(
+                "compare",
+                prompt_vars(
+                    state,
+                    source=state["source_code"],
+                    best_code=best.code,
+                    source_figures=figures(state["reference"].profile),
+                    best_figures=figures(best.profile),
+                ),
+                usage=state["usage"],
+            )
         )
     except LLMError as error:
         update = llm_failure(error)
@@ -95,7 +98,9 @@ def write_archive(state: TrialState, root: Path) -> Path:
     usage = state.get("usage")
     manifest = {
         "source": state.get("source"),
-        "device": state["device_info"].model_dump() if "device_info" in state else state.get("device"),
+        "device": state["device_info"].model_dump()
+        if "device_info" in state
+        else state.get("device"),
         "objective": state.get("objective"),
         "error": state.get("error"),
         "stop_reason": state.get("stop_reason"),
@@ -110,10 +115,8 @@ def write_archive(state: TrialState, root: Path) -> Path:
     return Path(_write(root / "manifest.json", json.dumps(manifest, indent=1)))
 
 
-def finalize(
-    state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig
-) -> dict[str, Any]:
-    root = archive_dir(context_of(runtime).settings, config)
+def finalize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    root = archive_dir(context_of(runtime).settings)
     try:
         write_archive(state, root)
     except OSError as error:  # disk full, say: the state keeps everything; rewrite later

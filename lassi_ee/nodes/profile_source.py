@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from lassi_ee.apps import App, load_app
@@ -22,8 +21,8 @@ from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, work_dir
 from lassi_ee.settings import Settings
 from lassi_ee.state import Limits, ReferenceRun, TrialState
-from lassi_ee.tools.profile import profile_app
 from lassi_ee.tools.check import read_output_files
+from lassi_ee.tools.profile import profile_app
 
 _MEASUREMENT_KNOBS = (
     "repeats", "min_window_s", "sample_period_s", "settle_window_s", "settle_tolerance_w",
@@ -68,7 +67,9 @@ def measure_source(app: App, device: Device, settings: Settings, build_dir: Path
             f"the source cannot be used: {outcome.failure}. Fix it so that it builds and "
             f"passes on {device.spec}, then start again.\n{detail}".rstrip()
         )
-    files = read_output_files(outcome.run.workdir, app.manifest.output_files, settings.max_output_bytes)
+    files = read_output_files(
+        outcome.run.workdir, app.manifest.output_files, settings.max_output_bytes
+    )
     outputs = staging / "outputs"
     outputs.mkdir()
     for name, data in files.items():
@@ -89,9 +90,7 @@ def measure_source(app: App, device: Device, settings: Settings, build_dir: Path
     return reference
 
 
-def profile_source(
-    state: TrialState, runtime: Runtime[TrialContext], config: RunnableConfig
-) -> dict[str, Any]:
+def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     ctx = context_of(runtime)
     settings = ctx.settings
     start: dict[str, Any] = {
@@ -113,11 +112,11 @@ def profile_source(
     try:
         app = load_app(state["source"], state.get("args"))
         device = resolve_device(state.get("device", "auto"))
-        reference = measure_source(app, device, settings, work_dir(settings, config) / "source")
+        reference = measure_source(app, device, settings, work_dir(settings) / "source")
         temperature_applies = ctx.llm().models.supports_temperature("generate")
     except LassiError as error:
         return {**start, "error": str(error)}
-    archive = archive_dir(settings, config)
+    archive = archive_dir(settings)
     (archive / "reference.json").write_text(reference.model_dump_json(indent=1))
     return {
         **start,

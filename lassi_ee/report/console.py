@@ -46,7 +46,8 @@ def progress_line(node: str, update: dict[str, Any]) -> str | None:
     if node in ("vanilla", "refactor", "fix_compile", "fix_runtime") and candidate is not None:
         return f"{node}: wrote {candidate.label}"
     if node == "compile_candidate" and candidate is not None and candidate.compile is not None:
-        return f"  compile {'ok' if candidate.compile.ok else 'FAILED'} ({candidate.compile.duration_s:.1f} s)"
+        status = "ok" if candidate.compile.ok else "FAILED"
+        return f"  compile {status} ({candidate.compile.duration_s:.1f} s)"
     if node == "run_candidate" and candidate is not None and candidate.run is not None:
         if not candidate.run.ok:
             return f"  run FAILED: {candidate.run.failure}"
@@ -58,10 +59,14 @@ def progress_line(node: str, update: dict[str, Any]) -> str | None:
     if node == "assess" and update.get("history"):
         done = update["history"][-1]
         extra = f"; stopping: {update['stop_reason']}" if update.get("stop_reason") else ""
-        temperature = f", temperature {update['temperature']:.1f}" if "temperature" in update else ""
+        temperature = (
+            f", temperature {update['temperature']:.1f}" if "temperature" in update else ""
+        )
         return f"  -> {done.label}: {done.outcome}{temperature}{extra}"
     if node in ("summarize_docs", "analyze_code", "plan", "compare"):
-        return f"{node}: done" if not update.get("stop_reason") else f"{node}: {update['stop_reason']}"
+        return (
+            f"{node}: done" if not update.get("stop_reason") else f"{node}: {update['stop_reason']}"
+        )
     if node == "finalize":
         return f"finalize: archive in {update.get('archive_path')}"
     return None

@@ -63,16 +63,16 @@ def measure_binary(
     """Measure repeated runs of a built program; a failing run raises MeasurementFailed."""
     request = run_request(app, device, binary, settings)
 
-    def run_once() -> float:
-        result = run_program(request, settings)
+    def run_batch(runs: int) -> list[float]:
+        result = run_program(request.model_copy(update={"repeat": runs}), settings)
         result.discard()
         if not result.ok:
             raise MeasurementFailed(f"a measured run of {app.name} failed: {result.failure()}")
-        return result.wall_s
+        return result.run_s
 
     backend = backend_for(device)
     try:
-        return measure(backend, run_once, settings, timeline_path)
+        return measure(backend, run_batch, settings, timeline_path)
     finally:
         backend.close()
 

@@ -25,8 +25,9 @@ class RunRequest(BaseModel):
     args: list[str] = Field(default_factory=list)
     data_files: list[Path] = Field(default_factory=list, description="copied into the workdir")
     device: Device | None = None
-    timeout_s: float | None = Field(None, description="defaults to settings.run_timeout_s")
+    timeout_s: float | None = Field(None, description="per run; defaults to settings.run_timeout_s")
     env: dict[str, str] = Field(default_factory=dict)
+    repeat: int = Field(1, ge=1, description="runs back to back in one sandbox (measurement)")
 
 
 class RunResult(BaseModel):
@@ -36,7 +37,8 @@ class RunResult(BaseModel):
     stdout: str = ""
     stderr: str = ""
     output_truncated: bool = False
-    wall_s: float
+    wall_s: float = Field(description="wall time of the last run")
+    run_s: list[float] = Field(default_factory=list, description="wall time of every run")
     workdir: Path
     output_files: list[str] = Field(default_factory=list, description="files the program wrote")
     isolation: Isolation = Field(default_factory=Isolation)
@@ -93,11 +95,12 @@ def run_program(request: RunRequest, settings: Settings | None = None) -> RunRes
         [f"./{binary.name}", *request.args],
         workdir,
         settings=settings,
-        timeout_s=request.timeout_s or settings.run_timeout_s,
+        timeout_s=(request.timeout_s or settings.run_timeout_s) * request.repeat,
         stdout_path=logs / "stdout.txt",
         stderr_path=logs / "stderr.txt",
         env=env,
         limit_address_space=is_cpu_program,
+        repeat=request.repeat,
     )
     stdout, out_cut = read_capped(logs / "stdout.txt", settings.max_output_bytes)
     stderr, err_cut = read_capped(logs / "stderr.txt", settings.max_output_bytes)
@@ -108,7 +111,8 @@ def run_program(request: RunRequest, settings: Settings | None = None) -> RunRes
         stdout=stdout,
         stderr=stderr,
         output_truncated=out_cut or err_cut,
-        wall_s=outcome.wall_s,
+        wall_s=outcome.run_s[-1],
+        run_s=outcome.run_s,
         workdir=workdir,
         output_files=sorted(_listing(workdir) - before),
         isolation=outcome.isolation,

@@ -60,7 +60,7 @@ class SandboxOutcome(BaseModel):
     exit_code: int | None
     signal: str | None = None
     timed_out: bool = False
-    wall_s: float
+    run_s: list[float] = Field(description="wall time of each run, measured inside the sandbox")
     isolation: Isolation = Field(default_factory=Isolation)
     start_error: str | None = None
 
@@ -121,6 +121,7 @@ def run_contained(
     env: dict[str, str] | None = None,
     limit_address_space: bool = False,
     drop_privileges: bool = True,
+    repeat: int = 1,
 ) -> SandboxOutcome:
     """Run ``argv`` in ``workdir`` under the launcher; never raises for the program's faults.
 
@@ -134,6 +135,7 @@ def run_contained(
         "limits": _limits(settings, timeout_s * (os.cpu_count() or 1), limit_address_space),
         "uid": uid,
         "gid": gid,
+        "repeat": repeat,
     }
     status_read, status_write = os.pipe()
     command = [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(policy), str(status_write)]
@@ -162,7 +164,7 @@ def run_contained(
         status_text = status_file.read().strip().splitlines()
     wall_s = time.monotonic() - start
     if not status_text:  # the launcher itself was killed (timeout) before reporting
-        return SandboxOutcome(exit_code=None, signal="SIGKILL", timed_out=timed_out, wall_s=wall_s)
+        return SandboxOutcome(exit_code=None, signal="SIGKILL", timed_out=timed_out, run_s=[wall_s])
     status = json.loads(status_text[-1])
     isolation = Isolation.model_validate(
         {k: v for k, v in status["isolation"].items() if k in Isolation.model_fields}
@@ -172,7 +174,7 @@ def run_contained(
         exit_code=status["exit_code"],
         signal=signal.Signals(signum).name if signum else None,
         timed_out=timed_out,
-        wall_s=status["wall_s"],
+        run_s=status["run_s"],
         isolation=isolation,
         start_error=status["exec_error"],
     )

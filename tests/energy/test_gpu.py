@@ -12,6 +12,7 @@ import pytest
 from lassi_ee.devices import resolve_device
 from lassi_ee.energy import backend_for, measure, measure_paper_style
 from lassi_ee.energy.base import Timeline
+from lassi_ee.energy.measure import one_at_a_time
 
 BUSY_SOURCE = Path(__file__).parents[2] / "benchmarks" / "busy_gpu.cu"
 
@@ -36,7 +37,7 @@ def test_busy_kernel_has_positive_net_energy_and_plausible_power(settings, tmp_p
     backend = backend_for(device)
     try:
         settings = settings.with_overrides(repeats=2, min_window_s=1.0)
-        profile = measure(backend, run_once, settings, tmp_path / "timeline.json")
+        profile = measure(backend, one_at_a_time(run_once), settings, tmp_path / "timeline.json")
         paper = measure_paper_style(backend, run_once, 1, settings)
     finally:
         backend.close()

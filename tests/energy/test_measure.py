@@ -26,6 +26,7 @@ from lassi_ee.energy.measure import (
     integrate_power_j,
     measure,
     measure_paper_style,
+    one_at_a_time,
     paper_recipe,
     runs_per_window,
 )
@@ -37,7 +38,7 @@ from lassi_ee.errors import LassiError
 def test_counter_method_gives_the_boards_true_net_energy(make_board, clock, settings, runtime_s):
     board = make_board(busy_w=300.0, noise_w=1.0)
     settings = settings.with_overrides(repeats=3)
-    profile = measure(board, board.program(runtime_s), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(runtime_s)), settings, None, clock=clock)
 
     truth = board.true_net_energy_j(runtime_s)
     assert profile.method == "counter" and profile.objective == "energy"
@@ -56,7 +57,7 @@ def test_short_program_is_never_zero_while_the_paper_recipe_is(make_board, clock
     # a 0.4 s program at 140 W: about the level of the board's own tail
     board = make_board(busy_w=140.0, noise_w=1.0)
     settings = settings.with_overrides(repeats=5)
-    ours = measure(board, board.program(0.4), settings, None, clock=clock)
+    ours = measure(board, one_at_a_time(board.program(0.4)), settings, None, clock=clock)
     theirs = measure_paper_style(board, board.program(0.4), 5, settings, clock=clock)
 
     truth = board.true_net_energy_j(0.4)
@@ -66,7 +67,7 @@ def test_short_program_is_never_zero_while_the_paper_recipe_is(make_board, clock
 
 def test_paper_recipe_falls_far_below_the_counter_for_a_busier_program(make_board, clock, settings):
     board = make_board(busy_w=300.0)
-    ours = measure(board, board.program(0.8), settings, None, clock=clock)
+    ours = measure(board, one_at_a_time(board.program(0.8)), settings, None, clock=clock)
     theirs = measure_paper_style(board, board.program(0.8), 3, settings, clock=clock)
     assert ours.net_energy_j.mean == pytest.approx(board.true_net_energy_j(0.8), rel=0.05)
     assert max(result.net_energy_j for result in theirs) < 0.6 * ours.net_energy_j.mean
@@ -75,7 +76,7 @@ def test_paper_recipe_falls_far_below_the_counter_for_a_busier_program(make_boar
 def test_settling_waits_out_the_tail_of_a_previous_run(make_board, clock, settings):
     board = make_board(tail_s=4.0)
     board.run_program(2.0)  # someone else's run just ended: the board is in its tail
-    profile = measure(board, board.program(1.0), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
 
     assert profile.idle_settled is True
     assert profile.settle_s >= 4.0
@@ -85,7 +86,7 @@ def test_settling_waits_out_the_tail_of_a_previous_run(make_board, clock, settin
 
 def test_an_idle_board_settles_in_two_windows(make_board, clock, settings):
     board = make_board()
-    profile = measure(board, board.program(1.0), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
     assert profile.settle_s == pytest.approx(2 * settings.settle_window_s, abs=0.25)
     assert profile.overhead_s < 5.0
 
@@ -95,7 +96,7 @@ def test_settling_gives_up_at_the_timeout_and_says_so(make_board, clock, setting
     board = make_board(tail_start_w=200.0, tail_end_w=100.0, tail_s=20.0, after_s=25.0)
     board.run_program(2.0)
     settings = settings.with_overrides(settle_timeout_s=3.0)
-    profile = measure(board, board.program(1.0), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
 
     assert profile.idle_settled is False
     assert 3.0 <= profile.settle_s < 3.5
@@ -108,7 +109,7 @@ def test_settling_gives_up_at_the_timeout_and_says_so(make_board, clock, setting
 def test_short_programs_run_back_to_back_in_long_enough_windows(make_board, clock, settings):
     board = make_board()
     settings = settings.with_overrides(repeats=4, min_window_s=2.0)
-    profile = measure(board, board.program(0.4), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(0.4)), settings, None, clock=clock)
 
     assert profile.runs_per_window == 5
     assert board.runs == 1 + 4 * 5  # warm-up + windows
@@ -123,7 +124,9 @@ def test_short_programs_run_back_to_back_in_long_enough_windows(make_board, cloc
 def test_no_settling_between_repeats(make_board, clock, settings, tmp_path):
     board = make_board()
     settings = settings.with_overrides(repeats=3)
-    measure(board, board.program(2.5), settings, tmp_path / "timeline.json", clock=clock)
+    measure(
+        board, one_at_a_time(board.program(2.5)), settings, tmp_path / "timeline.json", clock=clock
+    )
     timeline = Timeline.load(tmp_path / "timeline.json")
     starts, ends = timeline.marker_times("window_start"), timeline.marker_times("window_end")
     assert len(starts) == len(ends) == 3
@@ -133,7 +136,7 @@ def test_no_settling_between_repeats(make_board, clock, settings, tmp_path):
 
 def test_long_programs_run_once_per_window(make_board, clock, settings):
     board = make_board()
-    profile = measure(board, board.program(3.0), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(3.0)), settings, None, clock=clock)
     assert profile.runs_per_window == 1
     assert board.runs == 1 + settings.repeats
 
@@ -148,7 +151,7 @@ def test_runs_per_window(runtime_s, runs):
 
 def test_power_integration_when_there_is_no_counter(make_board, clock, settings):
     board = make_board(with_counter=False)
-    profile = measure(board, board.program(1.0), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
     assert profile.method == "power-integration" and profile.objective == "energy"
     assert profile.idle_power_w == pytest.approx(board.idle.mean_w(), abs=1.0)
     assert profile.net_energy_j.mean == pytest.approx(board.true_net_energy_j(1.0), rel=0.05)
@@ -163,7 +166,7 @@ def test_time_only_says_so_in_every_result(clock, settings):
         clock.sleep(runtime)
         return runtime
 
-    profile = measure(backend, run_once, settings, None, clock=clock)
+    profile = measure(backend, one_at_a_time(run_once), settings, None, clock=clock)
     assert profile.objective == "runtime" and profile.method == "time-only"
     assert profile.net_energy_j is None and profile.idle_power_w is None
     assert "objective is runtime" in profile.note
@@ -179,14 +182,14 @@ def test_the_timeline_holds_samples_counter_updates_and_markers(
 ):
     board = make_board()
     path = tmp_path / "t" / "timeline.json"
-    profile = measure(board, board.program(0.5), settings, path, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(0.5)), settings, path, clock=clock)
 
     timeline = Timeline.load(path)
     gaps = [b[0] - a[0] for a, b in zip(timeline.samples, timeline.samples[1:], strict=False)]
     assert statistics.median(gaps) == pytest.approx(settings.sample_period_s)
     assert timeline.samples[-1][0] == pytest.approx(profile.wall_s, abs=0.02)
     assert len(timeline.marker_times("window_start")) == settings.repeats
-    assert len(timeline.marker_times("run_start")) == settings.repeats * profile.runs_per_window
+    assert len(timeline.marker_times("runs_start")) == settings.repeats
     idle = [m for m in timeline.markers if m.event == "idle_settled"]
     assert idle and idle[0].value == pytest.approx(profile.idle_power_w)
     assert len(timeline.counter) > 20
@@ -206,7 +209,7 @@ def test_a_failing_run_passes_through_and_releases_the_lock(make_board, clock, s
         return board.run_program(1.0)
 
     with pytest.raises(RuntimeError, match="status 1"):
-        measure(board, run_once, settings, tmp_path / "timeline.json", clock=clock)
+        measure(board, one_at_a_time(run_once), settings, tmp_path / "timeline.json", clock=clock)
     assert (tmp_path / "timeline.json").exists()
     with device_lock(board.lock_name, settings.lock_dir, timeout_s=0.1):
         pass
@@ -216,7 +219,7 @@ def test_a_stuck_counter_is_a_clear_error(make_board, clock, settings):
     board = make_board()
     board.read_energy_j = lambda: 1234.5  # type: ignore[method-assign]
     with pytest.raises(LassiError, match="did not change"):
-        measure(board, board.program(1.0), settings, None, clock=clock)
+        measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
 
 
 def test_the_device_is_locked_while_measuring(make_board, clock, settings):
@@ -241,7 +244,7 @@ def test_the_device_is_locked_while_measuring(make_board, clock, settings):
             seen.append(subprocess.run([sys.executable, "-c", probe]).returncode)
         return board.run_program(1.0)
 
-    measure(board, run_once, settings, None, clock=clock)
+    measure(board, one_at_a_time(run_once), settings, None, clock=clock)
     assert seen == [3]  # another process could not take the device mid-measurement
     assert subprocess.run([sys.executable, "-c", probe]).returncode == 0  # released after
 
@@ -249,7 +252,13 @@ def test_the_device_is_locked_while_measuring(make_board, clock, settings):
 def test_bad_settings_are_usage_errors(make_board, clock, settings):
     board = make_board()
     with pytest.raises(LassiError, match="repeats"):
-        measure(board, board.program(1.0), settings.with_overrides(repeats=0), None, clock=clock)
+        measure(
+            board,
+            one_at_a_time(board.program(1.0)),
+            settings.with_overrides(repeats=0),
+            None,
+            clock=clock,
+        )
 
 
 def test_paper_recipe_on_known_samples():
@@ -318,7 +327,9 @@ def test_measure_in_real_time_with_the_sampler_thread(settings, tmp_path):
         time.sleep(0.03)
         return 0.03
 
-    profile = measure(SteppingCounter(), run_once, settings, tmp_path / "timeline.json")
+    profile = measure(
+        SteppingCounter(), one_at_a_time(run_once), settings, tmp_path / "timeline.json"
+    )
     assert profile.idle_settled and profile.idle_power_w == pytest.approx(100.0, rel=0.05)
     assert profile.runs_per_window == 4
     for measurement in profile.measurements:  # nothing above idle: net ~ 0
@@ -337,4 +348,4 @@ def test_a_power_sensor_that_never_answers_is_a_clear_error(make_board, clock, s
 
     board.read_power_w = broken  # type: ignore[method-assign]
     with pytest.raises(LassiError, match=r"no power sample could be read.*rocm-smi: not found"):
-        measure(board, board.program(1.0), settings, None, clock=clock)
+        measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)

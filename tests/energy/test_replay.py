@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lassi_ee.energy.clock import FakeClock
-from lassi_ee.energy.measure import measure, measure_paper_style
+from lassi_ee.energy.measure import measure, measure_paper_style, one_at_a_time
 from lassi_ee.energy.replay import NvmlModel, ReplayBoard, Trace, synthetic_trace
 
 RECORDED = sorted((Path(__file__).parents[1] / "data" / "nvml").glob("*.json"))
@@ -103,7 +103,7 @@ def test_recorded_traces_replay_through_measure(path, settings):
     clock = FakeClock()
     board = ReplayBoard(Trace.load(path), clock)
     runtime_s = min(board.busy.duration_s, 0.4)
-    profile = measure(board, board.program(runtime_s), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(runtime_s)), settings, None, clock=clock)
     assert 20.0 < profile.idle_power_w < 200.0
     assert profile.net_energy_j.mean == pytest.approx(board.true_net_energy_j(runtime_s), rel=0.1)
     assert all(m.net_energy_j > 0 for m in profile.measurements)

@@ -1,0 +1,48 @@
+"""Small C++ programs for whole-trial tests on the cpu device (time is the objective).
+
+``program(spin_ms)`` busy-waits for ``spin_ms`` and prints the same result and
+PASS, so versions differ only in runtime; the other variants break in the ways
+a trial must handle.
+"""
+
+from __future__ import annotations
+
+TEMPLATE = r"""#include <chrono>
+#include <cstdio>
+int main() {
+  auto start = std::chrono::steady_clock::now();
+  volatile double sink = 0;
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < SPIN_S) {
+    sink = sink + 1;
+  }
+  BODY
+  std::printf("result %d\n", RESULT);
+  std::printf("PASS\n");
+  return 0;
+}
+"""
+
+
+def program(spin_ms: int, result: int = 42, body: str = "") -> str:
+    return (
+        TEMPLATE.replace("SPIN_S", f"{spin_ms / 1000:.3f}")
+        .replace("RESULT", str(result))
+        .replace("BODY", body)
+    )
+
+
+SOURCE = program(150)
+FASTER = program(40)
+FASTEST = program(10)
+SAME = program(150)
+WRONG_RESULT = program(40, result=43)
+DOES_NOT_COMPILE = program(40).replace("return 0;", "return 0 undeclared;")
+CRASHES = program(40, body="volatile int *null_pointer = nullptr; *null_pointer = 1;")
+
+
+def fenced(code: str) -> str:
+    return f"Here is the refactored program.\n\n```cpp\n{code}```\n"
+
+
+VALID = {"verdict": "VALID", "reasons": ["same computation and output"]}
+INVALID = {"verdict": "INVALID", "reasons": ["the loop bound changed"]}
