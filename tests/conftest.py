@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lassi_ee.devices import Device
 from lassi_ee.settings import Settings
-
-H100 = Device(spec="cuda:0", kind="cuda", name="NVIDIA H100 80GB HBM3", arch="sm_90")
 
 
 def _nvml_gpu_count() -> int:

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import H100
+from fake_devices import H100
 
 from lassi_ee.apps import load_app
 from lassi_ee.devices import cpu_device
