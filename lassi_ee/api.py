@@ -24,6 +24,7 @@ from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState, Verdict
 
 OnUpdate = Callable[[str, dict[str, Any]], None]
+VALID_OUTCOMES = ("improved", "not_lower")
 
 
 class Figures(BaseModel):
@@ -45,8 +46,12 @@ class TrialResult(BaseModel):
     reduction: float | None = Field(None, description="(source - best) / source of the objective")
     best_code: str | None = None
     best_version: int | None = None
+    best_iteration: int | None = None
     vanilla_outcome: str | None = None
     vanilla: Figures | None = None
+    final_valid: bool = Field(False, description="some version was VALID (improved or not)")
+    final: Figures | None = Field(None, description="the lowest valid version's figures")
+    pipeline_s: float | None = Field(None, description="wall time from Stage 0 to the end")
     verdicts: dict[int, Verdict] = Field(default_factory=dict)
     versions: int = 0
     iterations: int = 0
@@ -77,6 +82,13 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     objective = state.get("objective")
     source = _figures(reference.profile) if reference else Figures()
     vanilla = next((c for c in history if c.stage == "vanilla"), None)
+    valid = {
+        c.version: c.profile.stats_for(objective or "runtime").mean
+        for c in history
+        if c.outcome in VALID_OUTCOMES and c.profile is not None
+    }
+    lowest_version = min(valid, key=valid.__getitem__, default=None)
+    lowest = next((c for c in history if c.version == lowest_version), None)
     status: Literal["improved", "no_improvement", "failed", "unfinished"]
     if state.get("error"):
         status = "failed"
@@ -93,6 +105,8 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         source=source,
         vanilla_outcome=vanilla.outcome if vanilla else None,
         vanilla=_figures(vanilla.profile) if vanilla and vanilla.profile else None,
+        final_valid=lowest is not None,
+        final=_figures(lowest.profile) if lowest is not None and lowest.profile else None,
         verdicts={c.version: c.verdict for c in history if c.verdict is not None},
         versions=len(history),
         iterations=state.get("iteration", 0),
@@ -102,10 +116,13 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         archive_path=state.get("archive_path"),
         usage=state.get("usage") or Usage(),
     )
+    if "finished_unix" in state and "started_unix" in state:
+        result.pipeline_s = state["finished_unix"] - state["started_unix"]
     if best is not None:
         result.best = _figures(best.profile)
         result.best_code = best.code
         result.best_version = best.version
+        result.best_iteration = best.iteration
         key = "energy_j" if objective == "energy" else "runtime_s"
         before, after = getattr(source, key), getattr(result.best, key)
         if before and after is not None:

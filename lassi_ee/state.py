@@ -143,3 +143,5 @@ class TrialState(TypedDict, total=False):
     error: str | None
     archive_path: str | None
     archive_error: str | None
+    started_unix: float
+    finished_unix: float

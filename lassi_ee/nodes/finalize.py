@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,8 @@ def write_archive(state: TrialState, root: Path) -> Path:
         "reference": state["reference"].model_dump(mode="json") if "reference" in state else None,
         "best_version": best.version if best else None,
         "iterations": state.get("iteration", 0),
+        "started_unix": state.get("started_unix"),
+        "finished_unix": state.get("finished_unix"),
         "self_corrections": sum(1 for c in state.get("history", []) if c.attempt > 0),
         "versions": versions,
         "files": files,
@@ -117,12 +120,14 @@ def write_archive(state: TrialState, root: Path) -> Path:
 
 def finalize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     root = archive_dir(context_of(runtime).settings)
+    finished_unix = time.time()
     try:
-        write_archive(state, root)
+        write_archive({**state, "finished_unix": finished_unix}, root)
     except OSError as error:  # disk full, say: the state keeps everything; rewrite later
         return {
+            "finished_unix": finished_unix,
             "archive_path": str(root),
             "archive_error": f"archive incomplete ({error.strerror}); "
             "run `lassi-ee show THREAD --rewrite-archive` once there is space",
         }
-    return {"archive_path": str(root), "archive_error": None}
+    return {"finished_unix": finished_unix, "archive_path": str(root), "archive_error": None}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,7 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
     ctx = context_of(runtime)
     settings = ctx.settings
     start: dict[str, Any] = {
+        "started_unix": time.time(),
         "phase": "vanilla",
         "best": None,
         "candidate": None,
