@@ -148,7 +148,12 @@ def _stream(
     context: TrialContext,
     on_update: OnUpdate | None,
 ) -> None:
-    for chunk in graph.stream(graph_input, config, context=context, stream_mode="updates"):
+    # durability="sync": each step's checkpoint is on disk before the next step starts,
+    # so a trial killed at any moment repeats no completed step when resumed.
+    chunks = graph.stream(
+        graph_input, config, context=context, stream_mode="updates", durability="sync"
+    )
+    for chunk in chunks:
         for node, update in chunk.items():
             if on_update is not None and isinstance(update, dict):
                 on_update(node, update)

@@ -131,15 +131,16 @@ def _read_source(path: Path) -> str:
 def app_from_file(path: Path, args: list[str] | None = None) -> App:
     text = _read_source(path)
     language = language_of(path, text)
-    has_pass = re.search(r"\bPASS", text) is not None
+    prints_pass = re.search(r"\bPASS", text) is not None
+    prints_fail = re.search(r"\bFAIL", text) is not None
     manifest = AppManifest(
         name=path.stem.replace(".hip", ""),
         language=language,
         refactor=path.name,
         sources=[path.name],
         args=args or [],
-        pass_regex="PASS" if has_pass else None,
-        fail_regex="FAIL" if has_pass else None,
+        pass_regex="PASS" if prints_pass else None,
+        fail_regex="FAIL" if prints_fail else None,
     )
     return App(manifest=manifest, root=path.parent.resolve())
 

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.nodes.common import TrialContext, best_code, context_of, llm_failure, prompt_vars
+from lassi_ee.nodes.evaluate import classify
 from lassi_ee.state import Candidate, Outcome, Stage, TrialState
 
 
@@ -114,6 +115,7 @@ def _corrected(state: TrialState, code: str, temperature: float | None) -> dict[
     """Archive the failed version and continue with its correction."""
     failed = state["candidate"]
     assert failed is not None
+    failed = failed.model_copy(update={"outcome": classify(failed, lower=False)})
     fixed = failed.model_copy(
         update={
             "version": state["next_version"],
@@ -123,6 +125,7 @@ def _corrected(state: TrialState, code: str, temperature: float | None) -> dict[
             "compile": None,
             "run": None,
             "check": None,
+            "outcome": "pending",
             "note": "",
         }
     )

@@ -7,6 +7,10 @@ a trial must handle.
 
 from __future__ import annotations
 
+from typing import Any
+
+from lassi_ee.llm.fake import RoleScriptedChatModel
+
 TEMPLATE = r"""#include <chrono>
 #include <cstdio>
 int main() {
@@ -46,3 +50,17 @@ def fenced(code: str) -> str:
 
 VALID = {"verdict": "VALID", "reasons": ["same computation and output"]}
 INVALID = {"verdict": "INVALID", "reasons": ["the loop bound changed"]}
+
+TEXT_ROLES = {
+    "summarize_docs": "Use fewer instructions; avoid busy waiting.",
+    "analyze_code": "The loop spins longer than needed.",
+    "plan": "1. Shorten the spin loop.",
+    "compare": "The best version spins for a shorter time (ACE).",
+}
+
+
+def scripted(**scripts: Any) -> RoleScriptedChatModel:
+    """A model answering every role: the text roles by default, the rest from ``scripts``."""
+    roles: dict[str, Any] = {role: [text] * 30 for role, text in TEXT_ROLES.items()}
+    roles.update(scripts)
+    return RoleScriptedChatModel(scripts=roles)
