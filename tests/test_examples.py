@@ -96,6 +96,8 @@ def test_manifest_is_complete(name):
     assert manifest.suite == "examples" and manifest.category
     assert manifest.args and manifest.smoke_args, "defaults for measuring, small ones for CI"
     assert manifest.pass_regex == "PASS" and manifest.fail_regex == "FAIL"
+    assert manifest.sources == [manifest.refactor], "one self-contained file each"
+    assert manifest.build.system == "compiler" and manifest.build.binary == name
     text = app.source_code()
     assert "PASS" in text and "FAIL" in text and 'printf("time: ' in text
     assert 40 <= len(text.splitlines()) <= 250, "small enough to read in one sitting"
