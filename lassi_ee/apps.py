@@ -47,7 +47,13 @@ class BuildSpec(BaseModel):
 class AppManifest(BaseModel):
     name: str
     category: str = ""
+    suite: str = Field("", description="where the app comes from: examples, HeCBench, miniApp")
     language: Language
+    root: str | None = Field(
+        None,
+        description="directory holding the app's files (absolute, or relative to the manifest); "
+        "default: the manifest's own directory. Lets a manifest point into a checkout.",
+    )
     refactor: str = Field(description="the source file the LLM rewrites")
     sources: list[str] = Field(default_factory=list, description="all compile units")
     dependencies: list[str] = Field(
@@ -55,6 +61,9 @@ class AppManifest(BaseModel):
     )
     data_files: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
+    smoke_args: list[str] | None = Field(
+        None, description="small arguments for a seconds-long trial run (CI, quick checks)"
+    )
     build: BuildSpec = Field(default_factory=BuildSpec)
     pass_regex: str | None = Field("PASS", description="stdout must match; None = exit 0 only")
     fail_regex: str | None = "FAIL"
@@ -63,6 +72,9 @@ class AppManifest(BaseModel):
         None, description="lines the output check skips, besides timing lines"
     )
     expected_runtime_s: float | None = None
+    unverified: bool = Field(
+        False, description="never built and run on its platform here (e.g. HIP without hipcc)"
+    )
     note: str = ""
 
 
@@ -174,11 +186,17 @@ def load_app(source: str | Path, args: list[str] | None = None) -> App:
                 f"{path}: a directory needs an {MANIFEST_NAME} manifest (see examples/*/app.yaml)"
             )
         manifest = load_manifest(manifest_path)
+        root = path / manifest.root if manifest.root else path  # an absolute root stays absolute
+        if not root.is_dir():
+            raise UsageError(
+                f"{manifest_path}: root '{manifest.root}' is not a directory "
+                "(has the checkout it points to moved?)"
+            )
         for name in {manifest.refactor, *manifest.sources, *manifest.data_files}:
-            if not (path / name).exists():
-                raise UsageError(f"{manifest_path}: lists '{name}', which is not in {path}")
-        _read_source(path / manifest.refactor)
+            if not (root / name).exists():
+                raise UsageError(f"{manifest_path}: lists '{name}', which is not in {root}")
+        _read_source(root / manifest.refactor)
         if args is not None:
             manifest = manifest.model_copy(update={"args": args})
-        return App(manifest=manifest, root=path.resolve())
+        return App(manifest=manifest, root=root.resolve())
     return app_from_file(path, args)
