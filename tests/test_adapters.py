@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import H100
+from fake_devices import H100
 
 from lassi_ee.adapters import (
     import_hecbench,

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import H100
+from fake_devices import H100
 
 from lassi_ee.apps import App, load_app
 from lassi_ee.devices import Device, cpu_device
