@@ -18,7 +18,14 @@ def source_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def trial_settings(settings):
-    """Short measurement windows: time is the objective on this CI machine."""
+    """Short measurement windows: time is the objective on this CI machine. A gain must
+    be 20 %: the scripted improvements are 70 % or more, and a busy 2-core machine
+    can make the same program look a few percent faster."""
     return settings.model_copy(
-        update={"repeats": 2, "min_window_s": 0.3, "cache_dir": settings.runs_dir / "cache"}
+        update={
+            "repeats": 2,
+            "min_window_s": 0.3,
+            "min_energy_gain": 0.2,
+            "cache_dir": settings.runs_dir / "cache",
+        }
     )

@@ -7,9 +7,10 @@ a trial must handle.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from lassi_ee.llm.fake import RoleScriptedChatModel
+from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
 
 TEMPLATE = r"""#include <chrono>
 #include <cstdio>
@@ -64,3 +65,28 @@ def scripted(**scripts: Any) -> RoleScriptedChatModel:
     roles: dict[str, Any] = {role: [text] * 30 for role, text in TEXT_ROLES.items()}
     roles.update(scripts)
     return RoleScriptedChatModel(scripts=roles)
+
+
+def answer_by_best_code(log: Path | None = None) -> RoleScriptedChatModel:
+    """A model whose every reply depends only on the prompt, never on call order, so a
+    resumed process answers exactly as the original would have. Calls are logged."""
+
+    def logged(role: str, reply: Any) -> Any:
+        if log is not None:
+            with log.open("a") as handle:
+                handle.write(role + "\n")
+        return reply
+
+    def refactor(call: FakeCall) -> str:
+        if "0.150" in call.prompt:
+            return logged("refactor", fenced(FASTER))
+        return logged("refactor", fenced(FASTEST))
+
+    scripts: dict[str, Any] = {
+        role: (lambda call, role=role, text=text: logged(role, text))
+        for role, text in TEXT_ROLES.items()
+    }
+    scripts["vanilla"] = lambda call: logged("vanilla", fenced(SAME))
+    scripts["refactor"] = refactor
+    scripts["judge"] = lambda call: logged("judge", VALID)
+    return RoleScriptedChatModel(scripts=scripts)

@@ -1,0 +1,57 @@
+"""A trial SIGKILLed at several points and resumed ends as an uninterrupted one, and
+repeats no completed step: no LLM call re-issued, only the killed measurement redone."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from trial_programs import answer_by_best_code
+
+from lassi_ee.api import resume_graph
+
+CHILD = Path(__file__).with_name("trial_child.py")
+
+
+def child(mode: str, source: Path, thread: str, settings, log: Path, kill: str) -> int:
+    env_path = f"{CHILD.parent}:{Path.cwd()}"
+    command = [sys.executable, str(CHILD), mode, str(source), thread]
+    command += [settings.model_dump_json(), str(log), kill]
+    return subprocess.run(
+        command, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, timeout=240
+    ).returncode
+
+
+def summary(settings, thread: str):
+    return resume_graph(thread, settings=settings, models=answer_by_best_code())
+
+
+def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
+    source_file, trial_settings, tmp_path
+):
+    straight_log, killed_log = tmp_path / "straight.log", tmp_path / "killed.log"
+    assert child("run", source_file, "straight", trial_settings, straight_log, "none") == 0
+
+    killed = -signal.SIGKILL
+    assert (
+        child("run", source_file, "killed", trial_settings, killed_log, "after:vanilla") == killed
+    )
+    for kill in ("during:measure", "after:plan"):
+        assert child("resume", source_file, "killed", trial_settings, killed_log, kill) == killed
+    assert child("resume", source_file, "killed", trial_settings, killed_log, "none") == 0
+
+    straight, resumed = summary(trial_settings, "straight"), summary(trial_settings, "killed")
+    assert resumed.status == straight.status == "improved"
+    assert resumed.best_version == straight.best_version
+    assert resumed.stop_reason == straight.stop_reason
+    assert resumed.versions == straight.versions and resumed.iterations == straight.iterations
+    assert resumed.best_code == straight.best_code
+
+    straight_calls = collections.Counter(straight_log.read_text().split())
+    killed_calls = collections.Counter(killed_log.read_text().split())
+    measurements = killed_calls.pop("measure") - straight_calls.pop("measure")
+    assert killed_calls == straight_calls  # no LLM call was made twice
+    assert measurements == 1  # only the measurement cut off mid-way was redone

@@ -1,0 +1,58 @@
+"""Run or resume one trial in this process and SIGKILL ourselves where told.
+
+    python trial_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
+
+KILL is "none", "after:NODE" (once NODE's step is checkpointed) or
+"during:measure" (part-way through the first measurement this process makes).
+LLM calls and measurements are appended to LOG, one line each.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from trial_programs import answer_by_best_code
+
+import lassi_ee.nodes.evaluate as evaluate
+from lassi_ee.api import resume_graph, run_graph
+from lassi_ee.settings import Settings
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main() -> None:
+    mode, source, thread, settings_json, log_name, kill = sys.argv[1:7]
+    settings = Settings.model_validate_json(settings_json)
+    log = Path(log_name)
+    real_measure = evaluate.measure_binary
+
+    def measure_binary(*args, **kwargs):
+        with log.open("a") as handle:
+            handle.write("measure\n")
+        if kill == "during:measure":
+            threading.Timer(0.2, die).start()
+        return real_measure(*args, **kwargs)
+
+    evaluate.measure_binary = measure_binary  # type: ignore[assignment]
+
+    def on_update(node: str, update: dict) -> None:
+        if kill == f"after:{node}":
+            die()
+
+    model = answer_by_best_code(log)
+    if mode == "run":
+        run_graph(
+            source, "cpu", thread_id=thread, settings=settings, models=model, on_update=on_update
+        )
+    else:
+        resume_graph(thread, settings=settings, models=model, on_update=on_update)
+
+
+if __name__ == "__main__":
+    main()
