@@ -1,0 +1,150 @@
+"""The command line as users run it: a subprocess, real tools, and for whole trials
+ChatOpenAI talking HTTP to a scripted OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openai_stub import StubOpenAIServer
+
+sys.path.insert(0, str(Path(__file__).parent / "graph"))
+from trial_programs import DOES_NOT_COMPILE, FASTER, SAME, SOURCE, fenced
+
+ROOT = Path(__file__).resolve().parents[1]
+JACOBI_OMP = ROOT / "examples" / "jacobi2d-omp"
+
+
+def lassi(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "lassi_ee.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
+
+
+def settings_env(settings) -> dict[str, str]:
+    return {
+        "LASSI_WORK_ROOT": str(settings.work_root),
+        "LASSI_RUNS_DIR": str(settings.runs_dir),
+        "LASSI_CHECKPOINT_URL": settings.checkpoint_url,
+        "LASSI_LOCK_DIR": str(settings.lock_dir),
+        "LASSI_CACHE_DIR": str(settings.runs_dir / "cache"),
+        "LASSI_REPEATS": "2",
+        "LASSI_MIN_WINDOW_S": "0.3",
+        "LASSI_MIN_ENERGY_GAIN": "0.2",
+    }
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, words: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.startswith("lassi-ee: ") and words in proc.stderr.splitlines()[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_profile_prints_a_table_and_writes_json_and_timeline(settings, tmp_path):
+    out = tmp_path / "profile"
+    proc = lassi(
+        "profile", str(JACOBI_OMP), "--device", "cpu", "--args", "128 20 5", "--repeats", "2",
+        "--out", str(out), env=settings_env(settings),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["objective"] == "runtime"  # no energy sensor on this machine, said plainly
+    assert len(profile["measurements"]) == 2
+    assert (out / "timeline.json").is_file()
+    assert "runtime" in proc.stdout and "no energy sensor" in proc.stdout
+
+
+def test_profile_of_a_source_that_does_not_build_leaves_nothing_behind(settings, tmp_path):
+    broken = tmp_path / "broken.cpp"
+    broken.write_text(DOES_NOT_COMPILE)
+    out = tmp_path / "out"
+    proc = lassi(
+        "profile", str(broken), "--device", "cpu", "--out", str(out), env=settings_env(settings)
+    )
+    assert_one_line_error(proc, 1, "does not build")
+    assert "undeclared" in proc.stderr  # the diagnostics follow the one-line message
+    assert not out.exists() and list(tmp_path.glob(".out-*")) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["profile", "/no/such/file.cu", "--device", "cpu"], "no such file or directory"),
+        (["profile", "SRC", "--device", "tpu:0"], "unknown device 'tpu:0'"),
+        (["profile", "SRC", "--device", "cuda:0"], "no NVIDIA GPU visible"),
+        (["profile", "EMPTY", "--device", "cpu"], "the file is empty"),
+        (["resume", "no-such-thread"], "no trial no-such-thread"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(args, words, tmp_path, settings):
+    source = tmp_path / "spin.cpp"
+    source.write_text(SOURCE)
+    empty = tmp_path / "empty.cpp"
+    empty.write_text("")
+    args = [{"SRC": str(source), "EMPTY": str(empty)}.get(a, a) for a in args]
+    proc = lassi(*args, env=settings_env(settings))
+    assert_one_line_error(proc, 2, words)
+
+
+def test_devices_says_what_it_can_measure_and_how():
+    proc = lassi("devices")
+    assert proc.returncode == 0
+    cpu = next(line for line in proc.stdout.splitlines() if line.startswith("cpu"))
+    assert "the objective is runtime" in cpu or "RAPL" in cpu
+
+
+JUDGE_VALID = json.dumps({"verdict": "VALID", "reasons": ["same computation"]})
+
+
+def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings, tmp_path):
+    source = tmp_path / "spin.cpp"
+    source.write_text(SOURCE)
+    server = StubOpenAIServer().start()
+    for reply in (
+        fenced(SAME), JUDGE_VALID, "Avoid busy waiting.", "The loop spins too long.",
+        "1. Shorten the loop.", fenced(FASTER), JUDGE_VALID, "The loop is shorter.",
+    ):  # fmt: skip
+        server.reply(reply)
+    env = {
+        **settings_env(settings),
+        "LASSI_BASE_URL": server.base_url,
+        "LASSI_API_KEY": "sk-test-key",
+        "LASSI_MAX_ITERATIONS": "1",
+    }
+    try:
+        run = lassi(
+            "run", str(source), "--device", "cpu", "--thread", "cli-1", "--model", "m1", env=env
+        )
+        asked = len(server.requests)
+        resumed = lassi("resume", "cli-1", env=env)
+        trials = lassi("trials", env=env)
+        shown = lassi("show", "cli-1", "--json", env=env)
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stderr
+    assert "trial cli-1: improved" in run.stdout
+    assert "compile ok" in run.stdout  # one plain progress line per step when not a terminal
+    assert asked == 8
+    assert {r.body["model"] for r in server.requests} == {"m1"}
+    assert server.requests[0].headers["authorization"] == "Bearer sk-test-key"
+    assert resumed.returncode == 0 and len(server.requests) == asked  # finished: nothing re-asked
+    assert "cli-1" in trials.stdout and "improved" in trials.stdout
+    result = json.loads(shown.stdout)
+    assert result["best_version"] == 2 and result["stop_reason"] == "iteration cap reached (1)"
+    archive = Path(result["archive_path"])
+    manifest = json.loads((archive / "manifest.json").read_text())
+    assert [v["outcome"] for v in manifest["versions"]] == ["not_lower", "improved"]
+    assert (archive / "best.cpp").read_text() == FASTER
+    assert (archive / "versions" / "v02" / "compile.log").is_file()
+    assert (archive / "versions" / "v02" / "timeline.json").is_file()
+    assert (archive / "plans" / "plan-01.md").read_text() == "1. Shorten the loop."
+    assert (archive / "comparison.md").is_file()
