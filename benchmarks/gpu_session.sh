@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Everything that needs the GPU, in as few calls as the device lease allows.
+#
+#   OUT=/some/dir benchmarks/gpu_session.sh PART...
+#
+# PARTs: record (NVML traces for the replay tests), tests (pytest -m gpu),
+# fidelity (benchmarks/measurement_fidelity.py over the CUDA examples), demo
+# (a whole scripted trial on cuda:0), campaign (a small scripted campaign).
+# Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
+# because the device tool returns at most eight files.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/lassi-gpu-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+if [ -d .whl ]; then  # the device machine has no registry: dependencies travel as wheels
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm --format=csv \
+  > "$OUT/nvidia-smi.csv"
+CUDA_EXAMPLES=$(python3 -c 'import pathlib, yaml
+for p in sorted(pathlib.Path("examples").glob("*/app.yaml")):
+    if yaml.safe_load(p.read_text())["language"] == "cuda": print(p.parent)')
+
+part() {
+  local name=$1; shift
+  local start=$SECONDS
+  echo "== $name: $*"
+  "$@" >"$OUT/$name.log" 2>&1
+  echo "   exit $? after $((SECONDS - start)) s"
+  tail -n 25 "$OUT/$name.log"
+}
+
+for what in "$@"; do
+  case $what in
+    record) part record python3 benchmarks/record_nvml.py --out "$OUT/nvml" --busy-s 0.4 2.0 ;;
+    tests) part tests python3 -m pytest -q -m gpu -rA -p no:cacheprovider tests ;;
+    fidelity)
+      # shellcheck disable=SC2086
+      part fidelity python3 benchmarks/measurement_fidelity.py $CUDA_EXAMPLES \
+        --repeats 5 --paper-repeats 2 --out "$OUT/fidelity.md" --timelines "$OUT/timelines" ;;
+    demo) part demo python3 -m lassi_ee.cli demo --device cuda:0 ;;
+    *) echo "unknown part $what"; exit 2 ;;
+  esac
+done
+tar czf "$OUT/results.tgz" -C "$OUT" --exclude results.tgz .
