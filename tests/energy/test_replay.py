@@ -102,10 +102,13 @@ def test_recorded_traces_replay_through_measure(path, settings):
         pytest.skip("no recorded NVML traces yet: run benchmarks/record_nvml.py on a GPU")
     clock = FakeClock()
     board = ReplayBoard(Trace.load(path), clock)
-    runtime_s = min(board.busy.duration_s, 0.4)
+    runtime_s = board.busy.duration_s  # the recorded program, CUDA start-up included
+    true_j = board.true_net_energy_j(runtime_s)
     profile = measure(board, one_at_a_time(board.program(runtime_s)), settings, None, clock=clock)
     assert 20.0 < profile.idle_power_w < 200.0
-    assert profile.net_energy_j.mean == pytest.approx(board.true_net_energy_j(runtime_s), rel=0.1)
-    assert all(m.net_energy_j > 0 for m in profile.measurements)
+    assert profile.net_energy_j.mean == pytest.approx(true_j, rel=0.05)
+    assert profile.net_energy_j.cv < 0.02
     paper = measure_paper_style(board, board.program(runtime_s), 3, settings, clock=clock)
-    assert len(paper) == 3
+    # on the real H100 trace the paper's idle windows catch the previous run's tail,
+    # so its figure falls well short of the energy the program drew (the facts sheet)
+    assert all(run.net_energy_j < 0.85 * true_j for run in paper)
