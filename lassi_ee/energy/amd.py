@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lassi_ee.devices import Device, visible_id_for
+from lassi_ee.energy.base import SensorError
 from lassi_ee.errors import LassiError, UsageError
 
 CommandRunner = Callable[[list[str]], str]
@@ -41,7 +42,12 @@ _ROCM_POWER_KEYS = (
 
 
 def run_command(command: list[str]) -> str:
-    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=30).stdout
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+    except (subprocess.SubprocessError, OSError) as err:
+        raise SensorError(f"{' '.join(command)} failed: {err}") from None
 
 
 def _load_amdsmi(smi: Any | None) -> Any:
@@ -102,16 +108,22 @@ class AmdSmiBackend:
         try:
             self.read_energy_j()
             self.has_energy_counter = True
-        except (self._smi.AmdSmiException, KeyError):
+        except (SensorError, KeyError):
             self.has_energy_counter = False
 
     def read_energy_j(self) -> float:
-        info = self._smi.amdsmi_get_energy_count(self._handle)
+        try:
+            info = self._smi.amdsmi_get_energy_count(self._handle)
+        except self._smi.AmdSmiException as err:
+            raise SensorError(f"amdsmi energy read failed on {self._device_name}: {err}") from None
         ticks = info["energy_accumulator"] if "energy_accumulator" in info else info["power"]
         return float(ticks) * float(info["counter_resolution"]) / 1e6
 
     def read_power_w(self) -> float:
-        info = self._smi.amdsmi_get_power_info(self._handle)
+        try:
+            info = self._smi.amdsmi_get_power_info(self._handle)
+        except self._smi.AmdSmiException as err:
+            raise SensorError(f"amdsmi power read failed on {self._device_name}: {err}") from None
         for key in _POWER_KEYS:
             value = _power(info.get(key))
             if value is not None:

@@ -14,8 +14,14 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from lassi_ee.errors import LassiError
+
 Method = Literal["counter", "power-integration", "time-only"]
 Objective = Literal["energy", "runtime"]
+
+
+class SensorError(LassiError):
+    """The device's sensor failed mid-measurement (an NVML or amdsmi error), not the program."""
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from lassi_ee.devices import Device, visible_id_for
+from lassi_ee.energy.base import SensorError
 from lassi_ee.errors import UsageError
 
 _HINT = "use --device cpu or check nvidia-smi"
@@ -104,10 +105,16 @@ class NvidiaBackend:
             self.has_energy_counter = False
 
     def read_energy_j(self) -> float:
-        return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) / 1000.0
+        try:
+            return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) / 1000.0
+        except self._nvml.NVMLError as err:
+            raise SensorError(f"NVML energy read failed on {self._device_name}: {err}") from None
 
     def read_power_w(self) -> float:
-        return self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+        try:
+            return self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+        except self._nvml.NVMLError as err:
+            raise SensorError(f"NVML power read failed on {self._device_name}: {err}") from None
 
     def describe(self) -> str:
         if self.has_energy_counter:

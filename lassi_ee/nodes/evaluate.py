@@ -11,6 +11,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from lassi_ee.energy.base import SensorError
 from lassi_ee.energy.measure import is_lower_energy
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.routes import stopping_reason
@@ -35,6 +36,8 @@ from lassi_ee.tools.profile import (
     self_check_failure,
 )
 from lassi_ee.tools.run import run_program
+
+SENSOR_ATTEMPTS = 2
 
 
 def _in_flight(state: TrialState) -> Candidate:
@@ -132,17 +135,21 @@ def measure_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict
     settings = context_of(runtime).settings
     candidate = _in_flight(state)
     timeline = version_dir(settings, candidate) / "timeline.json"
-    try:
-        profile = measure_binary(
-            state["app"], state["device_info"], _binary(state, runtime), settings, timeline
-        )
-    except MeasurementFailed as error:  # the program failed in a later run: a run failure
-        assert candidate.run is not None
-        failed_run = candidate.run.model_copy(update={"ok": False, "failure": str(error)})
-        return {"candidate": candidate.model_copy(update={"run": failed_run})}
-    except LassiError as error:  # the sensor failed, not the program: left unmeasured
-        return {"candidate": candidate.model_copy(update={"note": f"not measured: {error}"})}
-    return {"candidate": candidate.model_copy(update={"profile": profile})}
+    binary = _binary(state, runtime)
+    note = ""
+    for attempt in range(1, SENSOR_ATTEMPTS + 1):
+        try:
+            profile = measure_binary(state["app"], state["device_info"], binary, settings, timeline)
+            return {"candidate": candidate.model_copy(update={"profile": profile})}
+        except MeasurementFailed as error:  # the program failed in a later run: a run failure
+            assert candidate.run is not None
+            failed_run = candidate.run.model_copy(update={"ok": False, "failure": str(error)})
+            return {"candidate": candidate.model_copy(update={"run": failed_run})}
+        except SensorError as error:  # the sensor, not the program: measure again
+            note = f"not measured: {error} ({attempt} attempts)"
+        except LassiError as error:  # e.g. the device lock timed out: left unmeasured
+            return {"candidate": candidate.model_copy(update={"note": f"not measured: {error}"})}
+    return {"candidate": candidate.model_copy(update={"note": note})}
 
 
 def judge_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
