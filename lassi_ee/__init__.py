@@ -1,7 +1,7 @@
 """lassi-ee: refactor parallel scientific programs for lower energy, decided by measurement.
 
-    from lassi_ee import run_graph
-    result = run_graph("examples/jacobi2d", "cuda:0")
+from lassi_ee import run_graph
+result = run_graph("examples/jacobi2d", "cuda:0")
 """
 
 from __future__ import annotations

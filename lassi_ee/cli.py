@@ -135,6 +135,25 @@ def cmd_show(options: argparse.Namespace) -> int:
     return 0
 
 
+# --- apps from suites the user has -------------------------------------------------------
+
+
+def cmd_import(options: argparse.Namespace) -> int:
+    from lassi_ee import adapters
+
+    checkout = Path(options.checkout).expanduser()
+    if options.suite == "hecbench":
+        names = options.apps.split(",") if options.apps else None
+        written = adapters.import_hecbench(checkout, Path(options.out or "apps/hecbench"), names)
+    elif options.suite == "xsbench":
+        written = [adapters.import_xsbench(checkout, Path(options.out or "apps/miniapps"))]
+    else:
+        written = [adapters.import_minimdock(checkout, Path(options.out or "apps/miniapps"))]
+    for manifest in written:
+        print(f"wrote {manifest}")
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------
 
 
@@ -187,6 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--rewrite-archive", action="store_true", help="write the trial's archive again"
     )
     show.set_defaults(handler=cmd_show)
+
+    apps = commands.add_parser("apps", help="manifests for the paper's suites from your checkout")
+    suites = apps.add_subparsers(dest="apps_command", required=True, metavar="COMMAND")
+    for suite in ("hecbench", "xsbench", "minimdock"):
+        importer = suites.add_parser(f"import-{suite}", help=f"import apps from a {suite} checkout")
+        importer.add_argument("checkout", help="path of your checkout")
+        if suite == "hecbench":
+            importer.add_argument("--apps", help="comma-separated names (default: the paper's 20)")
+        importer.add_argument("--out", help="where the manifests go (default: apps/...)")
+        importer.set_defaults(handler=cmd_import, suite=suite)
     return parser
 
 

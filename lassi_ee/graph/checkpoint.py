@@ -45,10 +45,10 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
                 "a postgres:// checkpoint URL needs the postgres extra: "
                 "pip install 'lassi-ee[postgres]'"
             ) from None
-        with PostgresSaver.from_conn_string(url) as saver:
-            saver.serde = serializer()
-            saver.setup()
-            yield saver
+        with PostgresSaver.from_conn_string(url) as postgres:
+            postgres.serde = serializer()
+            postgres.setup()
+            yield postgres
         return
     path = Path(url.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
