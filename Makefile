@@ -3,28 +3,36 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-EXTRAS ?= dev,report
+TEST_EXTRAS := dev,report,studio,postgres,ray
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint gpu-test clean
+.PHONY: demo test lint gpu-test system-deps clean
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(PY) -m pip install --quiet -e '.[$*]'
 	touch $@
 
-demo: $(VENV)/.installed-$(EXTRAS)
-	$(VENV)/bin/lassi-ee profile examples/jacobi2d --device auto
+demo: $(VENV)/.installed-report
+	$(VENV)/bin/lassi-ee demo
 
-lint: $(VENV)/.installed-$(EXTRAS)
+# Chromium renders the HTML reports in tests; PostgreSQL backs the shared-checkpoint tests.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+lint: $(VENV)/.installed-$(TEST_EXTRAS)
 	$(PY) -m ruff check lassi_ee tests benchmarks
 	$(PY) -m ruff format --check lassi_ee tests benchmarks
 	$(PY) -m mypy
 
-test: lint
+test: system-deps lint
 	$(PY) -m pytest -q
 
-gpu-test: $(VENV)/.installed-$(EXTRAS)
+gpu-test: $(VENV)/.installed-$(TEST_EXTRAS)
 	$(PY) -m pytest -q -m gpu
 
 clean:
