@@ -9,6 +9,7 @@ same answers it would have had.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ SCENARIOS: dict[tuple[str, int], tuple[str, str, dict[str, Any]]] = {
 # Set by tests to make the judge of every trial crash (an unexpected error, not an
 # LLM failure), which cuts the trial off at its first judgement.
 CRASH_JUDGE = "LASSI_TEST_CRASH_JUDGE"
+# "APP:INDEX:PATH": that trial's first judgement creates PATH and then waits to be
+# killed, so a test can kill a campaign at a known point in the middle of a trial.
+HOLD_JUDGE = "LASSI_TEST_HOLD_JUDGE"
 
 
 def build(trial: CampaignTrial) -> RoleScriptedChatModel:
@@ -52,6 +56,10 @@ def build(trial: CampaignTrial) -> RoleScriptedChatModel:
     def judge(_call: Any) -> dict[str, Any]:
         if os.environ.get(CRASH_JUDGE):
             raise RuntimeError("judge crashed (test)")
+        app, index, marker = (os.environ.get(HOLD_JUDGE) or "::").split(":", 2)
+        if (app, index) == (trial.app, str(trial.index)):
+            Path(marker).touch()
+            time.sleep(600)
         return verdict
 
     scripts: dict[str, Any] = {role: (lambda _call, t=text: t) for role, text in TEXT.items()}
