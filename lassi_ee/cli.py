@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lassi_ee.campaign.cli import add_campaign_commands
 from lassi_ee.errors import LassiError
 from lassi_ee.settings import Settings
 
@@ -187,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rewrite-archive", action="store_true", help="write the trial's archive again"
     )
     show.set_defaults(handler=cmd_show)
+
+    add_campaign_commands(commands)  # lassi_ee/campaign/cli.py: campaign run|status|report|export
     return parser
 
 
