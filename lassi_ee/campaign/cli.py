@@ -116,13 +116,14 @@ def cmd_campaign_status(options: argparse.Namespace) -> int:
 
 
 def cmd_campaign_report(options: argparse.Namespace) -> int:
+    from lassi_ee.campaign.runner import campaign_records
     from lassi_ee.campaign.spec import load_campaign
     from lassi_ee.campaign.store import ResultsStore
     from lassi_ee.campaign.tables import build_tables, write_tables
     from lassi_ee.errors import LassiError
 
     campaign = load_campaign(options.file)
-    records = ResultsStore(campaign.store_path).records(campaign.name)
+    records = campaign_records(campaign, ResultsStore(campaign.store_path))
     if not records:
         raise LassiError(
             f"campaign {campaign.name} has no finished trials yet: "

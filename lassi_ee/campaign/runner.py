@@ -110,8 +110,15 @@ def trial_states(campaign: Campaign, store: ResultsStore) -> dict[CampaignTrial,
     return states
 
 
+def campaign_records(campaign: Campaign, store: ResultsStore) -> list[TrialRecord]:
+    """The records of the trials the campaign file defines now: a file whose n or apps
+    changed since some trials ran reports on what it asks for."""
+    wanted = {(t.app, t.device, t.index) for t in campaign.trials()}
+    return [record for record in store.records(campaign.name) if record.key in wanted]
+
+
 def campaign_status(campaign: Campaign, store: ResultsStore) -> list[TaskStatus]:
-    records = {record.key: record for record in store.records(campaign.name)}
+    records = {record.key: record for record in campaign_records(campaign, store)}
     tasks = {
         (app.name, device): TaskStatus(app=app.name, device=device, trials=campaign.spec.trials)
         for device in campaign.devices

@@ -27,6 +27,7 @@ from campaign_models import CRASH_JUDGE, HOLD_JUDGE
 import lassi_ee
 from lassi_ee.campaign.runner import (
     TrialEvent,
+    campaign_records,
     campaign_status,
     run_campaign_trial,
     run_local,
@@ -92,8 +93,14 @@ def test_the_local_engine_reports_failing_trials_and_resumes_them_later(
         ("started", 0, True),
         ("started", 1, True),
     ]
-    assert len(ResultsStore(campaign.store_path).records("smoke")) == 2
+    store = ResultsStore(campaign.store_path)
+    assert len(store.records("smoke")) == 2
     assert run_local(campaign, events.append).skipped == 2  # nothing left to do
+
+    smaller = load_campaign(write_campaign(apps=["apps/spin.cpp"], trials=1, ks=[1]))
+    assert [record.trial for record in campaign_records(smaller, store)] == [0]
+    [task] = campaign_status(smaller, store)
+    assert (task.trials, task.finished, task.pending) == (1, 1, 0)
 
 
 def test_a_campaign_that_is_already_running_is_not_started_twice(
@@ -269,6 +276,8 @@ def test_a_whole_campaign_killed_once_resumes_and_its_tables_add_up(
     tasks: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in sorted(rows, key=lambda row: row["trial"]):
         tasks[row["app"]].append(row)
+    for trials in tasks.values():  # Stage 0 measured each source once, for all its trials
+        assert len({t["source_runtime_s"] for t in trials}) == 1
 
     table2 = {row["app"]: row for row in _csv(out / "table2.csv")}
     for app, trials in tasks.items():
