@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,12 @@ def test_parquet_export_keeps_the_column_types(tmp_path: Path) -> None:
     assert str(table.schema.field("final_energy_j").type) == "double"
     rows = table.to_pylist()
     assert [TrialRecord.model_validate(row) for row in rows] == records
+
+
+def test_parquet_export_without_pyarrow_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now fails
+    with pytest.raises(LassiError, match=r"pip install 'lassi-ee\[parquet\]'"):
+        export_parquet([], tmp_path / "results.parquet")
+    assert not (tmp_path / "results.parquet").exists()
