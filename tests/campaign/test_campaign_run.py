@@ -345,4 +345,5 @@ def test_ctrl_c_stops_the_workers_and_says_how_to_continue(
     assert process.returncode == 130, output
     assert "interrupted: finished trials are stored" in output
     assert "Traceback" not in output
-    assert workers and not any(_alive(pid) for pid in workers)
+    assert workers
+    _wait_for(lambda: not any(_alive(pid) for pid in workers), 15, "the workers to exit")
