@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lassi_ee.campaign.cli import add_campaign_commands
 from lassi_ee.errors import LassiError
 from lassi_ee.settings import Settings
 
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
             importer.add_argument("--apps", help="comma-separated names (default: the paper's 20)")
         importer.add_argument("--out", help="where the manifests go (default: apps/...)")
         importer.set_defaults(handler=cmd_import, suite=suite)
+
+    add_campaign_commands(commands)  # lassi_ee/campaign/cli.py: campaign run|status|report|export
     return parser
 
 

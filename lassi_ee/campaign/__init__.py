@@ -1,1 +1,11 @@
-"""campaign."""
+"""Campaigns: apps x devices x n trials, their results store, and the paper's tables.
+
+- spec.py: the campaign file (YAML or TOML) -> ``Campaign`` (``load_campaign``)
+- store.py: ``TrialRecord`` per finished trial in SQLite (``ResultsStore``), CSV/Parquet export
+- runner.py: ``run_campaign_trial`` (engine-neutral), the local engine ``run_local``, status
+- tables.py: Tables 2, 3 and 4 as Markdown and CSV
+- cli.py: ``lassi-ee campaign run|status|report|export``
+
+Nothing is imported here, so that the CLI can wire in the commands without loading
+the graph stack.
+"""

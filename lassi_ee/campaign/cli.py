@@ -1,0 +1,150 @@
+"""``lassi-ee campaign run|status|report|export FILE``: wired into lassi_ee.cli by
+``add_campaign_commands``. Bad input raises UsageError/LassiError (one line)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the CLI starts fast: the graph stack loads only when a command runs
+    from lassi_ee.campaign.runner import TrialEvent
+
+ENGINES = ("local",)  # a distributed engine (Ray) comes with its own issue
+
+
+def add_campaign_commands(commands: Any) -> None:
+    """Add ``campaign`` and its subcommands to the top-level subparsers."""
+    campaign = commands.add_parser("campaign", help="apps x devices x n trials, and their tables")
+    actions = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
+
+    run = actions.add_parser("run", help="run every unfinished trial (finished ones are skipped)")
+    run.add_argument("file", help="campaign file (YAML or TOML)")
+    run.add_argument("--engine", choices=ENGINES, default="local", help="where trials run")
+    run.set_defaults(handler=cmd_campaign_run)
+
+    status = actions.add_parser("status", help="finished, cut-off and pending trials")
+    status.add_argument("file")
+    status.set_defaults(handler=cmd_campaign_status)
+
+    report = actions.add_parser("report", help="Tables 2, 3 and 4 as Markdown and CSV")
+    report.add_argument("file")
+    report.add_argument("--out", help="folder for the tables (default: DIRECTORY/report)")
+    report.set_defaults(handler=cmd_campaign_report)
+
+    export = actions.add_parser("export", help="every trial record as CSV or Parquet")
+    export.add_argument("file")
+    export.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    export.add_argument("--out", help="output file (default: DIRECTORY/results.FORMAT)")
+    export.set_defaults(handler=cmd_campaign_export)
+
+
+def _event_line(event: TrialEvent) -> str:
+    trial = event.trial
+    label = f"[{trial.device}] {trial.app} #{trial.index}"
+    if event.kind == "started":
+        return f"{label} {'resumed from its checkpoint' if event.resumed else 'started'}"
+    if event.kind == "error":
+        return f"{label} ERROR: {event.message}"
+    record = event.record
+    assert record is not None
+    text = f"{label} {record.status}"
+    if record.reduction is not None:
+        text += (
+            f", {record.objective} {-record.reduction:+.1%} at iteration {record.best_iteration}"
+        )
+    if record.error:
+        text += f": {record.error.splitlines()[0]}"
+    if record.pipeline_s is not None:
+        text += f" ({record.pipeline_s:.0f} s)"
+    return text
+
+
+def cmd_campaign_run(options: argparse.Namespace) -> int:
+    from lassi_ee.campaign.runner import run_local
+    from lassi_ee.campaign.spec import load_campaign
+
+    campaign = load_campaign(options.file)
+    total = len(campaign.trials())
+    print(
+        f"campaign {campaign.name}: {len(campaign.apps)} app(s) x {len(campaign.devices)} "
+        f"device(s) x {campaign.spec.trials} = {total} trials; results in {campaign.store_path}",
+        flush=True,
+    )
+    try:
+        summary = run_local(campaign, on_event=lambda event: print(_event_line(event), flush=True))
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished trials are stored; `lassi-ee campaign run {options.file}` "
+            "continues (cut-off trials resume from their checkpoints)"
+        )
+        return 130
+    print(
+        f"{summary.finished} trial(s) finished now, {summary.skipped} already done, "
+        f"{summary.errors} with errors"
+    )
+    if summary.workers_lost:
+        print(f"the worker of {', '.join(summary.workers_lost)} died; see the lines above")
+    if summary.errors or summary.workers_lost:
+        print(f"rerun `lassi-ee campaign run {options.file}` to retry the trials left")
+        return 1
+    return 0
+
+
+def cmd_campaign_status(options: argparse.Namespace) -> int:
+    from lassi_ee.campaign.runner import campaign_status
+    from lassi_ee.campaign.spec import load_campaign
+    from lassi_ee.campaign.store import ResultsStore
+
+    campaign = load_campaign(options.file)
+    tasks = campaign_status(campaign, ResultsStore(campaign.store_path))
+    header = ("device", "app", "finished", "improved", "failed", "cut off", "pending")
+    print(f"campaign {campaign.name} ({campaign.store_path})")
+    print(f"{header[0]:10} {header[1]:24} " + " ".join(f"{h:>9}" for h in header[2:]))
+    for task in tasks:
+        counts = (
+            f"{task.finished}/{task.trials}",
+            task.improved,
+            task.failed,
+            task.cut_off,
+            task.pending,
+        )
+        print(f"{task.device:10} {task.app:24} " + " ".join(f"{c:>9}" for c in counts))
+    finished = sum(task.finished for task in tasks)
+    print(f"{finished} of {sum(task.trials for task in tasks)} trials finished")
+    return 0
+
+
+def cmd_campaign_report(options: argparse.Namespace) -> int:
+    from lassi_ee.campaign.runner import campaign_records
+    from lassi_ee.campaign.spec import load_campaign
+    from lassi_ee.campaign.store import ResultsStore
+    from lassi_ee.campaign.tables import build_tables, write_tables
+    from lassi_ee.errors import LassiError
+
+    campaign = load_campaign(options.file)
+    records = campaign_records(campaign, ResultsStore(campaign.store_path))
+    if not records:
+        raise LassiError(
+            f"campaign {campaign.name} has no finished trials yet: "
+            f"`lassi-ee campaign run {options.file}` first"
+        )
+    tables = build_tables(records, campaign.ks)
+    out = Path(options.out) if options.out else campaign.directory / "report"
+    written = write_tables(tables, out, f"Campaign {campaign.name}: {len(records)} trials")
+    for table in tables:
+        print(table.markdown())
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
+
+
+def cmd_campaign_export(options: argparse.Namespace) -> int:
+    from lassi_ee.campaign.spec import load_campaign
+    from lassi_ee.campaign.store import ResultsStore, export_csv, export_parquet
+
+    campaign = load_campaign(options.file)
+    records = ResultsStore(campaign.store_path).records(campaign.name)
+    out = Path(options.out or campaign.directory / f"results.{options.format}")
+    export = export_csv if options.format == "csv" else export_parquet
+    print(f"wrote {len(records)} trial(s) to {export(records, out)}")
+    return 0

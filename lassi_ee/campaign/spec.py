@@ -1,0 +1,617 @@
+"""A campaign file: apps x devices x n trials, the ks to report, the models and settings.
+
+YAML or TOML, for example::
+
+    name: omp-smoke
+    apps: [examples/*-omp, ../hecbench/jacobi-cuda]   # app dirs (app.yaml) or sources; globs
+    devices: [cuda:0, cuda:1]                          # one worker per device
+    trials: 30                                         # n trials per app and device
+    ks: [1, 3, 5]                                      # default: those of 1, 3, 5 up to n
+    models: {generate: gpt-4o, context: gpt-4o-mini, base_url: http://localhost:8000/v1}
+    models_factory: my_models.py:build                 # or package.module:callable
+    settings: {repeats: 3, max_iterations: 10}         # any lassi_ee.settings.Settings field
+    directory: campaigns/omp-smoke                     # default: campaigns/NAME
+
+Relative paths are relative to the campaign file. A file with problems is
+reported in one UsageError that lists every problem with its line number.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from lassi_ee.apps import load_app
+from lassi_ee.devices import parse_device_spec
+from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.graph.checkpoint import is_postgres
+from lassi_ee.metrics import DEFAULT_KS
+from lassi_ee.settings import Settings
+
+Loc = tuple[str | int, ...]
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def safe_name(text: str) -> str:
+    """``text`` with anything but letters, digits, ``_.-`` turned into ``-`` (ids, file names)."""
+    return _UNSAFE.sub("-", text).strip("-") or "x"
+
+
+def device_label(spec: str) -> str:
+    """``cuda:0`` -> ``cuda0``: a device spec as it appears in thread ids and file names."""
+    return spec.replace(":", "")
+
+
+class CampaignApp(BaseModel):
+    """One app of a campaign: its name (from its manifest or file) and where it lives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: Path
+
+
+class CampaignTrial(BaseModel):
+    """One trial of a campaign; what a models factory is called with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign: str
+    app: str
+    device: str
+    index: int
+    thread_id: str
+
+
+# --- validators: each raises ValueError with a message that says what to do -----------
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base_dir", "."))
+
+
+def apps_matching(pattern: str, base_dir: Path) -> list[CampaignApp]:
+    """The apps a path or glob names: app directories (app.yaml) or single sources."""
+    full = Path(pattern).expanduser()
+    full = full if full.is_absolute() else base_dir / full
+    matches = sorted(glob.glob(str(full))) if glob.has_magic(pattern) else [str(full)]
+    if not matches:
+        raise ValueError(f"'{pattern}' matches nothing (relative paths start at {base_dir})")
+    apps, problems = [], []
+    for match in matches:
+        try:
+            app = load_app(match)
+        except LassiError as error:
+            problems.append(str(error).splitlines()[0])
+            continue
+        apps.append(CampaignApp(name=app.name, path=Path(match).resolve()))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return apps
+
+
+def _check_app_pattern(pattern: str, info: ValidationInfo) -> str:
+    apps_matching(pattern, _base_dir(info))
+    return pattern
+
+
+def _normal_device(spec: str) -> str:
+    try:
+        kind, index = parse_device_spec(spec)
+    except UsageError:
+        raise ValueError(f"unknown device '{spec}': use cuda:N, rocm:N or cpu") from None
+    if kind == "auto":
+        raise ValueError(
+            "'auto' is not allowed in a campaign: name each device (cuda:N, rocm:N or cpu)"
+        )
+    return kind if kind == "cpu" else f"{kind}:{index}"
+
+
+def load_factory(ref: str) -> Callable[..., Any]:
+    """The callable ``module:name`` or ``/abs/file.py:name`` names.
+
+    A file is imported as a script would be: its folder goes on sys.path first,
+    so it can import the modules beside it.
+    """
+    module_name, _, attribute = ref.rpartition(":")
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        module_name = path.stem
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # the user's module: any failure is theirs to see
+        raise ValueError(
+            f"cannot import '{module_name}' ({type(error).__name__}: {error})"
+        ) from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ValueError(f"'{module_name}' has no callable '{attribute}'")
+    return factory
+
+
+def _check_factory(ref: str, info: ValidationInfo) -> str:
+    """Normalize a file reference to an absolute path (workers import it too) and load it."""
+    module_name, colon, attribute = ref.rpartition(":")
+    if not colon or not module_name or not attribute:
+        raise ValueError(f"'{ref}': write it as package.module:callable or file.py:callable")
+    if module_name.endswith(".py"):
+        path = Path(module_name).expanduser()
+        path = (path if path.is_absolute() else _base_dir(info) / path).resolve()
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        ref = f"{path}:{attribute}"
+    load_factory(ref)
+    return ref
+
+
+AppPattern = Annotated[str, AfterValidator(_check_app_pattern)]
+DeviceSpec = Annotated[str, AfterValidator(_normal_device)]
+
+
+class ModelNames(BaseModel):
+    """Model names per role group, and the endpoint; unset ones come from Settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generate: str | None = None
+    context: str | None = None
+    judge: str | None = None
+    base_url: str | None = None
+
+
+class CampaignSpec(BaseModel):
+    """The campaign file as written (validated, paths still relative to the file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="letters, digits, _ . -: it names files and thread ids")
+    apps: list[AppPattern] = Field(min_length=1, description="app paths or globs")
+    devices: list[DeviceSpec] = Field(min_length=1, description="cuda:N, rocm:N or cpu")
+    trials: int = Field(ge=1, description="n: trials per app and device")
+    ks: list[int] | None = Field(None, description="k values of pass@k; default 1, 3, 5 up to n")
+    models: ModelNames = Field(default_factory=ModelNames)
+    models_factory: str | None = Field(
+        None, description="module:callable or file.py:callable, called with a CampaignTrial"
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, description="Settings overrides")
+    directory: str | None = Field(None, description="default: campaigns/NAME beside the file")
+    store: str | None = Field(None, description="results file; default DIRECTORY/results.sqlite")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if not re.match(_NAME, name):
+            raise ValueError(f"'{name}': use letters, digits, _ . - (it names files and ids)")
+        return name
+
+    @field_validator("apps")
+    @classmethod
+    def _distinct_apps(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        seen: dict[str, Path] = {}
+        for pattern in patterns:
+            for app in apps_matching(pattern, _base_dir(info)):
+                key = safe_name(app.name)
+                if key in seen and seen[key] != app.path:
+                    raise ValueError(
+                        f"two apps are named '{app.name}' ({seen[key]} and {app.path}): "
+                        "rename one in its app.yaml"
+                    )
+                seen[key] = app.path
+        return patterns
+
+    @field_validator("devices")
+    @classmethod
+    def _distinct_devices(cls, devices: list[str]) -> list[str]:
+        repeated = sorted({d for d in devices if devices.count(d) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once")
+        return devices
+
+    @field_validator("ks")
+    @classmethod
+    def _ks_within_trials(cls, ks: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if ks is None:
+            return None
+        if not ks or min(ks) < 1:
+            raise ValueError("ks must be positive integers, e.g. [1, 3, 5]")
+        trials = info.data.get("trials")
+        if trials is not None and max(ks) > trials:
+            raise ValueError(f"k={max(ks)} exceeds trials={trials}: pass@k needs k <= n")
+        return sorted(set(ks))
+
+    @field_validator("models_factory")
+    @classmethod
+    def _factory(cls, ref: str | None, info: ValidationInfo) -> str | None:
+        return None if ref is None else _check_factory(ref, info)
+
+
+class Campaign(BaseModel):
+    """A loaded campaign: the spec, with every path resolved and its apps found."""
+
+    spec: CampaignSpec
+    file: Path
+    directory: Path
+    store_path: Path
+    apps: list[CampaignApp]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def devices(self) -> list[str]:
+        return self.spec.devices
+
+    @property
+    def ks(self) -> list[int]:
+        if self.spec.ks is not None:
+            return self.spec.ks
+        return [k for k in DEFAULT_KS if k <= self.spec.trials] or [1]
+
+    def app(self, name: str) -> CampaignApp:
+        return next(app for app in self.apps if app.name == name)
+
+    def thread_id(self, app: str, device: str, index: int) -> str:
+        """Deterministic, so a rerun finds the trial's checkpoints."""
+        return safe_name(f"{self.name}-{app}-{device_label(device)}-{index:03d}")
+
+    def trials(self) -> list[CampaignTrial]:
+        """Every trial, device-major, so each device's queue is in app, index order."""
+        return [
+            CampaignTrial(
+                campaign=self.name,
+                app=app.name,
+                device=device,
+                index=index,
+                thread_id=self.thread_id(app.name, device, index),
+            )
+            for device in self.devices
+            for app in self.apps
+            for index in range(self.spec.trials)
+        ]
+
+    def settings(self) -> Settings:
+        """Settings for this campaign's trials: checkpoints, archives and the Stage-0 cache
+        live in the campaign's directory unless the file's settings say otherwise."""
+        values: dict[str, Any] = {
+            "checkpoint_url": str(self.directory / "checkpoints.sqlite"),
+            "runs_dir": self.directory / "runs",
+            "cache_dir": self.directory / "source-cache",
+        }
+        names = self.spec.models
+        for field, value in (
+            ("generate_model", names.generate),
+            ("context_model", names.context),
+            ("judge_model", names.judge),
+            ("base_url", names.base_url),
+        ):
+            if value is not None:
+                values[field] = value
+        values.update(_resolve_setting_paths(self.spec.settings, self.file.parent))
+        try:
+            return Settings(**values)
+        except ValidationError as error:  # the environment changed since the file was checked
+            raise UsageError(f"{self.file}: settings: {error.errors()[0]['msg']}") from None
+
+    def models_for(self, trial: CampaignTrial) -> Any:
+        """The chat model(s) of one trial: the factory's, else None (Settings name them)."""
+        if self.spec.models_factory is None:
+            return None
+        return load_factory(self.spec.models_factory)(trial)
+
+
+def _is_path_type(annotation: Any) -> bool:
+    if annotation is Path:
+        return True
+    if get_origin(annotation) in (Union, UnionType, list):
+        return any(_is_path_type(arg) for arg in get_args(annotation))
+    return False
+
+
+def _resolve_setting_paths(overrides: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Paths in the file's settings are relative to the file, like every path in it."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+            return str(base_dir / value)
+        if isinstance(value, list):
+            return [resolve(item) for item in value]
+        return value
+
+    resolved = {}
+    for key, value in overrides.items():
+        field = Settings.model_fields.get(key)
+        path_like = key == "checkpoint_url" and isinstance(value, str) and not is_postgres(value)
+        if path_like or (field is not None and _is_path_type(field.annotation)):
+            value = resolve(value)
+        resolved[key] = value
+    return resolved
+
+
+# --- loading, with every problem located in the file ------------------------------------
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and check a campaign file; raise one UsageError that lists every problem."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise UsageError(f"{file}: no such campaign file")
+    text = file.read_text()
+    base_dir = file.parent.resolve()
+    is_toml = file.suffix.lower() == ".toml"
+    raw, lines = _parse_toml(file, text) if is_toml else _parse_yaml(file, text)
+    problems: list[tuple[Loc, str]] = []
+    spec: CampaignSpec | None = None
+    try:
+        spec = CampaignSpec.model_validate(raw, context={"base_dir": base_dir})
+    except ValidationError as error:
+        problems += [(tuple(e["loc"]), _message(e)) for e in error.errors()]
+    overrides = raw.get("settings")
+    if isinstance(overrides, dict):
+        problems += _settings_problems(_resolve_setting_paths(overrides, base_dir))
+    if problems or spec is None:
+        raise UsageError(_report(file, problems, lines))
+    directory = _resolved(spec.directory, base_dir) or base_dir / "campaigns" / spec.name
+    apps = [app for pattern in spec.apps for app in apps_matching(pattern, base_dir)]
+    return Campaign(
+        spec=spec,
+        file=file.resolve(),
+        directory=directory,
+        store_path=_resolved(spec.store, base_dir) or directory / "results.sqlite",
+        apps=list({app.name: app for app in apps}.values()),
+    )
+
+
+def _resolved(path: str | None, base_dir: Path) -> Path | None:
+    if path is None:
+        return None
+    full = Path(path).expanduser()
+    return full if full.is_absolute() else base_dir / full
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        model = ModelNames if error["loc"][0] == "models" else CampaignSpec
+        return f"unknown key; the keys here are {', '.join(model.model_fields)}"
+    if error["type"] == "missing":
+        return "required, but missing"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _settings_problems(overrides: dict[str, Any]) -> list[tuple[Loc, str]]:
+    try:
+        Settings(**overrides)
+    except ValidationError as error:
+        return [
+            (
+                ("settings", *e["loc"]),
+                "not a setting (see lassi_ee/settings.py)"
+                if e["type"] == "extra_forbidden"
+                else _message(e),
+            )
+            for e in error.errors()
+        ]
+    return []
+
+
+def _report(file: Path, problems: list[tuple[Loc, str]], lines: dict[Loc, int]) -> str:
+    located = sorted(
+        ((_line_of(loc, lines), _loc_text(loc), message) for loc, message in problems),
+        key=lambda item: item[0] or 0,
+    )
+    count = f"{len(located)} problem{'s' if len(located) != 1 else ''}"
+    details = [
+        f"  line {line}: {where}: {message}" if line else f"  {where}: {message}"
+        for line, where, message in located
+    ]
+    return "\n".join([f"{file}: {count}; fix them and run again", *details])
+
+
+def _line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    """The line of the deepest part of ``loc`` that the file has (a missing key: its parent)."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _loc_text(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "(file)"
+
+
+def _parse_yaml(file: Path, text: str) -> tuple[dict[str, Any], dict[Loc, int]]:
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or error
+        raise UsageError(f"{file}: not valid YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{file}: expected a mapping of campaign keys (name, apps, devices, ...)")
+    lines: dict[Loc, int] = {(): 1}
+    _walk_yaml(root, (), lines)
+    return raw, lines
+
+
+def _walk_yaml(node: yaml.Node | None, path: Loc, lines: dict[Loc, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, str(key.value))
+            lines[child] = key.start_mark.line + 1
+            _walk_yaml(value, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            lines[child] = item.start_mark.line + 1
+            _walk_yaml(item, child, lines)
+
+
+def _parse_toml(file: Path, text: str) -> tuple[dict[str, Any], dict[Loc, int]]:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{file}: not valid TOML: {error}") from None
+    return raw, toml_lines(text)
+
+
+# --- TOML positions: tomllib gives none, so scan the (already valid) text ----------------
+
+
+class _TomlScanner:
+    """Walks valid TOML text, noting the line of every table, key and array item."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.lines: dict[Loc, int] = {(): 1}
+
+    def peek(self, count: int = 1) -> str:
+        return self.text[self.pos : self.pos + count]
+
+    def advance(self, count: int = 1) -> None:
+        self.line += self.text.count("\n", self.pos, self.pos + count)
+        self.pos += count
+
+    def skip(self, newlines: bool) -> None:
+        """Skip blanks and comments (and newlines, inside arrays)."""
+        while self.pos < len(self.text):
+            char = self.peek()
+            if char in " \t\r" or (newlines and char == "\n"):
+                self.advance()
+            elif char == "#":
+                end = self.text.find("\n", self.pos)
+                self.advance((end if end >= 0 else len(self.text)) - self.pos)
+            else:
+                return
+
+    def scan(self) -> dict[Loc, int]:
+        table: Loc = ()
+        while self.pos < len(self.text):
+            self.skip(newlines=True)
+            if self.pos >= len(self.text):
+                break
+            if self.peek() == "[":
+                double = self.peek(2) == "[["
+                self.advance(2 if double else 1)
+                table = self.key_path("]")
+                self.lines.setdefault(table, self.line)
+                self.advance(2 if double else 1)
+            else:
+                path = (*table, *self.key_path("="))
+                self.lines[path] = self.line
+                self.advance()  # the '='
+                self.value(path)
+            end = self.text.find("\n", self.pos)
+            self.advance((end if end >= 0 else len(self.text)) - self.pos)
+        return self.lines
+
+    def key_path(self, stop: str) -> Loc:
+        """A dotted key (bare or quoted parts), up to ``stop``."""
+        parts: list[str | int] = []
+        while True:
+            self.skip(newlines=False)
+            char = self.peek()
+            if char in "\"'":
+                parts.append(self.string())
+            else:
+                match = re.compile(r"[A-Za-z0-9_-]+").match(self.text, self.pos)
+                token = match.group() if match else ""
+                parts.append(token)
+                self.advance(len(token) or 1)
+            self.skip(newlines=False)
+            if self.peek() != ".":
+                break
+            self.advance()
+        while self.pos < len(self.text) and self.peek() != stop:
+            self.advance()
+        return tuple(parts)
+
+    def string(self) -> str:
+        quote = self.peek(3) if self.peek(3) in ('"""', "'''") else self.peek()
+        start = self.pos + len(quote)
+        index = start
+        while True:
+            index = self.text.find(quote, index)
+            if index < 0 or quote[0] == "'" or not _escaped(self.text, index):
+                break
+            index += 1
+        end = index if index >= 0 else len(self.text)
+        self.advance(end + len(quote) - self.pos)
+        return self.text[start:end]
+
+    def value(self, path: Loc) -> None:
+        self.skip(newlines=False)
+        char = self.peek()
+        if char == "[":
+            self.advance()
+            index = 0
+            while self.pos < len(self.text):
+                self.skip(newlines=True)
+                if self.peek() == "]":
+                    self.advance()
+                    return
+                if self.peek() == ",":
+                    self.advance()
+                    continue
+                self.lines[(*path, index)] = self.line
+                self.value((*path, index))
+                index += 1
+        elif char == "{":
+            self.advance()
+            while self.pos < len(self.text):
+                self.skip(newlines=False)
+                if self.peek() == "}":
+                    self.advance()
+                    return
+                if self.peek() == ",":
+                    self.advance()
+                    continue
+                key = (*path, *self.key_path("="))
+                self.lines[key] = self.line
+                self.advance()
+                self.value(key)
+        elif char in "\"'":
+            self.string()
+        else:
+            match = re.compile(r"[^,\]}\n#]*").match(self.text, self.pos)
+            self.advance(len(match.group()) if match else 1)
+
+
+def _escaped(text: str, index: int) -> bool:
+    backslashes = 0
+    while index - backslashes - 1 >= 0 and text[index - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+def toml_lines(text: str) -> dict[Loc, int]:
+    """Line of every table, key and array item in valid TOML text, keyed by its path."""
+    return _TomlScanner(text).scan()

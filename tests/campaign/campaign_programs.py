@@ -1,0 +1,45 @@
+"""Tiny C++ apps for campaign tests on the cpu device (time is the objective there).
+
+Each app busy-waits and prints a result and PASS; its variants differ only in
+how long they spin, or break in one way a trial must handle.
+"""
+
+from __future__ import annotations
+
+TEMPLATE = r"""#include <chrono>
+#include <cstdio>
+int main() {
+  auto start = std::chrono::steady_clock::now();
+  volatile double sink = 0;
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < SPIN_S) {
+    sink = sink + 1;
+  }
+  std::printf("result %d\n", RESULT);
+  std::printf("PASS\n");
+  return 0;
+}
+"""
+
+# app name -> (source spin in ms, the result it prints)
+APPS = {"spin": (150, 42), "wait": (120, 7)}
+
+
+def program(spin_ms: int, result: int) -> str:
+    return TEMPLATE.replace("SPIN_S", f"{spin_ms / 1000:.3f}").replace("RESULT", str(result))
+
+
+def variants(app: str) -> dict[str, str]:
+    """The source of ``app`` and the versions a scripted model hands back for it."""
+    spin_ms, result = APPS[app]
+    return {
+        "source": program(spin_ms, result),
+        "same": program(spin_ms, result),
+        "faster": program(40, result),
+        "fastest": program(10, result),
+        "wrong": program(40, result + 1),
+        "broken": program(40, result).replace("return 0;", "return 0 undeclared;"),
+    }
+
+
+def fenced(code: str) -> str:
+    return f"Here is the refactored program.\n\n```cpp\n{code}```\n"

@@ -1,0 +1,73 @@
+"""Fixtures of the campaign tests: two tiny apps on disk and a campaign file that runs
+them on the cpu device with scripted models and short measurements."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from campaign_models import FACTORY_REF
+from campaign_programs import APPS, variants
+
+from lassi_ee.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No LASSI_* variable or config file of the machine leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("LASSI_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LASSI_CONFIG", str(tmp_path / "absent.toml"))
+
+
+@pytest.fixture
+def apps_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "apps"
+    folder.mkdir()
+    for app in APPS:
+        (folder / f"{app}.cpp").write_text(variants(app)["source"])
+    return folder
+
+
+@pytest.fixture
+def fast_settings(settings: Settings) -> dict[str, Any]:
+    """Settings overrides for a campaign file: scratch space outside the apps, short
+    measurement windows, two Stage-3 iterations."""
+    return {
+        "work_root": str(settings.work_root),
+        "lock_dir": str(settings.lock_dir),
+        "run_timeout_s": 60,
+        "compile_timeout_s": 120,
+        "repeats": 2,
+        "min_window_s": 0.3,
+        "max_iterations": 2,
+    }
+
+
+@pytest.fixture
+def write_campaign(
+    tmp_path: Path, apps_dir: Path, fast_settings: dict[str, Any]
+) -> Callable[..., Path]:
+    """Write a YAML campaign beside the apps folder; keyword arguments replace keys."""
+
+    def write(**keys: Any) -> Path:
+        spec: dict[str, Any] = {
+            "name": "smoke",
+            "apps": ["apps/*.cpp"],
+            "devices": ["cpu"],
+            "trials": 4,
+            "ks": [1, 2, 4],
+            "models_factory": FACTORY_REF,
+            "settings": fast_settings,
+        }
+        spec.update(keys)
+        path = tmp_path / "campaign.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        return path
+
+    return write
