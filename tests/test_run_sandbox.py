@@ -8,6 +8,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -255,3 +256,29 @@ def test_launcher_reports_a_program_that_cannot_start(settings, tmp_path):
     assert not result.ok
     assert result.start_error
     assert "could not start" in (result.failure() or "")
+
+
+def test_program_dies_with_a_killed_pipeline(settings, build_c, tmp_path):
+    """SIGKILL of the process running lassi-ee leaves no sandboxed program behind."""
+    binary = build_c("orphan", "#include <unistd.h>\nint main(void){ for(;;) sleep(1); }")
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1])\n"
+        "from lassi_ee.settings import Settings\n"
+        "from lassi_ee.tools.run import RunRequest, run_program\n"
+        "run_program(RunRequest(binary=Path(sys.argv[2]), timeout_s=60), "
+        "Settings(work_root=Path(sys.argv[3])))\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    pipeline = subprocess.Popen(
+        [sys.executable, "-c", script, root, str(binary), str(settings.work_root)]
+    )
+    deadline = time.monotonic() + 20
+    while not processes_named("orphan") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_named("orphan"), "the program never started"
+    pipeline.kill()
+    pipeline.wait()
+    deadline = time.monotonic() + 5
+    while processes_named("orphan") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_named("orphan") == []

@@ -80,6 +80,18 @@ def _mount(source, target, fstype, flags, data=None):
     )
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """If the process that started us dies (a killed pipeline), we die too: the launcher
+    with the pipeline, the namespace init with the launcher, and with it the program."""
+    parent = os.getppid()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(137)
+
+
 def _write(path, text):
     with open(path, "w") as handle:
         handle.write(text)
@@ -206,6 +218,7 @@ def _namespace_init(policy, isolation, argv, report_fd):
     """
     code = 0
     try:
+        _die_with_parent()
         workdir = policy["workdir"]
         env = dict(policy["env"])
         if isolation["mount"]:
@@ -243,6 +256,7 @@ def _namespace_init(policy, isolation, argv, report_fd):
 
 
 def main():
+    _die_with_parent()
     policy = json.loads(sys.argv[1])
     status_fd = int(sys.argv[2])
     argv = sys.argv[sys.argv.index("--") + 1 :]
