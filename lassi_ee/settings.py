@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         32.0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
     )
     sandbox_user: str = Field("nobody", description="uid the child runs as when we are root")
+    # --- containment: added by the hardening work (issue 8) ---
+    sandbox_fresh_uid: bool = Field(
+        True,
+        description="as root, run each program (and compiler) under a fresh unused uid in "
+        "sandbox_user's group, so one run's processes cannot use up another run's process "
+        "limit; False: run as sandbox_user",
+    )
     work_root: Path = Path("/tmp/lassi-ee-work")
 
     # --- storage ---

@@ -147,7 +147,7 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
             timeout_s=max(timeout_s - (time.monotonic() - start), 1.0),
             stdout_path=request.build_dir / "compile.stdout",
             stderr_path=request.build_dir / "compile.stderr",
-            drop_privileges=False,
+            run_as=None,  # compilers run as the caller
         )
         for name in ("compile.stdout", "compile.stderr"):
             log_parts.append(read_capped(request.build_dir / name, settings.max_output_bytes)[0])
