@@ -22,7 +22,7 @@ from lassi_ee.apps import App
 from lassi_ee.devices import Device
 from lassi_ee.errors import UsageError
 from lassi_ee.settings import Settings
-from lassi_ee.tools.sandbox import SANDBOX_DIR, read_capped, run_contained
+from lassi_ee.tools.sandbox import SANDBOX_DIR, hand_over, read_capped, run_contained, sandbox_ids
 
 _DIAGNOSTIC = re.compile(r"(error|warning|note|undefined reference|fatal)", re.IGNORECASE)
 _IGNORED_COPY = shutil.ignore_patterns(".git", "*.o", "build", "__pycache__")
@@ -134,6 +134,10 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
             raise UsageError(
                 f"'{tool}' is not on PATH: install it or load its module to build {app.name}"
             )
+    # the compiler reads LLM-written code: unprivileged, or `#include "/root/..."` (or an
+    # .incbin) would put any file of the machine into diagnostics, prompts and binaries
+    run_as = sandbox_ids(settings)
+    hand_over(src, run_as)
     timeout_s = request.timeout_s or settings.compile_timeout_s
     start = time.monotonic()
     log_parts: list[str] = []
@@ -147,7 +151,7 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
             timeout_s=max(timeout_s - (time.monotonic() - start), 1.0),
             stdout_path=request.build_dir / "compile.stdout",
             stderr_path=request.build_dir / "compile.stderr",
-            run_as=None,  # compilers run as the caller
+            run_as=run_as,
         )
         for name in ("compile.stdout", "compile.stderr"):
             log_parts.append(read_capped(request.build_dir / name, settings.max_output_bytes)[0])
