@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 
 from lassi_ee.apps import App, load_app
 from lassi_ee.devices import Device, resolve_device
+from lassi_ee.energy.lock import device_lock
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, work_dir
@@ -50,12 +51,24 @@ def _cached(path: Path) -> ReferenceRun | None:
 
 
 def measure_source(app: App, device: Device, settings: Settings, build_dir: Path) -> ReferenceRun:
-    """Profile the source (or take it from the cache); LassiError says why it cannot be used."""
+    """Profile the source (or take it from the cache); LassiError says why it cannot be used.
+
+    Trials of one source on one device that start together take turns at this (a lock
+    per cache entry): the first measures, the others read what it cached.
+    """
     key = cache_key(app, device, settings)
     entry = settings.cache_dir / key
-    reference = _cached(entry / "reference.json")
-    if reference is not None:
-        return reference
+    with device_lock(f"source-{key}", settings.lock_dir, settings.lock_timeout_s):
+        reference = _cached(entry / "reference.json")
+        if reference is not None:
+            return reference
+        return _measure_into_cache(app, device, settings, build_dir, entry)
+
+
+def _measure_into_cache(
+    app: App, device: Device, settings: Settings, build_dir: Path, entry: Path
+) -> ReferenceRun:
+    key = entry.name
     staging = entry.with_name(key + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
