@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
 from lassi_ee.devices import resolve_device
-from lassi_ee.errors import UsageError
+from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.usage import Usage
@@ -137,8 +139,33 @@ def _checkpointer(
     if given is not None:
         yield given
     else:
-        with open_checkpointer(settings.checkpoint_url) as saver:
+        with open_checkpointer(
+            settings.checkpoint_url, settings.checkpoint_lock_timeout_s
+        ) as saver:
             yield saver
+
+
+@contextmanager
+def _stopped_in_one_line(thread_id: str, settings: Settings) -> Iterator[None]:
+    """What stops a trial from outside (a full disk, a checkpoint database another process
+    holds) becomes one LassiError that says how to go on: every finished step is
+    checkpointed, so the trial resumes where it stopped."""
+    resume = f"then `lassi-ee resume {thread_id}` continues from the last finished step"
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = error.filename or (
+            f"the trial's files (runs_dir {settings.runs_dir}, work_root {settings.work_root}, "
+            f"cache_dir {settings.cache_dir})"
+        )
+        raise LassiError(f"cannot write {where}: {error.strerror}; free space, {resume}") from None
+    except sqlite3.OperationalError as error:
+        raise LassiError(
+            f"checkpoint database {settings.checkpoint_url} failed ({error}): wait for the "
+            f"process that holds it, or free space on its disk, {resume}"
+        ) from None
 
 
 def _stream(
@@ -196,7 +223,7 @@ def run_graph(
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _checkpointer(checkpointer, settings) as saver:
+    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
         graph = compile_graph(saver)
         if graph.get_state(config).values:
             raise UsageError(
@@ -220,7 +247,7 @@ def resume_graph(
     settings = settings or Settings()
     context = TrialContext(settings=settings, models=models)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _checkpointer(checkpointer, settings) as saver:
+    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)
         if not snapshot.values:

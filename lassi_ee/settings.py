@@ -103,6 +103,9 @@ class Settings(BaseSettings):
 
     # --- storage ---
     checkpoint_url: str = "checkpoints/lassi-ee.sqlite"
+    checkpoint_lock_timeout_s: float = Field(
+        30.0, description="how long a SQLite checkpoint write waits for another process's lock"
+    )
     cache_dir: Path = Field(Path("checkpoints/source-cache"), description="Stage-0 profiles")
     runs_dir: Path = Path("runs")
 
