@@ -61,6 +61,9 @@ class TrialResult(BaseModel):
     stop_reason: str | None = None
     error: str | None = None
     archive_path: str | None = None
+    archive_error: str | None = Field(
+        None, description="why the archive is incomplete; `lassi-ee show --rewrite-archive`"
+    )
     usage: Usage = Field(default_factory=Usage)
 
 
@@ -116,6 +119,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         stop_reason=state.get("stop_reason"),
         error=state.get("error"),
         archive_path=state.get("archive_path"),
+        archive_error=state.get("archive_error"),
         usage=state.get("usage") or Usage(),
     )
     if "finished_unix" in state and "started_unix" in state:

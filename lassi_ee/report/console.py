@@ -99,3 +99,5 @@ def print_result(result: TrialResult) -> None:
     )
     if result.archive_path:
         console.print(f"archive: {result.archive_path}")
+    if result.archive_error:
+        console.print(f"[bold]archive incomplete:[/bold] {result.archive_error}")
