@@ -22,7 +22,7 @@ from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext
-from lassi_ee.settings import Settings
+from lassi_ee.settings import Settings, load_settings
 from lassi_ee.state import Candidate, TrialState, Verdict
 
 OnUpdate = Callable[[str, dict[str, Any]], None]
@@ -220,7 +220,7 @@ def run_graph(
     work) raises a UsageError/LassiError before anything starts. ``models`` is one
     LangChain chat model or a mapping role/group -> model; None uses settings.
     """
-    settings = settings or Settings()
+    settings = settings or load_settings()
     load_app(source, args)
     resolve_device(device)
     context = TrialContext(settings=settings, models=models)
@@ -248,7 +248,7 @@ def resume_graph(
     on_update: OnUpdate | None = None,
 ) -> TrialResult:
     """Continue a trial from its last completed step; a finished trial is just read."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     context = TrialContext(settings=settings, models=models)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:

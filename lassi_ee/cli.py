@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from lassi_ee.campaign.cli import add_campaign_commands
-from lassi_ee.errors import LassiError
-from lassi_ee.settings import Settings
+from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.settings import Settings, load_settings
 
 
 def _settings(options: argparse.Namespace) -> Settings:
-    return Settings().with_overrides(
+    return load_settings().with_overrides(
         repeats=getattr(options, "repeats", None),
         generate_model=getattr(options, "model", None),
         judge_model=getattr(options, "judge_model", None),
@@ -27,7 +27,12 @@ def _settings(options: argparse.Namespace) -> Settings:
 
 
 def _args(options: argparse.Namespace) -> list[str] | None:
-    return shlex.split(options.args) if options.args is not None else None
+    if options.args is None:
+        return None
+    try:
+        return shlex.split(options.args)
+    except ValueError as error:
+        raise UsageError(f"--args {options.args!r}: {error}; quote as in a shell") from None
 
 
 # --- profile / devices ---------------------------------------------------------------

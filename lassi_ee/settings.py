@@ -9,16 +9,19 @@ passes its flags that way).
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from lassi_ee.errors import UsageError
 
 
 def _config_file() -> Path:
@@ -133,3 +136,20 @@ class Settings(BaseSettings):
         """A copy with the given non-None values replaced (for CLI flags)."""
         update = {k: v for k, v in overrides.items() if v is not None}
         return self.model_copy(update=update)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and the config file; every problem in one UsageError."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']} "
+            f"(got {problem['input']!r})"
+            for problem in error.errors()
+        )
+        raise UsageError(
+            f"invalid settings (LASSI_* variables, or {_config_file()}): {problems}"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{_config_file()}: not valid TOML ({error})") from None
