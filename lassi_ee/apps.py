@@ -161,7 +161,10 @@ def load_manifest(path: Path) -> AppManifest:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise UsageError(f"{path}: not valid YAML ({err})") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UsageError(f"{path}: not valid YAML{where} ({problem})") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: expected a mapping of manifest fields")
     raw.setdefault("sources", [raw.get("refactor")] if raw.get("refactor") else [])
