@@ -220,3 +220,24 @@ def test_the_too_short_note_needs_a_short_window(settings):
     long_enough = settings.model_copy(update={"min_window_s": 0.05})
     fine = measure(backend, one_at_a_time(lambda: 0.0001), long_enough, None)
     assert fine.runs_per_window == 500 and "too short" not in fine.note
+
+
+@pytest.mark.parametrize(
+    ("manifest", "words"),
+    [
+        ("name: x\nlanguage: [cuda\n", ["not valid YAML at line 3"]),
+        ("name: x\nrefactor: spin.cpp\nargs: 7\n", ["language: Field required", "args:"]),
+        ("name: x\nlanguage: openmp\nrefactor: gone.cpp\n", ["lists 'gone.cpp'"]),
+    ],
+    ids=["yaml", "fields", "missing-file"],
+)
+def test_a_manifest_with_errors_names_every_one(manifest, words, tmp_path, trial_settings):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "spin.cpp").write_text(SOURCE)
+    (app / "app.yaml").write_text(manifest)
+    with pytest.raises(UsageError) as refused:
+        run_graph(app, "cpu", settings=trial_settings, models=scripted())
+    message = str(refused.value)
+    assert "\n" not in message and str(app / "app.yaml") in message
+    assert all(word in message for word in words), message

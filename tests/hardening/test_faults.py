@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pynvml
 import pytest
 from hardening_trials import outcomes, run_trial, trial_state
 from openai_stub import StubOpenAIServer
@@ -24,7 +25,9 @@ from trial_programs import FASTER, SAME, VALID, WRONG_RESULT, fenced, scripted
 
 import lassi_ee.tools.profile as profile_tool
 from lassi_ee.api import resume_graph, run_graph
-from lassi_ee.energy.base import SensorError, Timeline
+from lassi_ee.devices import Device
+from lassi_ee.energy.base import Timeline
+from lassi_ee.energy.nvidia import NvidiaBackend
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
 
@@ -160,49 +163,57 @@ def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
 # --- the sensor fails mid-measurement --------------------------------------------------
 
 
-class FlakySensor:
-    """An energy counter on the real clock (a steady 100 W, updated every 10 ms) that
-    raises SensorError on its ``fail_at``-th read, as NVML does when the driver fails."""
+class FailingNvml:
+    """NVML as pynvml offers it, on the real clock: a steady 100 W, the energy counter (mJ)
+    updated every 10 ms, and pynvml's own 'GPU is lost' error on the ``fail_at``-th
+    counter read, as a driver fault mid-measurement gives."""
 
-    name = "flaky"
-    has_energy_counter = True
-    has_power_sensor = False
-    update_period_s = 0.01
+    NVMLError = pynvml.NVMLError
+    PERIOD_S = 0.01
 
-    def __init__(self, lock_name: str, fail_at: int | None) -> None:
-        self.lock_name = lock_name
+    def __init__(self, fail_at: int | None) -> None:
         self.fail_at = fail_at
         self.reads = 0
 
-    def read_energy_j(self) -> float:
+    def nvmlInit(self) -> None:
+        return None
+
+    def nvmlShutdown(self) -> None:
+        return None
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        return index
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: int) -> int:
         self.reads += 1
         if self.reads == self.fail_at:
-            raise SensorError("NVML: nvmlDeviceGetTotalEnergyConsumption failed: GPU is lost")
-        return int(time.perf_counter() / self.update_period_s) * self.update_period_s * 100.0
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+        return int(time.perf_counter() / self.PERIOD_S) * 1000  # 100 W = 1 J per 10 ms
 
-    def read_power_w(self) -> float:
-        raise NotImplementedError
+    def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
+        return 100_000
 
-    def describe(self) -> str:
-        return "flaky test sensor: energy counter"
 
-    def close(self) -> None:
-        return None
+GPU = Device(spec="cuda:0", kind="cuda", name="replayed GPU", arch="sm_90", visible_id="0")
 
 
 @pytest.mark.parametrize("failing", ["once", "always"])
-def test_a_sensor_error_mid_measurement_is_retried_once_then_the_trial_goes_on(
+def test_an_nvml_error_mid_measurement_is_retried_once_then_the_trial_goes_on(
     failing, source_file, trial_settings, monkeypatch
 ):
-    sensors: list[FlakySensor] = []
+    """The NVIDIA backend turns NVML's error into a SensorError; the candidate is measured
+    again, and when that fails too it is left unmeasured and the trial goes on."""
+    sensors: list[FailingNvml] = []
 
     def backend_for(device):
         # the source's sensor works; a candidate's fails three quarters of the way through
         # the reads a whole measurement makes (as many as the source's took)
         fails = bool(sensors) and (failing == "always" or len(sensors) == 1)
-        fail_at = sensors[0].reads * 3 // 4 if fails else None
-        sensors.append(FlakySensor(device.lock_name, fail_at=fail_at))
-        return sensors[-1]
+        sensors.append(FailingNvml(fail_at=sensors[0].reads * 3 // 4 if fails else None))
+        return NvidiaBackend(GPU, sensors[-1])
 
     monkeypatch.setattr(profile_tool, "backend_for", backend_for)
     settings = trial_settings.model_copy(
@@ -219,8 +230,8 @@ def test_a_sensor_error_mid_measurement_is_retried_once_then_the_trial_goes_on(
     else:
         assert len(sensors) == 1 + 2 + 2  # every candidate measured twice, in vain
         assert vanilla.profile is None and vanilla.outcome == "abandoned"
-        assert "not measured" in vanilla.note and "GPU is lost" in vanilla.note
-        assert "2 attempts" in vanilla.note
+        assert "not measured: NVML energy read failed" in vanilla.note
+        assert "GPU is lost" in vanilla.note and "2 attempts" in vanilla.note
         assert outcomes(state)[1] == ("refactor", 1, 0, "abandoned")  # the trial went on
         assert result.status == "no_improvement" and result.stop_reason
 
