@@ -88,7 +88,7 @@ def vandal(targets: dict[str, Path]) -> str:
   int removed = (unlink("@VICTIM@") == 0) + (unlink("@SOURCE@") == 0) + (unlink("@CHECKPOINTS@") == 0);
   FILE *t = fopen("/tmp/@DROPPED@", "w");
   int dropped = t != nullptr;
-  int rm = system("rm -rf @RUNS_DIR@ @CACHE_DIR@ @SOURCE_DIR@ 2>/dev/null");
+  int rm = system("rm -rf @RUNS_DIR@ @CACHE_DIR@ @SOURCE_DIR@");
   printf("wrote %d overwrote %d removed %d dropped %d rm %d\n", wrote, overwrote, removed, dropped, rm);
   printf("result 42\nPASS\n");
   return 0;"""

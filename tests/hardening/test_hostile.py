@@ -230,6 +230,7 @@ def test_a_vandal_reads_no_secret_and_changes_nothing_outside_its_directory(
     assert "env PATH=" in vandal_run.stdout  # it did read its environment
     assert f"peek {SHADOW}: (unreadable)" in vandal_run.stdout
     assert "wrote 0 overwrote 0 removed 0" in vandal_run.stdout
+    assert "Read-only file system" in vandal_run.stderr  # rm -rf ran, and was refused
     assert victim.read_text() == "keep me" and not (outside_tmp / "new.txt").exists()
     assert not (Path("/tmp") / process_name("dropped")).exists()
     assert source_file.read_text() == SOURCE
