@@ -14,7 +14,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed-$(EXTRAS)
-	$(VENV)/bin/lassi-ee profile examples/jacobi2d --device auto
+	$(VENV)/bin/lassi-ee demo
 
 lint: $(VENV)/.installed-$(EXTRAS)
 	$(PY) -m ruff check lassi_ee tests benchmarks
