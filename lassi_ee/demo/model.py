@@ -8,9 +8,9 @@ so that one trial shows every branch of the method. Compiles, runs and
 measurements stay real.
 
 Each reply is chosen from what the prompt shows (the program, the previous
-attempt's fate), never from a count of earlier calls: the model keeps no state,
-so a resumed trial, a fresh model per node (LangGraph Studio) and a replay from
-an earlier checkpoint all get the same answers.
+try under the plan), never from a count of earlier calls: the model keeps no
+state, so a resumed trial, a fresh model per node (LangGraph Studio) and a
+replay from an earlier checkpoint all get the same answers.
 """
 
 from __future__ import annotations
@@ -41,10 +41,8 @@ class CodeReply(BaseModel):
 
 
 class RefactorReplies(BaseModel):
-    on_source: CodeReply  # the best is still the source (or the vanilla version)
-    first_on_new_best: CodeReply  # first try under a plan made for a new best
-    after_rejection: CodeReply  # the previous try was rejected
-    after_no_gain: list[CodeReply]  # the previous try was valid but no better
+    by_iteration: list[CodeReply]  # Stage-3 iterations 1, 2, 3 ...
+    later: list[CodeReply]  # then these in turn
 
 
 class JudgeReplies(BaseModel):
@@ -121,23 +119,31 @@ def _program_of(call: FakeCall) -> DemoProgram:
     )
 
 
-_NO_GAIN = "was correct but did not use less energy"
-_ITERATION = re.compile(r"\(iteration (\d+)")
+_PREVIOUS_TRY = re.compile(r"\(iteration (\d+), attempt \d+\) was ")
+
+
+def refactor_iteration(program: DemoProgram, prompt: str) -> int:
+    """Which Stage-3 iteration a refactor prompt asks for.
+
+    The prompt names the previous try under the same plan ("v5 (iteration 2,
+    attempt 0) was rejected ..."); without one the plan is fresh: the first,
+    on the source, or one made for a new best (after iteration 1, as scripted).
+    So the story goes on whether or not a version measured lower.
+    """
+    previous = _PREVIOUS_TRY.search(prompt)
+    if previous is not None:
+        return int(previous.group(1)) + 1
+    return 1 if program.shows_original(prompt) else 2
 
 
 def _refactor(call: FakeCall) -> str:
     program = _program_of(call)
     replies = program.script.refactor
-    prompt = call.prompt
-    if program.shows_original(prompt):
-        return program.code_reply(replies.on_source)
-    if _NO_GAIN in prompt:
-        found = _ITERATION.search(prompt)
-        iteration = int(found.group(1)) if found else 0
-        return program.code_reply(replies.after_no_gain[iteration % len(replies.after_no_gain)])
-    if "was rejected (" in prompt:
-        return program.code_reply(replies.after_rejection)
-    return program.code_reply(replies.first_on_new_best)
+    iteration = refactor_iteration(program, call.prompt)
+    if iteration <= len(replies.by_iteration):
+        return program.code_reply(replies.by_iteration[iteration - 1])
+    later = iteration - len(replies.by_iteration) - 1
+    return program.code_reply(replies.later[later % len(replies.later)])
 
 
 def _judge(call: FakeCall) -> dict[str, Any]:
