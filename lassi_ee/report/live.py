@@ -41,6 +41,9 @@ STAGES = {
     "compare": "4: compare and archive",
     "finalize": "4: compare and archive",
 }
+STATUS_COLUMNS = (
+    "trial", "stage", "last step", "iteration", "temperature", "self-corrections", "best so far",
+)  # fmt: skip
 STEP_WORDS = {
     "compile_candidate": "compiled",
     "fix_compile": "fixed a compile error in",
@@ -142,14 +145,15 @@ class ProgressView:
         )
         self._live: Live | None = None
         self._running: dict[str, TrialProgress] = {}
+        self._finished: list[str] = []  # one line per finished trial, latest last
         self._latest: str | None = None
         self._lock = threading.Lock()
 
     # --- context manager: the live panel exists between enter and exit ---
 
     def __enter__(self) -> ProgressView:
-        if self.banner:
-            self.console.print(self.banner)
+        if self.banner and not self._live_wanted:  # the live panel shows it
+            self.console.print(Text(self.banner))
         if self._live_wanted:
             self._live = Live(
                 console=self.console,
@@ -193,13 +197,15 @@ class ProgressView:
             self._update(self._latest, node, update)
 
     def trial_finished(self, result: TrialResult) -> None:
+        figure = f", {result.reduction:.1%} less {result.objective}" if result.reduction else ""
+        summary = f"trial {result.thread_id} {result.status}{figure}"
         with self._lock:
             self._running.pop(result.thread_id, None)
+            self._finished.append(summary)
             self.done += 1
         left = self.total_trials - self.done
         counts = f" ({self.done} done, {left} left)" if self.total_trials > 1 else ""
-        figure = f", {result.reduction:.1%} less {result.objective}" if result.reduction else ""
-        self._say(f"trial {result.thread_id} {result.status}{figure}{counts}")
+        self._say(summary + counts)
 
     def _update(self, thread_id: str, node: str, update: dict[str, Any]) -> None:
         with self._lock:
@@ -218,32 +224,28 @@ class ProgressView:
     # --- the panel ---
 
     def render(self) -> RenderableType:
-        table = Table(expand=True, title_justify="left")
-        for column in (
-            "trial",
-            "stage",
-            "last step",
-            "iteration",
-            "temperature",
-            "self-corrections",
-            "best so far",
-        ):
-            table.add_column(column, overflow="fold")
+        left = self.total_trials - self.done
+        parts: list[RenderableType] = []
+        if self.banner:
+            parts.append(Text(self.banner, style="bold yellow"))
+        parts.append(Text(f"trials: {self.done} done, {left} left of {self.total_trials}"))
         with self._lock:
             running = list(self._running.values())
-        for p in running:
-            table.add_row(
-                p.title or p.thread_id,
-                p.stage,
-                p.step,
-                str(p.iteration),
-                f"{p.temperature:.1f}" if p.temperature is not None else "-",
-                str(p.self_corrections),
-                p.best_text(),
-            )
-        left = self.total_trials - self.done
-        table.title = f"trials: {self.done} done, {left} left of {self.total_trials}"
-        parts: list[RenderableType] = [table]
-        if self.banner:
-            parts.insert(0, Text(self.banner, style="bold yellow"))
+            finished = self._finished[-3:]
+        if running:
+            table = Table(expand=True)
+            for column in STATUS_COLUMNS:
+                table.add_column(column, overflow="fold")
+            for p in running:
+                table.add_row(
+                    p.title or p.thread_id,
+                    p.stage,
+                    p.step,
+                    str(p.iteration),
+                    f"{p.temperature:.1f}" if p.temperature is not None else "-",
+                    str(p.self_corrections),
+                    p.best_text(),
+                )
+            parts.append(table)
+        parts += [Text(f"finished: {line}", style="dim") for line in finished]
         return Group(*parts)

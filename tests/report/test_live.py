@@ -76,7 +76,10 @@ def test_live_panel_on_a_terminal(finished_trial):
     assert "3: refactor, check, measure" in row and "0.4" in row and "vs source" in row
     assert "\x1b[" in out.getvalue()  # drawn live
     assert "judge: INVALID" in out.getvalue()  # step lines still scroll above the panel
-    assert "trials: 1 done, 0 left of 1" in text_of(view)
+    final = text_of(view)
+    assert "trials: 1 done, 0 left of 1" in final
+    assert f"finished: trial {thread_id} {finished_trial.result.status}" in final
+    assert "self-corrections" not in final  # no table once nothing runs
 
 
 def test_a_campaign_sees_trials_side_by_side(finished_trial):
@@ -97,6 +100,7 @@ def test_a_campaign_sees_trials_side_by_side(finished_trial):
     assert "heat2d on cuda:0" in both and "heat2d on cuda:1" in both
     assert "trials: 0 done, 3 left of 3" in both
     assert "trials: 1 done, 2 left of 3" in after and "heat2d on cuda:0" not in after
+    assert "heat2d on cuda:1" in after and "finished: trial a-1" in after
     log = out.getvalue()
     assert "trial b-2 started (1/3): heat2d on cuda:1" in log
     assert "[a-1] stage 0:" in log and "[b-2] stage 0:" in log
