@@ -44,15 +44,30 @@ STAGES = {
 STATUS_COLUMNS = (
     "trial", "stage", "last step", "iteration", "temperature", "self-corrections", "best so far",
 )  # fmt: skip
-STEP_WORDS = {
-    "compile_candidate": "compiled",
-    "fix_compile": "fixed a compile error in",
-    "run_candidate": "ran and checked",
-    "fix_runtime": "fixed a run failure in",
-    "measure_candidate": "measured",
-    "judge_candidate": "judged",
-    "assess": "assessed",
-}
+
+
+def step_text(node: str, update: dict[str, Any]) -> str:
+    """The step just finished, in a few words: "v5 compile FAILED", "v3: improved"."""
+    candidate: Candidate | None = update.get("candidate")
+    if node == "assess" and update.get("history"):
+        done = update["history"][-1]
+        return f"v{done.version}: {done.outcome}"
+    if candidate is None:
+        return node.replace("_", " ")
+    v = f"v{candidate.version}"
+    if node in ("vanilla", "refactor"):
+        return f"wrote {v}"
+    if node in ("fix_compile", "fix_runtime"):
+        return f"wrote {v}, a fix of v{update['history'][-1].version}"
+    if node == "compile_candidate" and candidate.compile is not None:
+        return f"{v} compile {'ok' if candidate.compile.ok else 'FAILED'}"
+    if node == "run_candidate" and candidate.run is not None:
+        return f"{v} run {'ok' if candidate.run.ok else 'FAILED'}"
+    if node == "judge_candidate" and candidate.verdict is not None:
+        return f"{v} judged {candidate.verdict.verdict}"
+    if node == "measure_candidate":
+        return f"{v} measured" if candidate.profile is not None else f"{v} not measured"
+    return f"{v}: {node.replace('_', ' ')}"
 
 
 @dataclass
@@ -102,13 +117,7 @@ class TrialProgress:
         if best is not None and best.profile is not None:
             self.best_value = best.profile.objective_stats.mean
             self.best_version = best.version
-        if node in STEP_WORDS and candidate is not None:
-            self.step = f"{STEP_WORDS[node]} v{candidate.version}"
-        elif node in STEP_WORDS and update.get("history"):
-            done = update["history"][-1]
-            self.step = f"v{done.version}: {done.outcome}"
-        else:
-            self.step = node.replace("_", " ")
+        self.step = step_text(node, update)
 
     def seed(self, result: TrialResult) -> None:
         """Start from a checkpointed trial's figures (on resume)."""

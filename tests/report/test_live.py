@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from lassi_ee.cli import main
-from lassi_ee.report.live import ProgressView, TrialProgress
+from lassi_ee.report.live import ProgressView, TrialProgress, step_text
 
 
 def text_of(view: ProgressView) -> str:
@@ -31,6 +31,20 @@ def test_progress_follows_the_trial(finished_trial):
     assert (
         f"v{result.best_version}: " in progress.best_text() and "vs source" in progress.best_text()
     )
+
+
+def test_steps_in_a_few_words(finished_trial):
+    steps = [step_text(node, update) for node, update in finished_trial.updates]
+    assert steps[:3] == ["profile source", "wrote v1", "v1 compile ok"]
+    for expected in (
+        "v2 compile FAILED",
+        "wrote v3, a fix of v2",
+        "v4 judged INVALID",
+        "v5 run FAILED",
+        "wrote v6, a fix of v5",
+    ):
+        assert expected in steps
+    assert any(step.endswith(": not_lower") for step in steps)
 
 
 def test_plain_lines_when_output_is_not_a_terminal(finished_trial):
