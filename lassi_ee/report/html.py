@@ -123,7 +123,7 @@ def _versions(report: TrialReport) -> str:
     rows = []
     for row in report.versions:
         reasons = "".join(f"<li>{escape(r)}</li>" for r in row.reasons)
-        if row.problem and not (row.verdict_by == "check" and row.problem in row.reasons[0:1]):
+        if row.problem:
             reasons += f"<li>{escape(row.problem)}</li>"
         verdict = f"{row.verdict} ({row.verdict_by})" if row.verdict else "-"
         temperature = f"{row.temperature:.1f}" if row.temperature is not None else "-"

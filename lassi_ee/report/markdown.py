@@ -75,9 +75,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
     parts.append("## Versions, verdicts and reasons")
     rows = []
     for row in report.versions:
-        notes = list(row.reasons)
-        if row.problem and row.problem not in notes:
-            notes.append(row.problem)
+        notes = [*row.reasons, row.problem] if row.problem else row.reasons
         rows.append(
             [
                 row.label + (" ★ best" if row.is_best else ""),

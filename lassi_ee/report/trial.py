@@ -23,9 +23,6 @@ from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
 
-VALID = ("improved", "not_lower")
-FAILED = ("compile_failed", "run_failed", "abandoned")
-
 
 class VersionRow(BaseModel):
     """One version of the program as the report lists and plots it."""
@@ -84,13 +81,12 @@ class TrialReport(BaseModel):
 
 
 def _problem(candidate: Candidate) -> str:
+    """Why a version failed to build or run (an output check's veto is its verdict)."""
     if candidate.compile is not None and not candidate.compile.ok:
         first = next((line for line in candidate.compile.diagnostics.splitlines() if line), "")
         return f"does not compile: {first}".rstrip(": ")
     if candidate.run is not None and not candidate.run.ok:
         return f"run failed: {candidate.run.failure}"
-    if candidate.check is not None and candidate.check.vetoes:
-        return f"output check: {candidate.check.finding}"
     return candidate.note
 
 
