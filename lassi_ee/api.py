@@ -67,7 +67,8 @@ class TrialResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
-def _figures(candidate_profile: Any) -> Figures:
+def figures_of(candidate_profile: Any) -> Figures:
+    """The per-run figures of a measured profile (all None when it was not measured)."""
     if candidate_profile is None:
         return Figures()
     energy = candidate_profile.net_energy_j
@@ -85,7 +86,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     best = state.get("best")
     reference = state.get("reference")
     objective = state.get("objective")
-    source = _figures(reference.profile) if reference else Figures()
+    source = figures_of(reference.profile) if reference else Figures()
     vanilla = next((c for c in history if c.stage == "vanilla"), None)
     valid = {
         c.version: c.profile.stats_for(objective or "runtime").mean
@@ -109,9 +110,9 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         objective=objective,
         source=source,
         vanilla_outcome=vanilla.outcome if vanilla else None,
-        vanilla=_figures(vanilla.profile) if vanilla and vanilla.profile else None,
+        vanilla=figures_of(vanilla.profile) if vanilla and vanilla.profile else None,
         final_valid=lowest is not None,
-        final=_figures(lowest.profile) if lowest is not None and lowest.profile else None,
+        final=figures_of(lowest.profile) if lowest is not None and lowest.profile else None,
         verdicts={c.version: c.verdict for c in history if c.verdict is not None},
         versions=len(history),
         iterations=state.get("iteration", 0),
@@ -125,7 +126,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     if "finished_unix" in state and "started_unix" in state:
         result.pipeline_s = state["finished_unix"] - state["started_unix"]
     if best is not None:
-        result.best = _figures(best.profile)
+        result.best = figures_of(best.profile)
         result.best_code = best.code
         result.best_version = best.version
         result.best_iteration = best.iteration
