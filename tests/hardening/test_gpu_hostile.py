@@ -15,6 +15,7 @@ from hostile_programs import process_name, processes_named
 from trial_programs import VALID, fenced, scripted
 
 from lassi_ee.devices import Device, resolve_device
+from lassi_ee.energy.nvidia import handle_for
 from lassi_ee.tools.run import RunRequest, run_program
 
 pytestmark = pytest.mark.gpu
@@ -112,7 +113,7 @@ def used_gpu_memory_mib(gpu: Device) -> float:
 
     pynvml.nvmlInit()
     try:
-        handle = pynvml.nvmlDeviceGetHandleByIndex(int(gpu.visible_id or gpu.index))
+        handle = handle_for(pynvml, gpu.visible_id or str(gpu.index))
         return pynvml.nvmlDeviceGetMemoryInfo(handle).used / 2**20
     finally:
         pynvml.nvmlShutdown()
