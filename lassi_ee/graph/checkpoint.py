@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -30,8 +32,16 @@ def serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(allowed_msgpack_modules=list(STATE_TYPES))
 
 
+_SETUP_LOCK = 0x1A551EE  # the advisory lock id held while creating the checkpoint tables
+
+
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://"))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 @contextmanager
@@ -40,14 +50,30 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
     if is_postgres(url):
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg import Connection, OperationalError
         except ImportError:
             raise LassiError(
                 "a postgres:// checkpoint URL needs the postgres extra: "
                 "pip install 'lassi-ee[postgres]'"
             ) from None
-        with PostgresSaver.from_conn_string(url) as postgres:
+        with ExitStack() as stack:
+            try:
+                postgres = stack.enter_context(PostgresSaver.from_conn_string(url))
+            except OperationalError as error:
+                raise LassiError(
+                    f"checkpoint database {redacted(url)} cannot be reached "
+                    f"({str(error).strip().splitlines()[0]}): check the URL and that the "
+                    "server runs"
+                ) from None
             postgres.serde = serializer()
-            postgres.setup()
+            # one process at a time creates the tables: trials that start together on a
+            # cluster would otherwise race on CREATE TABLE
+            guard = cast(Connection, postgres.conn)  # from_conn_string: one connection
+            guard.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+            try:
+                postgres.setup()
+            finally:
+                guard.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
             yield postgres
         return
     path = Path(url.removeprefix("sqlite:///"))
