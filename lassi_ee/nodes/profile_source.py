@@ -6,10 +6,13 @@ The result is cached per source, arguments, device and measurement settings, so
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +56,25 @@ def measure_source(app: App, device: Device, settings: Settings, build_dir: Path
     """Profile the source (or take it from the cache); LassiError says why it cannot be used."""
     key = cache_key(app, device, settings)
     entry = settings.cache_dir / key
-    reference = _cached(entry / "reference.json")
-    if reference is not None:
-        return reference
+    with _cache_lock(entry):
+        return _cached(entry / "reference.json") or _fill(entry, app, device, settings, build_dir)
+
+
+@contextlib.contextmanager
+def _cache_lock(entry: Path) -> Iterator[None]:
+    """One process fills a cache entry while trials of the same source and device that
+    start together (Ray runs them side by side on cpu) wait, then read it."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with entry.with_name(entry.name + ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # the kernel drops it if we die
+        yield
+
+
+def _fill(
+    entry: Path, app: App, device: Device, settings: Settings, build_dir: Path
+) -> ReferenceRun:
+    """Measure the source into the cache entry, all or nothing."""
+    key = entry.name
     staging = entry.with_name(key + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
