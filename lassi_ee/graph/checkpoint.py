@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -45,6 +46,21 @@ def redacted(url: str) -> str:
 
 
 @contextmanager
+def _setup_lock(connection: Any) -> Iterator[None]:
+    """One process at a time creates the checkpoint tables: trials that start together on
+    a cluster would otherwise race on CREATE TABLE. Waiters poll rather than block: the
+    migrations' CREATE INDEX CONCURRENTLY waits for every open statement, a blocked
+    pg_advisory_lock included, which would deadlock."""
+    query = "SELECT pg_try_advisory_lock(%s) AS taken"  # rows are dicts (from_conn_string)
+    while not connection.execute(query, (_SETUP_LOCK,)).fetchone()["taken"]:
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+@contextmanager
 def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
     """A ready checkpointer for a SQLite path (default) or a postgres:// URL."""
     if is_postgres(url):
@@ -66,14 +82,8 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
                     "server runs"
                 ) from None
             postgres.serde = serializer()
-            # one process at a time creates the tables: trials that start together on a
-            # cluster would otherwise race on CREATE TABLE
-            guard = cast(Connection, postgres.conn)  # from_conn_string: one connection
-            guard.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
-            try:
+            with _setup_lock(cast(Connection, postgres.conn)):  # from_conn_string: one
                 postgres.setup()
-            finally:
-                guard.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
             yield postgres
         return
     path = Path(url.removeprefix("sqlite:///"))
