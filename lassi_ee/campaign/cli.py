@@ -28,8 +28,8 @@ def add_campaign_commands(commands: Any) -> None:
     )
     run.add_argument(
         "--address",
-        help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001); "
-        "default RAY_ADDRESS, else Ray starts on this machine",
+        help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001); default "
+        "RAY_ADDRESS, else a cluster `ray start`ed here, else a new Ray instance here",
     )
     run.set_defaults(handler=cmd_campaign_run)
 
@@ -85,6 +85,7 @@ def cmd_campaign_run(options: argparse.Namespace) -> int:
         f"device(s) x {campaign.spec.trials} = {total} trials; results in {campaign.store_path}",
         flush=True,
     )
+
     def on_event(event: TrialEvent) -> None:
         print(_event_line(event), flush=True)
 

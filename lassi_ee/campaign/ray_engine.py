@@ -232,10 +232,11 @@ def run_ray(
 ) -> RaySummary:
     """Run every unfinished trial as a Ray task and store each record as it returns.
 
-    ``address``: a Ray cluster ("auto", "ray://host:10001", host:port); None starts
-    Ray on this machine unless RAY_ADDRESS names one (or this process already is
-    connected). Blocks until every task has ended; Ctrl-C cancels the tasks and
-    re-raises KeyboardInterrupt (cut-off trials resume on the next run).
+    ``address``: a Ray cluster ("auto", "ray://host:10001", host:port). None is Ray's
+    default: RAY_ADDRESS, else a cluster ``ray start`` began on this machine, else a
+    new Ray instance here (a process already connected stays on its cluster). Blocks
+    until every task has ended; Ctrl-C cancels the tasks and re-raises
+    KeyboardInterrupt (cut-off trials resume on the next run).
     """
     store = ResultsStore(campaign.store_path)
     with campaign_lock(campaign):

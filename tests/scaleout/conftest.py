@@ -4,6 +4,7 @@ on 127.0.0.1, started by the test run and stopped at its end."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -87,14 +88,11 @@ def write_campaign(tmp_path: Path, settings: Any) -> Callable[..., Path]:
 # --- Ray ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ray_instance(control_root: Path) -> Iterator[None]:
-    """Ray on this machine, on 127.0.0.1: 2 CPUs and 2 GPU-like "fake_gpu" resources.
-
-    Workers start with this environment: the worktree and this folder on PYTHONPATH
-    (so they import this lassi_ee and the test helpers), no LASSI_* variables."""
-    import ray
-
+@contextlib.contextmanager
+def ray_worker_env(control_root: Path) -> Iterator[None]:
+    """The environment Ray processes started inside this block keep: the worktree and this
+    folder on PYTHONPATH (so workers import this lassi_ee and the test helpers), the control
+    folder of scaleout_models, no LASSI_* variables."""
     env = _clean_env()
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT), str(HERE), env.get("PYTHONPATH", "")]
@@ -104,16 +102,26 @@ def ray_instance(control_root: Path) -> Iterator[None]:
     os.environ.clear()
     os.environ.update(env)
     try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def ray_instance(control_root: Path) -> Iterator[None]:
+    """Ray on this machine, on 127.0.0.1: 2 CPUs and 2 GPU-like "fake_gpu" resources."""
+    import ray
+
+    with ray_worker_env(control_root):
         ray.init(
+            address="local",  # a new instance, even if `ray start` left one running here
             num_cpus=2,
             resources={"fake_gpu": 2},
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
             log_to_driver=False,
         )
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     try:
         yield
     finally:
