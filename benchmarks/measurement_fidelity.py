@@ -116,16 +116,19 @@ def row(name: str, profile: EnergyProfile, paper: list[PaperRecipeResult]) -> st
     else:
         theirs = "- | - | -"
     idle = f"{profile.idle_power_w:.1f}" if profile.idle_power_w is not None else "-"
+    runtime = profile.runtime_s
     return (
-        f"| {name} | {profile.runtime_s.mean:.2f} | {profile.runs_per_window} | {ours} | {idle} | "
-        f"{profile.settle_s:.1f} | {profile.overhead_s:.1f} | {theirs} | {verdict(profile)} |"
+        f"| {name} | {runtime.mean:.2f} | {runtime.cv:.1%} | {profile.runs_per_window} | {ours} | "
+        f"{idle} | {profile.settle_s:.1f} | {profile.overhead_s:.1f} | {theirs} | "
+        f"{verdict(profile)} |"
     )
 
 
+# "runtime CV" is the program's own run-to-run spread: energy cannot repeat better than it.
 HEADER = (
-    "| program | runtime s | runs/window | net J/run | CV | idle W | settle s | overhead s "
-    "| paper net J/run | paper CV | paper zeros | verdict |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| program | runtime s | runtime CV | runs/window | net J/run | CV | idle W | settle s "
+    "| overhead s | paper net J/run | paper CV | paper zeros | verdict |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

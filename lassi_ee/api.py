@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,13 +17,13 @@ from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
 from lassi_ee.devices import resolve_device
-from lassi_ee.errors import UsageError
+from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext
-from lassi_ee.settings import Settings
+from lassi_ee.settings import Settings, load_settings
 from lassi_ee.state import Candidate, TrialState, Verdict
 
 OnUpdate = Callable[[str, dict[str, Any]], None]
@@ -60,10 +62,14 @@ class TrialResult(BaseModel):
     stop_reason: str | None = None
     error: str | None = None
     archive_path: str | None = None
+    archive_error: str | None = Field(
+        None, description="why the archive is incomplete; `lassi-ee show --rewrite-archive`"
+    )
     usage: Usage = Field(default_factory=Usage)
 
 
-def _figures(candidate_profile: Any) -> Figures:
+def figures_of(candidate_profile: Any) -> Figures:
+    """The per-run figures of a measured profile (all None when it was not measured)."""
     if candidate_profile is None:
         return Figures()
     energy = candidate_profile.net_energy_j
@@ -81,7 +87,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     best = state.get("best")
     reference = state.get("reference")
     objective = state.get("objective")
-    source = _figures(reference.profile) if reference else Figures()
+    source = figures_of(reference.profile) if reference else Figures()
     vanilla = next((c for c in history if c.stage == "vanilla"), None)
     valid = {
         c.version: c.profile.stats_for(objective or "runtime").mean
@@ -105,9 +111,9 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         objective=objective,
         source=source,
         vanilla_outcome=vanilla.outcome if vanilla else None,
-        vanilla=_figures(vanilla.profile) if vanilla and vanilla.profile else None,
+        vanilla=figures_of(vanilla.profile) if vanilla and vanilla.profile else None,
         final_valid=lowest is not None,
-        final=_figures(lowest.profile) if lowest is not None and lowest.profile else None,
+        final=figures_of(lowest.profile) if lowest is not None and lowest.profile else None,
         verdicts={c.version: c.verdict for c in history if c.verdict is not None},
         versions=len(history),
         iterations=state.get("iteration", 0),
@@ -115,12 +121,13 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         stop_reason=state.get("stop_reason"),
         error=state.get("error"),
         archive_path=state.get("archive_path"),
+        archive_error=state.get("archive_error"),
         usage=state.get("usage") or Usage(),
     )
     if "finished_unix" in state and "started_unix" in state:
         result.pipeline_s = state["finished_unix"] - state["started_unix"]
     if best is not None:
-        result.best = _figures(best.profile)
+        result.best = figures_of(best.profile)
         result.best_code = best.code
         result.best_version = best.version
         result.best_iteration = best.iteration
@@ -138,8 +145,33 @@ def _checkpointer(
     if given is not None:
         yield given
     else:
-        with open_checkpointer(settings.checkpoint_url) as saver:
+        with open_checkpointer(
+            settings.checkpoint_url, settings.checkpoint_lock_timeout_s
+        ) as saver:
             yield saver
+
+
+@contextmanager
+def _stopped_in_one_line(thread_id: str, settings: Settings) -> Iterator[None]:
+    """What stops a trial from outside (a full disk, a checkpoint database another process
+    holds) becomes one LassiError that says how to go on: every finished step is
+    checkpointed, so the trial resumes where it stopped."""
+    resume = f"then `lassi-ee resume {thread_id}` continues from the last finished step"
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = error.filename or (
+            f"the trial's files (runs_dir {settings.runs_dir}, work_root {settings.work_root}, "
+            f"cache_dir {settings.cache_dir})"
+        )
+        raise LassiError(f"cannot write {where}: {error.strerror}; free space, {resume}") from None
+    except sqlite3.OperationalError as error:
+        raise LassiError(
+            f"checkpoint database {settings.checkpoint_url} failed ({error}): wait for the "
+            f"process that holds it, or free space on its disk, {resume}"
+        ) from None
 
 
 def _stream(
@@ -192,14 +224,14 @@ def run_graph(
     LangChain chat model or a mapping role/group -> model; None uses settings.
     ``request_gate`` limits concurrent LLM requests (see lassi_ee.llm.gate).
     """
-    settings = settings or Settings()
+    settings = settings or load_settings()
     load_app(source, args)
     resolve_device(device)
     context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _checkpointer(checkpointer, settings) as saver:
+    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
         graph = compile_graph(saver)
         if graph.get_state(config).values:
             raise UsageError(
@@ -221,10 +253,10 @@ def resume_graph(
     request_gate: RequestGate | None = None,
 ) -> TrialResult:
     """Continue a trial from its last completed step; a finished trial is just read."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _checkpointer(checkpointer, settings) as saver:
+    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)
         if not snapshot.values:

@@ -161,7 +161,10 @@ def load_manifest(path: Path) -> AppManifest:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise UsageError(f"{path}: not valid YAML ({err})") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UsageError(f"{path}: not valid YAML{where} ({problem})") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: expected a mapping of manifest fields")
     raw.setdefault("sources", [raw.get("refactor")] if raw.get("refactor") else [])
@@ -177,9 +180,13 @@ def load_manifest(path: Path) -> AppManifest:
 def load_app(source: str | Path, args: list[str] | None = None) -> App:
     """Load a source file or an app directory; a bad path is one clear UsageError."""
     path = Path(source).expanduser()
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as err:  # a folder on the way that we may not enter
+        raise UsageError(f"{path}: cannot read it ({(err.strerror or str(err)).lower()})") from None
+    if not exists:
         raise UsageError(f"{path}: no such file or directory")
-    if path.is_dir():
+    if is_dir:
         manifest_path = path / MANIFEST_NAME
         if not manifest_path.is_file():
             raise UsageError(

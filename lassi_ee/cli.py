@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from lassi_ee.campaign.cli import add_campaign_commands
-from lassi_ee.errors import LassiError
-from lassi_ee.settings import Settings
+from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.settings import Settings, load_settings
 
 
 def _settings(options: argparse.Namespace) -> Settings:
-    return Settings().with_overrides(
+    return load_settings().with_overrides(
         repeats=getattr(options, "repeats", None),
         generate_model=getattr(options, "model", None),
         judge_model=getattr(options, "judge_model", None),
@@ -27,7 +27,12 @@ def _settings(options: argparse.Namespace) -> Settings:
 
 
 def _args(options: argparse.Namespace) -> list[str] | None:
-    return shlex.split(options.args) if options.args is not None else None
+    if options.args is None:
+        return None
+    try:
+        return shlex.split(options.args)
+    except ValueError as error:
+        raise UsageError(f"--args {options.args!r}: {error}; quote as in a shell") from None
 
 
 # --- profile / devices ---------------------------------------------------------------
@@ -77,14 +82,6 @@ def cmd_devices(options: argparse.Namespace) -> int:
 # --- trials ----------------------------------------------------------------------------
 
 
-def _progress(node: str, update: dict[str, Any]) -> None:
-    from lassi_ee.report.console import progress_line
-
-    line = progress_line(node, update)
-    if line:
-        print(line, flush=True)
-
-
 def _print_result(result: Any) -> None:
     from lassi_ee.report.console import print_result
 
@@ -92,24 +89,36 @@ def _print_result(result: Any) -> None:
 
 
 def cmd_run(options: argparse.Namespace) -> int:
-    from lassi_ee.api import run_graph
+    from lassi_ee.api import new_thread_id, run_graph
+    from lassi_ee.report.live import ProgressView
 
-    result = run_graph(
-        options.source,
-        options.device,
-        thread_id=options.thread,
-        settings=_settings(options),
-        args=_args(options),
-        on_update=_progress,
-    )
+    thread_id = options.thread or new_thread_id(options.source)
+    with ProgressView() as view:
+        view.trial_started(thread_id, f"{Path(options.source).name} on {options.device}")
+        result = run_graph(
+            options.source,
+            options.device,
+            thread_id=thread_id,
+            settings=_settings(options),
+            args=_args(options),
+            on_update=view.on_update,
+        )
+        view.trial_finished(result)
     _print_result(result)
     return 0 if result.status != "failed" else 1
 
 
 def cmd_resume(options: argparse.Namespace) -> int:
     from lassi_ee.api import resume_graph
+    from lassi_ee.report.live import ProgressView
+    from lassi_ee.trials import show_trial
 
-    result = resume_graph(options.thread, settings=_settings(options), on_update=_progress)
+    settings = _settings(options)
+    so_far = show_trial(options.thread, settings)
+    with ProgressView() as view:
+        view.trial_started(options.thread, f"{so_far.app} on {so_far.device}", seed=so_far)
+        result = resume_graph(options.thread, settings=settings, on_update=view.on_update)
+        view.trial_finished(result)
     _print_result(result)
     return 0 if result.status != "failed" else 1
 
@@ -153,6 +162,32 @@ def cmd_import(options: argparse.Namespace) -> int:
     for manifest in written:
         print(f"wrote {manifest}")
     return 0
+
+
+# --- report and demo -------------------------------------------------------------------
+
+
+def cmd_report(options: argparse.Namespace) -> int:
+    from lassi_ee.report.files import report_trial
+
+    out = Path(options.out) if options.out else None
+    files = report_trial(options.thread, _settings(options), out)
+    print(f"wrote {files.html}")
+    print(f"      {files.markdown} (with {len(files.plots)} SVG plots beside it)")
+    return 0
+
+
+def cmd_demo(options: argparse.Namespace) -> int:
+    from lassi_ee.demo.runner import run_demo
+    from lassi_ee.report.console import print_demo
+    from lassi_ee.report.live import ProgressView
+
+    banner = "lassi-ee demo: the LLM replies are SCRIPTED (a demo model, not an LLM)"
+    with ProgressView(banner=banner) as view:
+        outcome = run_demo(options.device, Path(options.dir), on_trial_start=view.trial_started)
+        view.trial_finished(outcome.result)
+    print_demo(outcome)
+    return 0 if outcome.result.status != "failed" else 1
 
 
 # --- parser ----------------------------------------------------------------------------
@@ -219,6 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
         importer.set_defaults(handler=cmd_import, suite=suite)
 
     add_campaign_commands(commands)  # lassi_ee/campaign/cli.py: campaign run|status|report|export
+    report = commands.add_parser("report", help="write a trial's HTML and Markdown report")
+    report.add_argument("thread")
+    report.add_argument("--out", help="folder for the report (default: the trial's archive)")
+    report.set_defaults(handler=cmd_report)
+
+    demo = commands.add_parser(
+        "demo", help="one whole trial of a bundled program with a scripted (not LLM) model"
+    )
+    demo.add_argument("--device", default="auto", help="auto (a GPU if visible), cpu or cuda:N")
+    demo.add_argument("--dir", default="runs/demo", help="the demo's checkpoints and archive")
+    demo.set_defaults(handler=cmd_demo)
     return parser
 
 

@@ -9,16 +9,19 @@ passes its flags that way).
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from lassi_ee.errors import UsageError
 
 
 def _config_file() -> Path:
@@ -99,10 +102,20 @@ class Settings(BaseSettings):
         32.0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
     )
     sandbox_user: str = Field("nobody", description="uid the child runs as when we are root")
+    # --- containment: added by the hardening work (issue 8) ---
+    sandbox_fresh_uid: bool = Field(
+        True,
+        description="as root, run each program (and compiler) under a fresh unused uid in "
+        "sandbox_user's group, so one run's processes cannot use up another run's process "
+        "limit; False: run as sandbox_user",
+    )
     work_root: Path = Path("/tmp/lassi-ee-work")
 
     # --- storage ---
     checkpoint_url: str = "checkpoints/lassi-ee.sqlite"
+    checkpoint_lock_timeout_s: float = Field(
+        30.0, description="how long a SQLite checkpoint write waits for another process's lock"
+    )
     cache_dir: Path = Field(Path("checkpoints/source-cache"), description="Stage-0 profiles")
     runs_dir: Path = Path("runs")
 
@@ -130,3 +143,20 @@ class Settings(BaseSettings):
         """A copy with the given non-None values replaced (for CLI flags)."""
         update = {k: v for k, v in overrides.items() if v is not None}
         return self.model_copy(update=update)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and the config file; every problem in one UsageError."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']} "
+            f"(got {problem['input']!r})"
+            for problem in error.errors()
+        )
+        raise UsageError(
+            f"invalid settings (LASSI_* variables, or {_config_file()}): {problems}"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{_config_file()}: not valid TOML ({error})") from None

@@ -9,6 +9,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from lassi_ee.api import TrialResult, result_of, unknown_trial
+from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.nodes.finalize import write_archive
@@ -32,7 +33,7 @@ def _summary(result: TrialResult) -> str:
 
 
 def list_trials(settings: Settings) -> list[TrialRow]:
-    with open_checkpointer(settings.checkpoint_url) as saver:
+    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
         graph = compile_graph(saver)
         threads = sorted({c.config["configurable"]["thread_id"] for c in saver.list(None)})
         rows = []
@@ -48,11 +49,22 @@ def list_trials(settings: Settings) -> list[TrialRow]:
 
 
 def show_trial(thread_id: str, settings: Settings, rewrite_archive: bool = False) -> TrialResult:
+    """One trial's result; ``rewrite_archive`` writes its archive again from the checkpoint
+    (after a full disk, say) and records that it is now complete."""
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        snapshot = compile_graph(saver).get_state(config)
-    if not snapshot.values:
-        raise unknown_trial(thread_id, settings)
-    if rewrite_archive:
-        write_archive(cast(TrialState, snapshot.values), Path(settings.runs_dir) / thread_id)
+    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
+        graph = compile_graph(saver)
+        snapshot = graph.get_state(config)
+        if not snapshot.values:
+            raise unknown_trial(thread_id, settings)
+        if rewrite_archive:
+            root = Path(settings.runs_dir) / thread_id
+            try:
+                write_archive(cast(TrialState, snapshot.values), root)
+            except OSError as error:
+                raise LassiError(f"cannot rewrite the archive in {root}: {error}") from None
+            if snapshot.values.get("archive_error") and not snapshot.next:
+                repaired = {"archive_path": str(root), "archive_error": None}
+                graph.update_state(config, repaired, as_node="finalize")
+                snapshot = graph.get_state(config)
     return result_of(thread_id, snapshot)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +26,7 @@ class ReceivedRequest:
 class StubOpenAIServer:
     def __init__(self) -> None:
         self.requests: list[ReceivedRequest] = []
-        self._script: deque[tuple[int, dict[str, Any]]] = deque()
+        self._script: deque[tuple[int, dict[str, Any], float]] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
@@ -52,8 +53,10 @@ class StubOpenAIServer:
         finish_reason: str = "stop",
         prompt_tokens: int = 11,
         completion_tokens: int = 7,
+        delay_s: float = 0.0,
     ) -> None:
-        """Script a successful completion."""
+        """Script a successful completion, sent ``delay_s`` after the request came
+        (longer than the client's timeout: a request that times out)."""
         body = {
             "id": f"chatcmpl-{len(self._script)}",
             "object": "chat.completion",
@@ -72,20 +75,22 @@ class StubOpenAIServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
-        self._script.append((200, body))
+        self._script.append((200, body, delay_s))
 
     def fail(self, status: int, message: str, *, param: str | None = None) -> None:
         """Script an HTTP error with an OpenAI-style error body."""
         kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit"}
         error = {"message": message, "type": kind.get(status, "server_error"), "param": param}
-        self._script.append((status, {"error": error}))
+        self._script.append((status, {"error": error}, 0.0))
 
     def _next(self, request: ReceivedRequest) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests.append(request)
             if not self._script:
                 return 500, {"error": {"message": "stub script is empty", "type": "server_error"}}
-            return self._script.popleft()
+            status, payload, delay_s = self._script.popleft()
+        time.sleep(delay_s)
+        return status, payload
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stub = self
@@ -108,8 +113,11 @@ class StubOpenAIServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
                 pass

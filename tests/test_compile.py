@@ -146,3 +146,21 @@ def test_diagnostics_are_deduplicated_and_capped(tmp_path):
     assert trimmed.count("is undefined") == 1  # same message at other lines: kept once
     assert "warning: unused variable y" in trimmed
     assert "progress" not in trimmed and str(tmp_path) not in trimmed
+
+
+def test_a_single_source_builds_from_itself_and_its_headers_only(tmp_path, settings):
+    (tmp_path / "big-unrelated-folder").mkdir()
+    (tmp_path / "big-unrelated-folder" / "data.bin").write_bytes(b"x" * 1000)
+    write(tmp_path, "util.h", "inline int twice(int x) { return 2 * x; }\n")
+    source = write(
+        tmp_path,
+        "main.cpp",
+        '#include "util.h"\n#include <cstdio>\nint main(){std::printf("%d\\n", twice(21));}\n',
+    )
+    result = compile_app(
+        CompileRequest(app=load_app(source), device=cpu_device(), build_dir=tmp_path / "b"),
+        settings,
+    )
+    assert result.ok, result.diagnostics
+    copied = sorted(p.name for p in (tmp_path / "b" / "src").iterdir())
+    assert copied == ["app", "main.cpp", "util.h"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lassi_ee.tools.run import RunRequest, run_program
-from lassi_ee.tools.sandbox import LAUNCHER, scrubbed_env
+from lassi_ee.tools.sandbox import FRESH_UID_BASE, LAUNCHER, scrubbed_env
 
 IS_ROOT = os.getuid() == 0
 
@@ -207,9 +207,17 @@ def test_root_caller_runs_program_unprivileged(settings, build_c):
     binary = build_c(
         "whoami", '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d",getuid());}'
     )
-    result = run_program(RunRequest(binary=binary), settings)
-    assert result.isolation.uid_dropped
-    assert result.stdout == str(pwd.getpwnam("nobody").pw_uid)
+    nobody = pwd.getpwnam("nobody")
+    first, second = (run_program(RunRequest(binary=binary), settings) for _ in range(2))
+    assert first.isolation.uid_dropped
+    # each run its own uid, used by no account, in nobody's group
+    uids = {int(first.stdout), int(second.stdout)}
+    assert len(uids) == 2 and all(uid >= FRESH_UID_BASE for uid in uids)
+    for uid in uids:
+        with pytest.raises(KeyError):
+            pwd.getpwuid(uid)
+    as_nobody = settings.model_copy(update={"sandbox_fresh_uid": False})
+    assert run_program(RunRequest(binary=binary), as_nobody).stdout == str(nobody.pw_uid)
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to start the launcher as an ordinary user")

@@ -112,7 +112,7 @@ def run_trial_task(
     started = time.time()
     where = f"{socket.gethostname()} pid {os.getpid()}"
     settings = campaign.settings()
-    with open_checkpointer(settings.checkpoint_url) as saver:
+    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
         resumed = saver.get_tuple({"configurable": {"thread_id": trial.thread_id}}) is not None
     events.put(TrialEvent(kind="started", trial=trial, resumed=resumed, where=where))
     try:

@@ -68,7 +68,7 @@ def run_campaign_trial(
     settings = campaign.settings()
     models = campaign.models_for(trial)
     config: RunnableConfig = {"configurable": {"thread_id": trial.thread_id}}
-    with open_checkpointer(settings.checkpoint_url) as saver:
+    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)
         if snapshot.values:
@@ -146,7 +146,8 @@ def trial_states(campaign: Campaign, store: ResultsStore) -> dict[CampaignTrial,
     """Finished (recorded), cut off (checkpoints, no record) or pending (nothing yet)."""
     finished = store.finished(campaign.name)
     states: dict[CampaignTrial, Progress] = {}
-    with open_checkpointer(campaign.settings().checkpoint_url) as saver:
+    settings = campaign.settings()
+    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
         for trial in campaign.trials():
             if (trial.app, trial.device, trial.index) in finished:
                 states[trial] = "finished"

@@ -355,7 +355,10 @@ def measure(
                 stop_sampler()
             rec.save(timeline_path)
         wall_s = clock.now() - started
-    return _profile(backend, method, idle, warmup_s, runs, windows, wall_s, rec, timeline_path)
+    return _profile(
+        backend, method, idle, warmup_s, runs, windows, wall_s, rec, timeline_path,
+        settings.min_window_s,
+    )  # fmt: skip
 
 
 def _profile(
@@ -368,6 +371,7 @@ def _profile(
     wall_s: float,
     rec: _Recorder,
     timeline_path: Path | None,
+    min_window_s: float,
 ) -> EnergyProfile:
     notes = []
     if method == "time-only":
@@ -393,6 +397,14 @@ def _profile(
             measurement.avg_power_w = gross / window_s
             measurement.idle_power_w = idle.power_w
         measurements.append(measurement)
+    shortest_s = min(window_s for _, window_s, _ in windows)
+    if runs >= MAX_RUNS_PER_WINDOW and shortest_s < min_window_s:
+        run_ms = 1000 * statistics.fmean(m.runtime_s for m in measurements)
+        notes.append(
+            f"too short to measure well: one run takes {run_ms:.2f} ms, so even {runs} "
+            f"back-to-back runs make a window of only {shortest_s:.2f} s (min_window_s "
+            f"{min_window_s:g} s); start-up costs and the sensor's resolution dominate"
+        )
     nets = [m.net_energy_j for m in measurements if m.net_energy_j is not None]
     not_positive = sum(1 for net in nets if net <= 0)
     if not_positive:

@@ -61,8 +61,11 @@ def _setup_lock(connection: Any) -> Iterator[None]:
 
 
 @contextmanager
-def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
-    """A ready checkpointer for a SQLite path (default) or a postgres:// URL."""
+def open_checkpointer(url: str, lock_timeout_s: float = 30.0) -> Iterator[BaseCheckpointSaver]:
+    """A ready checkpointer for a SQLite path (default) or a postgres:// URL.
+
+    A SQLite write waits up to ``lock_timeout_s`` for another process's lock, then fails.
+    """
     if is_postgres(url):
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
@@ -88,7 +91,7 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
         return
     path = Path(url.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
+    connection = sqlite3.connect(path, check_same_thread=False, timeout=lock_timeout_s)
     try:
         saver = SqliteSaver(connection, serde=serializer())
         try:

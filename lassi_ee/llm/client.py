@@ -27,7 +27,7 @@ from langchain_core.exceptions import (
 )
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -107,6 +107,15 @@ class _Tally:
 
 class _StructuredOutputUnsupported(Exception):
     """The model or server cannot give structured output; ask in plain text instead."""
+
+
+class _UnreadableStructuredReply(Exception):
+    """The server took the schema but the reply does not fit it (a model that answered
+    in prose, say); the OpenAI SDK raises on such a reply before LangChain sees it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
 _Parsed = TypeVar("_Parsed", bound=BaseModel)
@@ -276,7 +285,12 @@ class LLM:
         schema: type[BaseModel] | None = None,
     ) -> tuple[AIMessage, BaseModel | None]:
         self._check_budget(tally, messages)
-        output = self._invoke(tally, messages, temperature, schema)
+        try:
+            output = self._invoke(tally, messages, temperature, schema)
+        except _UnreadableStructuredReply as unreadable:  # read as text; tokens estimated
+            message = AIMessage(unreadable.text)
+            tally.spent = tally.spent.add(self._usage_of(tally, messages, message))
+            return message, None
         if schema is None:
             message, parsed = output, None
         else:
@@ -313,6 +327,10 @@ class LLM:
             with self.request_gate():
                 try:
                     return runnable.invoke(messages, config=config, **kwargs)
+                except ValidationError as exc:
+                    if schema is None:
+                        raise
+                    raise _UnreadableStructuredReply(_reply_in(exc)) from exc
                 except Exception as exc:
                     if send_temperature and _refuses_temperature(exc):
                         log.info(
@@ -338,7 +356,7 @@ class LLM:
         )
         try:
             return retrying(attempt)
-        except _StructuredOutputUnsupported:
+        except (_StructuredOutputUnsupported, _UnreadableStructuredReply):
             raise
         except Exception as exc:
             error = self._explain(tally, exc)
@@ -453,6 +471,14 @@ def _reply_text(message: AIMessage) -> str:
     if not text.strip() and message.tool_calls:
         return json.dumps(message.tool_calls[0]["args"])
     return text
+
+
+def _reply_in(error: ValidationError) -> str:
+    """The reply's text where the error kept it (a reply that is no JSON at all), else ''."""
+    for problem in error.errors():
+        if problem["type"] == "json_invalid" and isinstance(problem.get("input"), str):
+            return problem["input"]
+    return ""
 
 
 def _prompt_chars(messages: list[BaseMessage]) -> int:

@@ -173,6 +173,16 @@ def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
     )
 
 
+def _model_named(settings: Settings, name: str) -> BaseChatModel:
+    """The chat model a setting names; "demo" is the scripted demo model, not an LLM
+    (so that LangGraph Studio, which builds models from settings alone, can run it)."""
+    from lassi_ee.demo.model import DEMO_MODEL_NAME, demo_chat_model
+
+    if name == DEMO_MODEL_NAME:
+        return demo_chat_model()
+    return chat_openai(settings, name)
+
+
 def build_models(
     settings: Settings,
     models: BaseChatModel | Mapping[str, BaseChatModel] | None = None,
@@ -183,7 +193,7 @@ def build_models(
     (``"judge"``, ``"plan"``) and/or group (``"generate"``, ``"context"``); a role
     key beats its group key, and a missing group falls back as the settings do
     (judge -> context -> generate). Roles left without a model get a ChatOpenAI
-    from the settings.
+    from the settings, or the scripted demo model where the setting names "demo".
     """
     chosen: dict[Role, tuple[BaseChatModel, str]] = {}
     if isinstance(models, BaseChatModel):
@@ -210,7 +220,7 @@ def build_models(
             group = ROLE_GROUP[role]
             name = settings.model_for(group)
             if name not in built_by_name:
-                built_by_name[name] = chat_openai(settings, name)
+                built_by_name[name] = _model_named(settings, name)
             model, origin = built_by_name[name], _setting_for(settings, group)
         if id(model) not in slots_by_model:
             name = model_name_of(model)

@@ -6,13 +6,10 @@ The result is cached per source, arguments, device and measurement settings, so
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ from langgraph.runtime import Runtime
 
 from lassi_ee.apps import App, load_app
 from lassi_ee.devices import Device, resolve_device
+from lassi_ee.energy.lock import device_lock
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, work_dir
@@ -53,27 +51,23 @@ def _cached(path: Path) -> ReferenceRun | None:
 
 
 def measure_source(app: App, device: Device, settings: Settings, build_dir: Path) -> ReferenceRun:
-    """Profile the source (or take it from the cache); LassiError says why it cannot be used."""
+    """Profile the source (or take it from the cache); LassiError says why it cannot be used.
+
+    Trials of one source on one device that start together take turns at this (a lock
+    per cache entry): the first measures, the others read what it cached.
+    """
     key = cache_key(app, device, settings)
     entry = settings.cache_dir / key
-    with _cache_lock(entry):
-        return _cached(entry / "reference.json") or _fill(entry, app, device, settings, build_dir)
+    with device_lock(f"source-{key}", settings.lock_dir, settings.lock_timeout_s):
+        reference = _cached(entry / "reference.json")
+        if reference is not None:
+            return reference
+        return _measure_into_cache(app, device, settings, build_dir, entry)
 
 
-@contextlib.contextmanager
-def _cache_lock(entry: Path) -> Iterator[None]:
-    """One process fills a cache entry while trials of the same source and device that
-    start together (Ray runs them side by side on cpu) wait, then read it."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    with entry.with_name(entry.name + ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # the kernel drops it if we die
-        yield
-
-
-def _fill(
-    entry: Path, app: App, device: Device, settings: Settings, build_dir: Path
+def _measure_into_cache(
+    app: App, device: Device, settings: Settings, build_dir: Path, entry: Path
 ) -> ReferenceRun:
-    """Measure the source into the cache entry, all or nothing."""
     key = entry.name
     staging = entry.with_name(key + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

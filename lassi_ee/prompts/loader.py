@@ -20,23 +20,9 @@ from string import Template
 
 from lassi_ee.devices import Device, ProgrammingModel
 from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.llm.models import ROLES
 
-TEMPLATE_NAMES: tuple[str, ...] = (
-    "system",
-    "vanilla",
-    "summarize_docs",
-    "analyze_code",
-    "plan",
-    "refactor",
-    "fix_compile",
-    "fix_runtime",
-    "judge",
-    "compare",
-    "categorize",
-    "continue",
-    "reask_code",
-    "reask_format",
-)
+TEMPLATE_NAMES: tuple[str, ...] = ("system", *ROLES, "continue", "reask_code", "reask_format")
 
 _HEADER = re.compile(r"\A<!--(?P<header>.*?)-->\n?", re.DOTALL)
 

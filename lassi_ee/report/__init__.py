@@ -1,1 +1,1 @@
-"""report."""
+"""Trial reports (HTML and Markdown, with plots), console output and live progress."""

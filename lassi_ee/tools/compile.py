@@ -22,10 +22,11 @@ from lassi_ee.apps import App
 from lassi_ee.devices import Device
 from lassi_ee.errors import UsageError
 from lassi_ee.settings import Settings
-from lassi_ee.tools.sandbox import SANDBOX_DIR, read_capped, run_contained
+from lassi_ee.tools.sandbox import SANDBOX_DIR, hand_over, read_capped, run_contained, sandbox_ids
 
 _DIAGNOSTIC = re.compile(r"(error|warning|note|undefined reference|fatal)", re.IGNORECASE)
 _IGNORED_COPY = shutil.ignore_patterns(".git", "*.o", "build", "__pycache__")
+_HEADER_SUFFIXES = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl"}
 MAX_DIAGNOSTIC_LINES = 60
 MAX_DIAGNOSTIC_CHARS = 6000
 
@@ -118,6 +119,26 @@ def trim_diagnostics(log: str, build_dir: Path) -> str:
     return text
 
 
+def copy_sources(app: App, src: Path) -> None:
+    """What the build reads: a Makefile/CMake project needs its whole tree; a compiler
+    line needs its sources, their listed dependencies and the headers beside them (not
+    whatever else shares the folder of a single source file, like runs/ or checkpoints/)."""
+    if app.manifest.build.system != "compiler":
+        shutil.copytree(app.root, src, ignore=_IGNORED_COPY)
+        return
+    src.mkdir(parents=True)
+    manifest = app.manifest
+    names = {manifest.refactor, *manifest.sources, *manifest.dependencies}
+    names |= {p.name for p in app.root.iterdir() if p.suffix in _HEADER_SUFFIXES and p.is_file()}
+    for name in names:
+        target = src / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (app.root / name).is_dir():
+            shutil.copytree(app.root / name, target, ignore=_IGNORED_COPY)
+        else:
+            shutil.copy2(app.root / name, target)
+
+
 def compile_app(request: CompileRequest, settings: Settings | None = None) -> CompileResult:
     """Copy the app into ``build_dir/src``, put the candidate code in, and build it there."""
     settings = settings or Settings()
@@ -125,7 +146,7 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
     src = request.build_dir / "src"
     if src.exists():
         shutil.rmtree(src)
-    shutil.copytree(app.root, src, ignore=_IGNORED_COPY)
+    copy_sources(app, src)
     if request.code is not None:
         (src / app.manifest.refactor).write_text(request.code)
     commands = build_commands(app, request.device)
@@ -134,6 +155,10 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
             raise UsageError(
                 f"'{tool}' is not on PATH: install it or load its module to build {app.name}"
             )
+    # the compiler reads LLM-written code: unprivileged, or `#include "/root/..."` (or an
+    # .incbin) would put any file of the machine into diagnostics, prompts and binaries
+    run_as = sandbox_ids(settings)
+    hand_over(src, run_as)
     timeout_s = request.timeout_s or settings.compile_timeout_s
     start = time.monotonic()
     log_parts: list[str] = []
@@ -147,7 +172,7 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
             timeout_s=max(timeout_s - (time.monotonic() - start), 1.0),
             stdout_path=request.build_dir / "compile.stdout",
             stderr_path=request.build_dir / "compile.stderr",
-            drop_privileges=False,
+            run_as=run_as,
         )
         for name in ("compile.stdout", "compile.stderr"):
             log_parts.append(read_capped(request.build_dir / name, settings.max_output_bytes)[0])

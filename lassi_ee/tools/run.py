@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from lassi_ee.devices import Device
 from lassi_ee.settings import Settings
-from lassi_ee.tools.sandbox import Isolation, hand_over, read_capped, run_contained
+from lassi_ee.tools.sandbox import Isolation, hand_over, read_capped, run_contained, sandbox_ids
 
 
 class RunRequest(BaseModel):
@@ -87,7 +87,8 @@ def run_program(request: RunRequest, settings: Settings | None = None) -> RunRes
             shutil.copytree(data, target)
         else:
             shutil.copy2(data, target)
-    hand_over(workdir, settings)
+    run_as = sandbox_ids(settings)
+    hand_over(workdir, run_as)
     before = _listing(workdir)
     env = {**(request.device.child_env() if request.device else {}), **request.env}
     is_cpu_program = request.device is None or request.device.kind == "cpu"
@@ -95,6 +96,7 @@ def run_program(request: RunRequest, settings: Settings | None = None) -> RunRes
         [f"./{binary.name}", *request.args],
         workdir,
         settings=settings,
+        run_as=run_as,
         timeout_s=(request.timeout_s or settings.run_timeout_s) * request.repeat,
         stdout_path=logs / "stdout.txt",
         stderr_path=logs / "stderr.txt",

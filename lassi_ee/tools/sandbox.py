@@ -12,6 +12,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,9 +25,14 @@ from lassi_ee.settings import Settings
 from lassi_ee.tools.sandbox_launcher import SANDBOX_DIR
 
 LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
-__all__ = ["SANDBOX_DIR", "Isolation", "SandboxOutcome", "run_contained"]
+__all__ = ["SANDBOX_DIR", "Isolation", "SandboxOutcome", "run_contained", "sandbox_ids"]
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 _PROXY_NAME = re.compile(r"^(http|https|ftp|all|no|socks)_proxy$", re.IGNORECASE)
+# Fresh uids for sandboxed runs: above the ranges systemd gives users, containers and
+# dynamic users (up to 1879048191), below 2**31 where some tools take uids as signed.
+FRESH_UID_BASE = 2_000_000_000
+FRESH_UID_COUNT = 1 << 24
+RunAs = tuple[int, int]
 
 
 class Isolation(BaseModel):
@@ -76,21 +82,34 @@ def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _sandbox_ids(settings: Settings) -> tuple[int | None, int | None]:
+def sandbox_ids(settings: Settings) -> RunAs | None:
+    """The (uid, gid) a contained program runs as when we are root; None otherwise.
+
+    The group is ``sandbox_user``'s. With ``sandbox_fresh_uid`` every call gives a uid
+    no account uses, so each run's processes count against a process limit of their
+    own: a fork storm in one run cannot stop another run's program from starting.
+    """
     if os.getuid() != 0 or not settings.sandbox_user:
-        return None, None
+        return None
     try:
         entry = pwd.getpwnam(settings.sandbox_user)
     except KeyError:
-        return None, None
-    return entry.pw_uid, entry.pw_gid
+        return None
+    if not settings.sandbox_fresh_uid:
+        return entry.pw_uid, entry.pw_gid
+    while True:
+        uid = FRESH_UID_BASE + secrets.randbelow(FRESH_UID_COUNT)
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid, entry.pw_gid
 
 
-def hand_over(path: Path, settings: Settings) -> None:
-    """Give a directory tree to the sandbox user, so the program can write only there."""
-    uid, gid = _sandbox_ids(settings)
-    if uid is None or gid is None:
+def hand_over(path: Path, run_as: RunAs | None) -> None:
+    """Give a directory tree to the sandbox's user, so the program can write only there."""
+    if run_as is None:
         return
+    uid, gid = run_as
     for root, dirs, files in os.walk(path):
         os.chown(root, uid, gid)
         for name in dirs + files:
@@ -118,17 +137,18 @@ def run_contained(
     timeout_s: float,
     stdout_path: Path,
     stderr_path: Path,
+    run_as: RunAs | None,
     env: dict[str, str] | None = None,
     limit_address_space: bool = False,
-    drop_privileges: bool = True,
     repeat: int = 1,
 ) -> SandboxOutcome:
     """Run ``argv`` in ``workdir`` under the launcher; never raises for the program's faults.
 
-    ``limit_address_space`` applies RLIMIT_AS, which CUDA and HIP runtimes cannot
+    ``run_as`` is the (uid, gid) to switch to, from ``sandbox_ids`` (None: stay who we
+    are). ``limit_address_space`` applies RLIMIT_AS, which CUDA and HIP runtimes cannot
     live with (they reserve huge virtual ranges), so only CPU programs get it.
     """
-    uid, gid = _sandbox_ids(settings) if drop_privileges else (None, None)
+    uid, gid = run_as if run_as is not None else (None, None)
     policy = {
         "workdir": str(workdir),
         "env": scrubbed_env(env),

@@ -193,16 +193,29 @@ def _drop_privileges(uid, gid):
     return True
 
 
+def _on_path(name, env):
+    """The program's file, looked up on the child's PATH before the uid switch: after it,
+    this interpreter's own files may be unreadable (os.execvpe imports a module)."""
+    if "/" in name:
+        return name
+    for folder in env.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(folder or ".", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return name
+
+
 def _exec_program(policy, isolation, workdir, env, argv, report_fd):
     """Limit, drop privileges and become the program; report what went wrong if we cannot."""
     try:
         os.chdir(workdir)
+        program = _on_path(argv[0], env)
         _set_limits(policy["limits"])
         isolation["uid_dropped"] = _drop_privileges(policy.get("uid"), policy.get("gid"))
         os.write(report_fd, ("ISOLATION " + json.dumps(isolation) + "\n").encode())
         for ignored_by_python in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(ignored_by_python, signal.SIG_DFL)
-        os.execvpe(argv[0], argv, env)
+        os.execve(program, argv, env)
     except BaseException as err:  # report anything that stops the exec, then die
         os.write(report_fd, f"EXECFAIL {err}\n".encode())
     finally:

@@ -32,6 +32,7 @@ def summary(settings, thread: str):
 def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
     source_file, trial_settings, tmp_path
 ):
+    trial_settings = trial_settings.model_copy(update={"max_iterations": 4})
     straight_log, killed_log = tmp_path / "straight.log", tmp_path / "killed.log"
     assert child("run", source_file, "straight", trial_settings, straight_log, "none") == 0
 

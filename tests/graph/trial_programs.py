@@ -41,6 +41,7 @@ FASTER = program(40)
 FASTEST = program(10)
 SAME = program(150)
 WRONG_RESULT = program(40, result=43)
+FASTEST_WRONG = program(10, result=43)
 DOES_NOT_COMPILE = program(40).replace("return 0;", "return 0 undeclared;")
 CRASHES = program(40, body="volatile int *null_pointer = nullptr; *null_pointer = 1;")
 
@@ -80,7 +81,11 @@ def answer_by_best_code(log: Path | None = None) -> RoleScriptedChatModel:
     def refactor(call: FakeCall) -> str:
         if "0.150" in call.prompt:
             return logged("refactor", fenced(FASTER))
-        return logged("refactor", fenced(FASTEST))
+        if "0.040" in call.prompt:
+            return logged("refactor", fenced(FASTEST))
+        # nothing beats the fastest; a version as fast would be decided by timing noise,
+        # so the model hands back one the output check rejects before it is measured
+        return logged("refactor", fenced(FASTEST_WRONG))
 
     scripts: dict[str, Any] = {
         role: (lambda call, role=role, text=text: logged(role, text))

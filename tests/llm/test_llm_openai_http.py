@@ -130,6 +130,26 @@ def test_judge_structured_output_over_http(
     assert "response_format" in stub_server.requests[0].body
 
 
+def test_judge_reply_that_ignores_the_schema_is_read_as_text_or_asked_again(
+    stub_server: StubOpenAIServer, prompt_vars: dict[str, Any]
+) -> None:
+    """A server that takes response_format but whose model answers in prose: the OpenAI
+    SDK raises on such a reply; it is read as text, and asked again if unreadable."""
+    stub_server.reply("VERDICT: INVALID\nREASONS:\n- the loop count was halved")
+    stub_server.reply("I think it is probably fine.")
+    stub_server.reply(json.dumps({"verdict": "VALID", "reasons": ["same results"]}))
+    llm = make_llm(stub_server, "local-model")
+    first = llm.judge(prompt_vars, usage=Usage())
+    assert (first.verdict, first.reasons, first.structured) == (
+        "INVALID",
+        ["the loop count was halved"],
+        False,
+    )
+    second = llm.judge(prompt_vars, usage=Usage())
+    assert (second.verdict, second.structured) == ("VALID", True)
+    assert len(stub_server.requests) == 3 and second.usage.calls == 2
+
+
 def test_server_without_structured_output_gets_plain_text(
     stub_server: StubOpenAIServer, prompt_vars: dict[str, Any]
 ) -> None:

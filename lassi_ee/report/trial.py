@@ -1,0 +1,211 @@
+"""What a trial report shows, gathered from the trial's checkpointed state.
+
+The state holds every version, verdict, plan and figure, so the report is
+built from it alone (the archive under runs/THREAD is written from the same
+state). Timelines are read from the JSON files the measurements saved; a
+missing file is reported as missing, not fatal.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import cast
+
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, Field
+
+from lassi_ee.api import Figures, TrialResult, figures_of, result_from_state, unknown_trial
+from lassi_ee.demo.model import DEMO_MODEL_NAME, SCRIPTED_MARK
+from lassi_ee.energy.base import EnergyProfile, Timeline
+from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.settings import Settings
+from lassi_ee.state import Candidate, TrialState
+
+
+class VersionRow(BaseModel):
+    """One version of the program as the report lists and plots it."""
+
+    version: int
+    label: str
+    stage: str
+    iteration: int
+    attempt: int
+    outcome: str
+    temperature: float | None = None
+    figures: Figures = Field(default_factory=Figures)
+    objective_value: float | None = Field(None, description="energy J or runtime s per run")
+    objective_cv: float | None = None
+    verdict: str | None = None
+    verdict_by: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    problem: str = Field("", description="why it failed: compiler, run or note, one line")
+    is_best: bool = False
+
+
+class TimelineView(BaseModel):
+    """The measurement timeline of one version, or why there is none."""
+
+    label: str
+    timeline: Timeline | None = None
+    missing: str | None = None
+
+
+class TrialReport(BaseModel):
+    thread_id: str
+    result: TrialResult
+    finished: bool
+    device_facts: str = ""
+    code_lang: str = ""
+    scripted: bool = Field(False, description="the replies came from the scripted demo model")
+    sensor_note: str | None = Field(None, description="set when runtime was the objective")
+    versions: list[VersionRow] = Field(default_factory=list)
+    source_code: str = ""
+    best_code: str | None = None
+    best_label: str | None = None
+    docs_summary: str = ""
+    analysis: str = ""
+    plans: list[str] = Field(default_factory=list)
+    comparison: str | None = None
+    timelines: list[TimelineView] = Field(default_factory=list)
+    generated_unix: float = Field(default_factory=time.time)
+
+    @property
+    def objective_unit(self) -> str:
+        return "J" if self.result.objective == "energy" else "s"
+
+    @property
+    def objective_name(self) -> str:
+        return "energy per run" if self.result.objective == "energy" else "runtime per run"
+
+
+def _problem(candidate: Candidate) -> str:
+    """Why a version failed to build or run (an output check's veto is its verdict)."""
+    if candidate.compile is not None and not candidate.compile.ok:
+        first = next((line for line in candidate.compile.diagnostics.splitlines() if line), "")
+        return f"does not compile: {first}".rstrip(": ")
+    if candidate.run is not None and not candidate.run.ok:
+        return f"run failed: {candidate.run.failure}"
+    return candidate.note
+
+
+def settled_outcome(candidate: Candidate) -> str:
+    """A version's outcome; one that a self-correction replaced is kept in the history as
+    "pending" and is shown by what went wrong with it."""
+    if candidate.outcome != "pending":
+        return candidate.outcome
+    if candidate.compile is not None and not candidate.compile.ok:
+        return "compile_failed"
+    if candidate.run is not None and not candidate.run.ok:
+        return "run_failed"
+    return "abandoned"
+
+
+def version_row(
+    candidate: Candidate, objective: str | None, best_version: int | None
+) -> VersionRow:
+    profile = candidate.profile
+    value = cv = None
+    if profile is not None and objective in ("energy", "runtime"):
+        try:
+            stats = profile.stats_for("energy" if objective == "energy" else "runtime")
+            value, cv = stats.mean, stats.cv
+        except ValueError:  # measured without energy figures
+            value = None
+    verdict = candidate.verdict
+    return VersionRow(
+        version=candidate.version,
+        label=candidate.label,
+        stage=candidate.stage,
+        iteration=candidate.iteration,
+        attempt=candidate.attempt,
+        outcome=settled_outcome(candidate),
+        temperature=candidate.temperature,
+        figures=figures_of(profile),
+        objective_value=value,
+        objective_cv=cv,
+        verdict=verdict.verdict if verdict else None,
+        verdict_by=verdict.by if verdict else None,
+        reasons=list(verdict.reasons) if verdict else [],
+        problem=_problem(candidate),
+        is_best=candidate.version == best_version,
+    )
+
+
+def _timeline(label: str, profile: EnergyProfile | None) -> TimelineView:
+    if profile is None:
+        return TimelineView(label=label, missing="not measured")
+    if profile.timeline_path is None:
+        return TimelineView(label=label, missing="no timeline was saved")
+    path = Path(profile.timeline_path)
+    try:
+        return TimelineView(label=label, timeline=Timeline.load(path))
+    except (OSError, ValueError) as error:
+        return TimelineView(label=label, missing=f"timeline {path} unreadable ({error})")
+
+
+def is_scripted(state: TrialState) -> bool:
+    """Whether the trial's LLM replies came from the scripted demo model."""
+    usage = state.get("usage")
+    if usage is not None and DEMO_MODEL_NAME in usage.unpriced_models:
+        return True
+    texts = [state.get("docs_summary"), state.get("analysis"), state.get("comparison")]
+    texts += state.get("plans", [])
+    return any(text and SCRIPTED_MARK in text for text in texts)
+
+
+def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -> TrialReport:
+    """Everything the report shows, from one trial's state (finished or not)."""
+    result = result_from_state(thread_id, state, finished)
+    objective = state.get("objective")
+    best = state.get("best")
+    reference = state.get("reference")
+    device = state.get("device_info")
+    app = state.get("app")
+    sensor_note = None
+    if objective == "runtime" and reference is not None:
+        note = reference.profile.note or reference.profile.backend
+        sensor_note = (
+            f"No energy sensor: energy and power cannot be measured on {result.device}, so "
+            f"runtime was the objective and every figure here is time. ({note})"
+        )
+    timelines = []
+    if reference is not None:
+        timelines.append(_timeline("source", reference.profile))
+    if best is not None:
+        timelines.append(_timeline(f"best v{best.version}", best.profile))
+    languages = {"cuda": "cuda", "hip": "cpp", "openmp": "cpp"}
+    return TrialReport(
+        thread_id=thread_id,
+        result=result,
+        finished=finished,
+        device_facts=device.facts() if device is not None else str(state.get("device", "")),
+        code_lang=languages.get(app.manifest.language, "") if app is not None else "",
+        scripted=is_scripted(state),
+        sensor_note=sensor_note,
+        versions=[
+            version_row(c, objective, best.version if best else None)
+            for c in state.get("history", [])
+        ],
+        source_code=state.get("source_code", ""),
+        best_code=best.code if best is not None else None,
+        best_label=best.label if best is not None else None,
+        docs_summary=state.get("docs_summary", ""),
+        analysis=state.get("analysis", ""),
+        plans=list(state.get("plans", [])),
+        comparison=state.get("comparison"),
+        timelines=timelines,
+    )
+
+
+def load_trial_report(thread_id: str, settings: Settings) -> TrialReport:
+    """The report of a trial in the checkpoint database; an unknown thread is a UsageError."""
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
+        snapshot = compile_graph(saver).get_state(config)
+    if not snapshot.values:
+        raise unknown_trial(thread_id, settings)
+    return trial_report_from_state(
+        thread_id, cast(TrialState, snapshot.values), finished=not snapshot.next
+    )

@@ -1,0 +1,99 @@
+"""Run or resume one trial in this process and SIGKILL ourselves where told.
+
+    python chain_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
+
+KILL is "none", "after:NODE" (once NODE's step is checkpointed) or "during:measure"
+(part-way through the first measurement this process makes). LLM calls ("llm ROLE"),
+measurements ("measure") and finished steps ("node NAME") are appended to LOG.
+
+The model answers from the prompt alone, so a resumed process answers as the original
+would have, and its trial passes through every node of the graph: the vanilla version
+prints a wrong result; the first refactoring does not compile, its fix crashes, the fix
+of that wins; the second refactoring prints a wrong result and the iteration cap ends it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "graph"))
+
+from trial_programs import (
+    CRASHES,
+    DOES_NOT_COMPILE,
+    FASTER,
+    TEXT_ROLES,
+    VALID,
+    WRONG_RESULT,
+    fenced,
+)
+
+import lassi_ee.nodes.evaluate as evaluate
+from lassi_ee.api import resume_graph, run_graph
+from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
+from lassi_ee.settings import Settings
+
+
+def chain_model(log: Path) -> RoleScriptedChatModel:
+    def logged(role: str, reply: Any) -> Any:
+        with log.open("a") as handle:
+            handle.write(f"llm {role}\n")
+        return reply
+
+    def refactor(call: FakeCall) -> str:
+        first = "0.150" in call.prompt  # the source is still the best
+        return logged("refactor", fenced(DOES_NOT_COMPILE if first else WRONG_RESULT))
+
+    scripts: dict[str, Any] = {
+        role: (lambda call, role=role, text=text: logged(role, text))
+        for role, text in TEXT_ROLES.items()
+    }
+    scripts["vanilla"] = lambda call: logged("vanilla", fenced(WRONG_RESULT))
+    scripts["refactor"] = refactor
+    scripts["fix_compile"] = lambda call: logged("fix_compile", fenced(CRASHES))
+    scripts["fix_runtime"] = lambda call: logged("fix_runtime", fenced(FASTER))
+    scripts["judge"] = lambda call: logged("judge", VALID)
+    return RoleScriptedChatModel(scripts=scripts)
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main() -> None:
+    mode, source, thread, settings_json, log_name, kill = sys.argv[1:7]
+    settings = Settings.model_validate_json(settings_json)
+    log = Path(log_name)
+    real_measure = evaluate.measure_binary
+
+    def measure_binary(*args: Any, **kwargs: Any) -> Any:
+        with log.open("a") as handle:
+            handle.write("measure\n")
+        if kill == "during:measure":
+            threading.Timer(0.2, die).start()
+        return real_measure(*args, **kwargs)
+
+    evaluate.measure_binary = measure_binary  # type: ignore[assignment]
+
+    def on_update(node: str, update: dict[str, Any]) -> None:
+        with log.open("a") as handle:
+            handle.write(f"node {node}\n")
+        if kill == f"after:{node}":
+            die()
+
+    model = chain_model(log)
+    if mode == "run":
+        run_graph(
+            source, "cpu", thread_id=thread, settings=settings, models=model, on_update=on_update
+        )
+    else:
+        resume_graph(thread, settings=settings, models=model, on_update=on_update)
+
+
+if __name__ == "__main__":
+    main()

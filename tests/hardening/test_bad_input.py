@@ -1,0 +1,243 @@
+"""Bad input: each is one clear line (UsageError, exit status 2 at the command line) or a
+trial that stops at Stage 0 saying why, never a traceback and never an LLM call."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hardening_trials import run_trial
+from trial_programs import DOES_NOT_COMPILE, SOURCE, scripted
+
+from lassi_ee.api import run_graph
+from lassi_ee.apps import load_app
+from lassi_ee.devices import resolve_device
+from lassi_ee.energy.measure import MAX_RUNS_PER_WINDOW, measure, one_at_a_time
+from lassi_ee.energy.none import NoSensorBackend
+from lassi_ee.errors import UsageError
+from lassi_ee.tools.profile import profile_app
+
+ROOT = Path(__file__).resolve().parents[2]
+IS_ROOT = os.getuid() == 0
+
+
+def lassi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lassi_ee.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=120,
+    )
+
+
+def assert_one_line(proc: subprocess.CompletedProcess[str], code: int, words: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lassi-ee: ") and words in lines[0], lines
+    assert "Traceback" not in proc.stderr
+
+
+def gpu_visible() -> bool:
+    try:
+        resolve_device("cuda:0")
+    except UsageError:
+        return False
+    return True
+
+
+@pytest.fixture
+def bad_sources(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    sources = {
+        "binary": (folder / "program.cpp", b"\x7fELF\x02\x01\x01\x00\x00\x00" * 10),
+        "empty": (folder / "empty.cpp", b"  \n"),
+        "latin1": (folder / "latin1.cpp", "// caf\xe9\nint main() {}\n".encode("latin-1")),
+        "fortran": (folder / "solver.f90", b"program solver\nend program solver\n"),
+        "good": (folder / "spin.cpp", SOURCE.encode()),
+    }
+    for path, data in sources.values():
+        path.write_bytes(data)
+    (folder / "no-manifest").mkdir()
+    return {name: path for name, (path, _) in sources.items()} | {
+        "no_manifest": folder / "no-manifest",
+        "missing": folder / "missing.cu",
+    }
+
+
+BAD_INPUT = [
+    ("missing", "cpu", "no such file or directory"),
+    ("binary", "cpu", "this is a binary file"),
+    ("empty", "cpu", "the file is empty"),
+    ("latin1", "cpu", "not UTF-8 text"),
+    ("fortran", "cpu", "unknown language '.f90'"),
+    ("no_manifest", "cpu", "needs an app.yaml manifest"),
+    ("good", "tpu:0", "unknown device 'tpu:0'"),
+    ("good", "cuda:7x", "unknown device 'cuda:7x'"),
+]
+
+
+@pytest.mark.parametrize(("source", "device", "words"), BAD_INPUT)
+def test_bad_input_is_refused_before_anything_starts(
+    source, device, words, bad_sources, trial_settings
+):
+    model = scripted()
+    with pytest.raises(UsageError, match=words.replace("(", r"\(").replace(")", r"\)")) as refused:
+        run_graph(bad_sources[source], device, settings=trial_settings, models=model)
+    assert "\n" not in str(refused.value)
+    assert model.calls == []
+    assert not Path(trial_settings.checkpoint_url).exists()  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("source", "device", "words"),
+    [
+        case
+        for case in BAD_INPUT
+        if case[0] in ("binary", "latin1", "no_manifest") or case[1] == "tpu:0"
+    ],
+)
+def test_bad_input_at_the_command_line_is_one_line_and_exit_status_2(
+    source, device, words, bad_sources
+):
+    assert_one_line(lassi("run", str(bad_sources[source]), "--device", device), 2, words)
+
+
+def test_no_gpu_is_one_line(bad_sources, trial_settings):
+    if gpu_visible():
+        pytest.skip("an NVIDIA GPU is visible here")
+    with pytest.raises(UsageError, match="no NVIDIA GPU visible"):
+        run_graph(bad_sources["good"], "cuda:0", settings=trial_settings, models=scripted())
+
+
+@contextlib.contextmanager
+def as_nobody() -> Iterator[None]:
+    """Act as the unprivileged user nobody (effective uid only) for file permission checks."""
+    nobody = pwd.getpwnam("nobody")
+    os.setegid(nobody.pw_gid)
+    os.seteuid(nobody.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="root reads every file; the test acts as nobody")
+@pytest.mark.parametrize("locked", ["file", "folder"])
+def test_a_source_the_user_may_not_read_is_one_line(locked):
+    folder = Path(tempfile.mkdtemp(prefix="lassi-unreadable-", dir="/tmp"))
+    try:
+        source = folder / "spin.cpp"
+        source.write_text(SOURCE)
+        folder.chmod(0o700 if locked == "folder" else 0o755)
+        source.chmod(0o600)
+        with as_nobody(), pytest.raises(UsageError, match="permission denied") as refused:
+            load_app(source)
+        assert str(source) in str(refused.value)
+    finally:
+        subprocess.run(["rm", "-rf", str(folder)], check=True)
+
+
+def test_bad_settings_are_every_problem_in_one_line(tmp_path):
+    env = {"LASSI_CONFIG": str(tmp_path / "absent.toml"), "LASSI_REPEATS": "three"}
+    env["LASSI_MIN_WINDOW_S"] = "long"
+    proc = lassi("trials", env=env)
+    assert_one_line(proc, 2, "invalid settings")
+    assert "repeats:" in proc.stderr and "min_window_s:" in proc.stderr
+    config = tmp_path / "lassi-ee.toml"
+    config.write_text("repeats = 3\nmin_window_s = \n")
+    assert_one_line(lassi("trials", env={"LASSI_CONFIG": str(config)}), 2, "line 2")
+    config.write_text("repeats = 3\nrepeat_count = 4\n")
+    assert_one_line(lassi("trials", env={"LASSI_CONFIG": str(config)}), 2, "repeat_count")
+
+
+def test_unbalanced_quotes_in_args_are_one_line(bad_sources):
+    proc = lassi("run", str(bad_sources["good"]), "--device", "cpu", "--args", '"10 20')
+    assert_one_line(proc, 2, "No closing quotation")
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (DOES_NOT_COMPILE, "does not build"),
+        (SOURCE.replace('std::printf("PASS\\n");', "return 3;"), "exited with status 3"),
+    ],
+    ids=["does-not-build", "fails-at-baseline"],
+)
+def test_a_source_that_does_not_build_or_fails_stops_at_stage0(
+    code, words, tmp_path, trial_settings
+):
+    source = tmp_path / "src" / "spin.cpp"
+    source.parent.mkdir()
+    source.write_text(code)
+    model = scripted()
+    result, state = run_trial(source, trial_settings, model)
+    assert result.status == "failed" and words in (result.error or "")
+    assert result.error.splitlines()[0].startswith("the source cannot be used")
+    assert model.calls == [] and not state.get("history")
+
+
+def test_a_cuda_source_on_the_cpu_device_says_which_device_to_use(tmp_path, trial_settings):
+    source = tmp_path / "src" / "kernel.cu"
+    source.parent.mkdir()
+    source.write_text("__global__ void k() {}\nint main() { k<<<1, 1>>>(); }\n")
+    result, _ = run_trial(source, trial_settings, scripted())
+    assert result.status == "failed" and "use --device cuda:0" in (result.error or "")
+
+
+def test_a_program_too_short_to_measure_says_so(settings, tmp_path):
+    """A program of well under a millisecond: even the most back-to-back runs a window
+    allows do not fill it, and the profile says so."""
+    source = tmp_path / "quick" / "quick.c"
+    source.parent.mkdir()
+    source.write_text('#include <stdio.h>\nint main(void){puts("PASS");return 0;}\n')
+    outcome = profile_app(
+        load_app(source),
+        resolve_device("cpu"),
+        # a sandboxed run of it costs a millisecond or two: 1000 of them are not 10 s
+        settings.model_copy(update={"repeats": 1, "min_window_s": 10.0}),
+        tmp_path / "build",
+    )
+    assert outcome.failure is None, outcome.failure
+    assert outcome.profile.runs_per_window == MAX_RUNS_PER_WINDOW
+    assert "too short to measure well" in outcome.profile.note
+    assert "too short" in outcome.profile.summary()
+
+
+def test_the_too_short_note_needs_a_short_window(settings):
+    backend = NoSensorBackend("cpu-test", "no sensor in this test")
+    tiny = measure(backend, one_at_a_time(lambda: 0.0001), settings, None)
+    assert tiny.runs_per_window == MAX_RUNS_PER_WINDOW and "too short" in tiny.note
+    long_enough = settings.model_copy(update={"min_window_s": 0.05})
+    fine = measure(backend, one_at_a_time(lambda: 0.0001), long_enough, None)
+    assert fine.runs_per_window == 500 and "too short" not in fine.note
+
+
+@pytest.mark.parametrize(
+    ("manifest", "words"),
+    [
+        ("name: x\nlanguage: [cuda\n", ["not valid YAML at line 3"]),
+        ("name: x\nrefactor: spin.cpp\nargs: 7\n", ["language: Field required", "args:"]),
+        ("name: x\nlanguage: openmp\nrefactor: gone.cpp\n", ["lists 'gone.cpp'"]),
+    ],
+    ids=["yaml", "fields", "missing-file"],
+)
+def test_a_manifest_with_errors_names_every_one(manifest, words, tmp_path, trial_settings):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "spin.cpp").write_text(SOURCE)
+    (app / "app.yaml").write_text(manifest)
+    with pytest.raises(UsageError) as refused:
+        run_graph(app, "cpu", settings=trial_settings, models=scripted())
+    message = str(refused.value)
+    assert "\n" not in message and str(app / "app.yaml") in message
+    assert all(word in message for word in words), message

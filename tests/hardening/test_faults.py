@@ -1,0 +1,444 @@
+"""Faults around a trial: the pipeline SIGKILLed at every step, an LLM server that fails
+in every way it can, a sensor that errors mid-measurement, a full disk, two trials on one
+device, a checkpoint database another process holds locked."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pynvml
+import pytest
+from hardening_trials import outcomes, run_trial, trial_state
+from openai_stub import StubOpenAIServer
+from pydantic import SecretStr
+from trial_programs import FASTER, SAME, VALID, WRONG_RESULT, fenced, scripted
+
+import lassi_ee.tools.profile as profile_tool
+from lassi_ee.api import resume_graph, run_graph
+from lassi_ee.devices import Device
+from lassi_ee.energy.base import Timeline
+from lassi_ee.energy.nvidia import NvidiaBackend
+from lassi_ee.errors import LassiError
+from lassi_ee.graph.builder import compile_graph
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+IS_ROOT = os.getuid() == 0
+
+
+def child(script: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {"PYTHONPATH": f"{script.parent}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    return subprocess.Popen([sys.executable, str(script), *args], env=env)
+
+
+def finish(process: subprocess.Popen[bytes], timeout_s: float = 240) -> int:
+    return process.wait(timeout=timeout_s)
+
+
+# --- SIGKILL at every step -------------------------------------------------------------
+
+CHAIN_CHILD = HERE / "chain_child.py"
+# One kill after the first step of every node, in the order the trial reaches them, and
+# one in the middle of a measurement. The first compile is the vanilla version's.
+KILLS = [
+    "after:profile_source", "after:vanilla", "after:compile_candidate", "after:run_candidate",
+    "after:assess", "after:summarize_docs", "after:analyze_code", "after:plan",
+    "after:refactor", "after:fix_compile", "after:fix_runtime", "during:measure",
+    "after:measure_candidate", "after:judge_candidate", "after:compare", "after:finalize",
+]  # fmt: skip
+
+
+def chain(mode: str, source: Path, thread: str, settings, log: Path, kill: str) -> int:
+    args = [mode, str(source), thread, settings.model_dump_json(), str(log), kill]
+    return finish(child(CHAIN_CHILD, *args))
+
+
+def log_lines(log: Path, kind: str) -> list[str]:
+    return [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.startswith(kind)]
+
+
+def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_straight_run(
+    source_file, trial_settings, tmp_path
+):
+    every_node = set(compile_graph().get_graph().nodes) - {"__start__", "__end__"}
+    assert {kill.split(":")[1] for kill in KILLS if kill.startswith("after:")} == every_node
+
+    settings = trial_settings.model_copy(update={"max_iterations": 2})
+    straight_log, killed_log = tmp_path / "straight.log", tmp_path / "killed.log"
+    assert chain("run", source_file, "straight", settings, straight_log, "none") == 0
+    assert set(log_lines(straight_log, "node")) == every_node  # the trial visits every node
+
+    for n, kill in enumerate(KILLS):
+        mode = "run" if n == 0 else "resume"
+        code = chain(mode, source_file, "killed", settings, killed_log, kill)
+        assert code == -signal.SIGKILL, f"{kill}: exit status {code}"
+    assert chain("resume", source_file, "killed", settings, killed_log, "none") == 0
+
+    straight = resume_graph("straight", settings=settings, models=scripted())
+    killed = resume_graph("killed", settings=settings, models=scripted())
+    assert killed.status == straight.status == "improved"
+    for field in ("best_version", "best_code", "stop_reason", "versions", "iterations"):
+        assert getattr(killed, field) == getattr(straight, field), field
+    assert killed.self_corrections == straight.self_corrections == 2
+    assert outcomes(trial_state(settings, "killed")) == outcomes(trial_state(settings, "straight"))
+    manifest = json.loads((Path(killed.archive_path) / "manifest.json").read_text())
+    assert [v["outcome"] for v in manifest["versions"]] == [
+        "invalid", "compile_failed", "run_failed", "improved", "invalid",
+    ]  # fmt: skip
+    # no completed step ran twice, so no LLM call was made twice; only the measurement
+    # cut off part-way was made again
+    assert log_lines(killed_log, "llm") == log_lines(straight_log, "llm")
+    killed_steps = log_lines(killed_log, "node")
+    straight_steps = log_lines(straight_log, "node")
+    assert killed_steps == straight_steps
+    measures = collections.Counter(killed_log.read_text().split("\n"))["measure"]
+    assert measures == collections.Counter(straight_log.read_text().split("\n"))["measure"] + 1
+
+
+# --- the LLM server fails in every way ------------------------------------------------
+
+JUDGE_VALID = json.dumps(VALID)
+
+
+def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
+    source_file, trial_settings
+):
+    """429 and 500 are retried, a reply slower than the timeout is asked again, a judge
+    reply that says nothing readable makes the version INVALID, a reply with no program
+    loses that attempt, an empty report leaves a note; the trial still ends improved."""
+    server = StubOpenAIServer().start()
+    script = [
+        ("fail", 429, "Rate limit reached"), ("fail", 500, "internal error"),
+        ("reply", fenced(SAME)),                               # vanilla, third attempt
+        ("slow", JUDGE_VALID), ("reply", "Looks fine to me."),  # judge: timeout, then prose
+        ("reply", "Avoid busy waiting."), ("reply", "It spins."), ("reply", "1. Spin less."),
+        ("reply", "I would shorten the loop."),                 # refactor 1: no program
+        ("reply", fenced(FASTER)), ("reply", JUDGE_VALID),      # refactor 2, judged
+        ("reply", ""),                                          # compare: empty
+    ]  # fmt: skip
+    for kind, *what in script:
+        if kind == "fail":
+            server.fail(*what)
+        else:
+            server.reply(what[0], delay_s=3.0 if kind == "slow" else 0.0)
+    settings = trial_settings.model_copy(
+        update={
+            "base_url": server.base_url,
+            "api_key": SecretStr("sk-test"),
+            "max_iterations": 2,
+            "max_reasks": 0,
+            "request_timeout_s": 1.0,
+            "llm_max_attempts": 3,
+            "llm_backoff_initial_s": 0.01,
+            "llm_backoff_max_s": 0.02,
+        }
+    )
+    try:
+        result = run_graph(source_file, "cpu", thread_id="t1", settings=settings)
+    finally:
+        server.stop()
+    state = trial_state(settings, "t1")
+    assert len(server.requests) == len(script)
+    vanilla, lost, faster = state["history"]
+    assert (
+        vanilla.outcome == "invalid" and "no verdict from the judge" in vanilla.verdict.reasons[0]
+    )
+    assert lost.outcome == "invalid" and "no complete program" in lost.note
+    assert faster.outcome == "improved" and result.best_version == faster.version
+    assert result.status == "improved" and result.stop_reason == "iteration cap reached (2)"
+    assert state["comparison"].startswith("(no comparison report")
+    assert (Path(result.archive_path) / "manifest.json").is_file()
+
+
+# --- the sensor fails mid-measurement --------------------------------------------------
+
+
+class FailingNvml:
+    """NVML as pynvml offers it, on the real clock: a steady 100 W, the energy counter (mJ)
+    updated every 10 ms, and pynvml's own 'GPU is lost' error on the ``fail_at``-th
+    counter read, as a driver fault mid-measurement gives."""
+
+    NVMLError = pynvml.NVMLError
+    PERIOD_S = 0.01
+
+    def __init__(self, fail_at: int | None) -> None:
+        self.fail_at = fail_at
+        self.reads = 0
+
+    def nvmlInit(self) -> None:
+        return None
+
+    def nvmlShutdown(self) -> None:
+        return None
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        return index
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: int) -> int:
+        self.reads += 1
+        if self.reads == self.fail_at:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+        return int(time.perf_counter() / self.PERIOD_S) * 1000  # 100 W = 1 J per 10 ms
+
+    def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
+        return 100_000
+
+
+GPU = Device(spec="cuda:0", kind="cuda", name="replayed GPU", arch="sm_90", visible_id="0")
+
+
+@pytest.mark.parametrize("failing", ["once", "always"])
+def test_an_nvml_error_mid_measurement_is_retried_once_then_the_trial_goes_on(
+    failing, source_file, trial_settings, monkeypatch
+):
+    """The NVIDIA backend turns NVML's error into a SensorError; the candidate is measured
+    again, and when that fails too it is left unmeasured and the trial goes on."""
+    sensors: list[FailingNvml] = []
+
+    def backend_for(device):
+        # the source's sensor works; a candidate's fails three quarters of the way through
+        # the reads a whole measurement makes (as many as the source's took)
+        fails = bool(sensors) and (failing == "always" or len(sensors) == 1)
+        sensors.append(FailingNvml(fail_at=sensors[0].reads * 3 // 4 if fails else None))
+        return NvidiaBackend(GPU, sensors[-1])
+
+    monkeypatch.setattr(profile_tool, "backend_for", backend_for)
+    settings = trial_settings.model_copy(
+        update={"settle_window_s": 0.05, "settle_tolerance_w": 50.0}
+    )
+    model = scripted(vanilla=[fenced(FASTER)], refactor=[fenced(FASTER)], judge=[VALID] * 5)
+    result, state = run_trial(source_file, settings, model)
+    vanilla = state["history"][0]
+    assert sensors[1].reads == sensors[1].fail_at > 50  # it failed part-way through
+    if failing == "once":
+        assert len(sensors) == 1 + 2 + 1  # the source, vanilla twice, the refactoring
+        assert vanilla.profile is not None and vanilla.verdict is not None
+        assert vanilla.outcome in ("improved", "not_lower")
+    else:
+        assert len(sensors) == 1 + 2 + 2  # every candidate measured twice, in vain
+        assert vanilla.profile is None and vanilla.outcome == "abandoned"
+        assert "not measured: NVML energy read failed" in vanilla.note
+        assert "GPU is lost" in vanilla.note and "2 attempts" in vanilla.note
+        assert outcomes(state)[1] == ("refactor", 1, 0, "abandoned")  # the trial went on
+        assert result.status == "no_improvement" and result.stop_reason
+
+
+# --- a full disk -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 512 KiB file system (tmpfs) to fill up; needs root and mount."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of the disk; delete the returned file to give them back."""
+    filler = disk / "filler"
+    with contextlib.suppress(OSError), filler.open("wb", buffering=0) as handle:
+        while True:
+            handle.write(b"\0" * 4096)
+    return filler
+
+
+def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewritten(
+    source_file, trial_settings, small_disk
+):
+    settings = trial_settings.model_copy(update={"runs_dir": small_disk / "runs"})
+    filler: list[Path] = []
+
+    def fill_before_finalize(node: str, update: dict[str, Any]) -> None:
+        if node == "compare":
+            filler.append(fill(small_disk))
+
+    model = scripted(vanilla=[fenced(FASTER)], refactor=[fenced(WRONG_RESULT)], judge=[VALID])
+    result, state = run_trial(source_file, settings, model, on_update=fill_before_finalize)
+    assert filler and result.status == "improved" and result.best_version == 1
+    assert result.archive_error and "--rewrite-archive" in result.archive_error
+    assert "No space left" in result.archive_error
+    assert len(state["history"]) == 2  # nothing of the trial was lost
+    assert not (settings.runs_dir / "t1" / "manifest.json").exists()
+
+    filler[0].unlink()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LASSI_CONFIG": "/nonexistent.toml",
+        "LASSI_RUNS_DIR": str(settings.runs_dir),
+        "LASSI_CHECKPOINT_URL": settings.checkpoint_url,
+    }
+    command = [sys.executable, "-m", "lassi_ee.cli", "show", "t1"]
+    rewrite = subprocess.run([*command, "--rewrite-archive"], env=env, capture_output=True)
+    assert rewrite.returncode == 0, rewrite.stderr
+    manifest = json.loads((settings.runs_dir / "t1" / "manifest.json").read_text())
+    assert [v["outcome"] for v in manifest["versions"]] == ["improved", "invalid"]
+    shown = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
+    assert json.loads(shown.stdout)["archive_error"] is None
+
+
+def test_a_full_disk_mid_trial_stops_it_in_one_line_and_it_resumes_once_there_is_space(
+    source_file, trial_settings, small_disk
+):
+    settings = trial_settings.model_copy(update={"runs_dir": small_disk / "runs"})
+    filler: list[Path] = []
+
+    def fill_after_the_plan(node: str, update: dict[str, Any]) -> None:
+        if node == "plan":
+            filler.append(fill(small_disk))
+
+    model = scripted(vanilla=[fenced(SAME)], refactor=[fenced(FASTER)], judge=[VALID] * 2)
+    with pytest.raises(LassiError) as stopped:
+        run_graph(
+            source_file, "cpu", thread_id="t1", settings=settings, models=model,
+            on_update=fill_after_the_plan,
+        )  # fmt: skip
+    message = str(stopped.value)
+    assert "\n" not in message and "No space left" in message and str(small_disk) in message
+    assert "lassi-ee resume t1" in message
+    filler[0].unlink()
+    result = resume_graph("t1", settings=settings, models=model)
+    assert result.status == "improved" and result.best_version == 2
+    assert len(model.calls_for("refactor")) == 1  # the refactoring was not asked for again
+
+
+# --- two trials on one device at once ---------------------------------------------------
+
+
+def measurement_windows(settings, thread: str) -> list[tuple[float, float]]:
+    """(start, end) in Unix time of each measurement a trial made, from its timelines."""
+    windows = []
+    for path in (settings.runs_dir / thread).glob("versions/*/timeline.json"):
+        timeline = Timeline.load(path)
+        times = [marker.t_s for marker in timeline.markers]
+        windows.append((timeline.started_unix, timeline.started_unix + max(times)))
+    return windows
+
+
+def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
+    source_file, trial_settings, tmp_path
+):
+    """Two processes start trials of the same source on the cpu device together: they
+    share the Stage-0 cache (measured once) and their measurements take turns."""
+    settings = trial_settings.model_copy(update={"max_iterations": 3})
+    trial_child = ROOT / "tests" / "graph" / "trial_child.py"
+    processes = [
+        child(trial_child, "run", str(source_file), thread, settings.model_dump_json(),
+              str(tmp_path / f"{thread}.log"), "none")
+        for thread in ("first", "second")
+    ]  # fmt: skip
+    assert [finish(process) for process in processes] == [0, 0]
+
+    results = {
+        t: resume_graph(t, settings=settings, models=scripted()) for t in ("first", "second")
+    }
+    assert all(r.status == "improved" for r in results.values()), results
+    cached = [trial_state(settings, t)["reference"].from_cache for t in ("first", "second")]
+    assert sorted(cached) == [False, True]  # the source was measured once
+    windows = {t: measurement_windows(settings, t) for t in ("first", "second")}
+    assert all(len(w) >= 3 for w in windows.values())
+    for (a_start, a_end), (b_start, b_end) in (
+        (a, b) for a in windows["first"] for b in windows["second"]
+    ):
+        assert a_end <= b_start or b_end <= a_start, "two measurements overlapped"
+
+
+# --- the checkpoint database locked by another process -------------------------------
+
+
+@contextlib.contextmanager
+def locked(database: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding an exclusive lock on the SQLite database."""
+    locker = subprocess.Popen(
+        [
+            sys.executable, "-c",
+            "import sqlite3, sys, time\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(120)",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        yield locker
+    finally:
+        locker.kill()
+        locker.wait()
+
+
+def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_settings, tmp_path):
+    settings = trial_settings.model_copy(update={"checkpoint_lock_timeout_s": 0.5})
+    database = Path(settings.checkpoint_url)
+    with locked(database):
+        started = time.monotonic()
+        with pytest.raises(LassiError) as refused:
+            run_graph(source_file, "cpu", thread_id="t1", settings=settings, models=scripted())
+        waited = time.monotonic() - started
+        proc = subprocess.run(
+            [sys.executable, "-m", "lassi_ee.cli", "run", str(source_file), "--device", "cpu"],
+            env={
+                **os.environ, "PYTHONPATH": str(ROOT), "LASSI_CONFIG": "/nonexistent.toml",
+                "LASSI_BASE_URL": "http://127.0.0.1:9/v1",  # a model that needs no key
+                "LASSI_CHECKPOINT_URL": str(database), "LASSI_CHECKPOINT_LOCK_TIMEOUT_S": "0.5",
+            },
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert str(database) in str(refused.value) and "locked" in str(refused.value)
+    assert waited < 10
+    assert proc.returncode == 1 and proc.stderr.startswith("lassi-ee: checkpoint database")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_database_locked_mid_trial_stops_it_in_one_line_and_it_resumes(
+    source_file, trial_settings
+):
+    settings = trial_settings.model_copy(update={"checkpoint_lock_timeout_s": 0.5})
+    lockers: list[contextlib.ExitStack] = []
+
+    def lock_after_vanilla(node: str, update: dict[str, Any]) -> None:
+        if node == "vanilla":
+            stack = contextlib.ExitStack()
+            stack.enter_context(locked(Path(settings.checkpoint_url)))
+            lockers.append(stack)
+
+    model = scripted(vanilla=[fenced(FASTER)], refactor=[fenced(WRONG_RESULT)], judge=[VALID])
+    try:
+        with pytest.raises(LassiError) as stopped:
+            run_graph(
+                source_file, "cpu", thread_id="t1", settings=settings, models=model,
+                on_update=lock_after_vanilla,
+            )  # fmt: skip
+    finally:
+        for stack in lockers:
+            stack.close()
+    message = str(stopped.value)
+    assert settings.checkpoint_url in message and "lassi-ee resume t1" in message
+    result = resume_graph("t1", settings=settings, models=model)
+    assert result.status == "improved" and result.best_version == 1
+    assert len(model.calls_for("vanilla")) == 1

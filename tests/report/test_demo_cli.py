@@ -1,0 +1,55 @@
+"""`lassi-ee demo` end to end on the cpu device: real compiles, runs and measurements, the
+scripted model, its report opened in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from browser import open_page
+
+from lassi_ee.cli import main
+from lassi_ee.demo.runner import REAL_COMMAND, demo_app_dir
+from lassi_ee.devices import Device
+from lassi_ee.errors import UsageError
+
+
+@pytest.fixture
+def demo_env(tmp_path, monkeypatch):
+    work = Path("/tmp") / f"lassi-test-{tmp_path.name}"  # the sandboxed child must reach it
+    work.mkdir(mode=0o755, exist_ok=True)
+    monkeypatch.setenv("LASSI_WORK_ROOT", str(work))
+    monkeypatch.setenv("LASSI_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_demo_runs_a_whole_trial_and_says_it_is_scripted(demo_env, capsys):
+    assert main(["demo", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("lassi-ee demo: the LLM replies are SCRIPTED (a demo model, not an LLM)")
+    for step in ("stage 0: source", "fix_compile: wrote", "judge: INVALID", "fix_runtime: wrote"):
+        assert step in out
+    assert "This was a scripted demo: every LLM reply came from lassi-ee's scripted demo" in out
+    report = Path(re.search(r"^report: +(\S+)", out, re.M).group(1))
+    assert report.is_file() and report.is_relative_to("runs/demo")
+    assert "checkpoints: runs/demo/checkpoints.sqlite" in out
+    assert (demo_env / "runs/demo/checkpoints.sqlite").is_file()
+    assert out.rstrip().splitlines()[-2] == f"  {REAL_COMMAND}"
+
+    thread_id = report.parent.name
+    assert main(["--checkpoints", "runs/demo/checkpoints.sqlite", "trials"]) == 0
+    assert thread_id in capsys.readouterr().out
+
+    dom, _ = open_page(report, demo_env)
+    assert "Scripted demo." in dom and 'data-plots-rendered="2/2"' in dom
+
+
+def test_demo_has_no_version_for_amd_gpus():
+    rocm = Device(spec="rocm:0", kind="rocm", name="AMD Instinct MI250X", arch="gfx90a")
+    with pytest.raises(UsageError, match="use --device cpu or --device cuda:0"):
+        demo_app_dir(rocm)
