@@ -28,8 +28,8 @@ def add_campaign_commands(commands: Any) -> None:
     )
     run.add_argument(
         "--address",
-        help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001); default "
-        "RAY_ADDRESS, else a cluster `ray start`ed here, else a new Ray instance here",
+        help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001; local: a new "
+        "Ray instance here); default RAY_ADDRESS, else a cluster `ray start`ed here, else local",
     )
     run.set_defaults(handler=cmd_campaign_run)
 

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
 from lassi_ee.campaign.runner import (
@@ -111,11 +112,14 @@ def run_trial_task(
     Ray retries only a worker that died."""
     started = time.time()
     where = f"{socket.gethostname()} pid {os.getpid()}"
-    settings = campaign.settings()
-    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
-        resumed = saver.get_tuple({"configurable": {"thread_id": trial.thread_id}}) is not None
-    events.put(TrialEvent(kind="started", trial=trial, resumed=resumed, where=where))
     try:
+        settings = campaign.settings()
+        with open_checkpointer(
+            settings.checkpoint_url, settings.checkpoint_lock_timeout_s
+        ) as saver:
+            config: RunnableConfig = {"configurable": {"thread_id": trial.thread_id}}
+            resumed = saver.get_tuple(config) is not None
+        events.put(TrialEvent(kind="started", trial=trial, resumed=resumed, where=where))
         record = run_campaign_trial(
             campaign,
             trial.app,
@@ -232,7 +236,8 @@ def run_ray(
 ) -> RaySummary:
     """Run every unfinished trial as a Ray task and store each record as it returns.
 
-    ``address``: a Ray cluster ("auto", "ray://host:10001", host:port). None is Ray's
+    ``address``: a Ray cluster ("auto", "ray://host:10001", host:port), or "local" for
+    a new Ray instance on this machine. None is Ray's
     default: RAY_ADDRESS, else a cluster ``ray start`` began on this machine, else a
     new Ray instance here (a process already connected stays on its cluster). Blocks
     until every task has ended; Ctrl-C cancels the tasks and re-raises

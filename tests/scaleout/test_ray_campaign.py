@@ -8,13 +8,17 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 import scaleout_models
+from conftest import REPO_ROOT
 
 from lassi_ee.campaign.ray_engine import RaySummary, run_ray
 from lassi_ee.campaign.runner import TrialEvent
@@ -120,3 +124,48 @@ def test_a_resource_no_node_offers_is_refused_before_anything_waits(
         LassiError, match=r"no node of the Ray cluster offers tpu for the cpu trials"
     ):
         run_ray(load_campaign(path))
+
+
+def test_ctrl_c_stops_a_ray_campaign_and_the_next_run_resumes_its_trial(
+    write_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The CLI with a Ray instance of its own (--address local), as on one machine; that
+    instance has the machine's resources, no fake_gpu, so the trials ask for a CPU."""
+    on_cpus = {"resources": {"cpu": {"CPU": 1}}}
+    path = write_campaign(name="ray-cli", apps=["apps/spin.cpp"], trials=1, ks=[1], ray=on_cpus)
+    thread = "ray-cli-spin-cpu-000"
+    control = scaleout_models.control_dir("ray-cli")
+    (control / f"hold-{thread}").touch()
+    pythonpath = os.pathsep.join([str(REPO_ROOT), str(Path(__file__).parent)])
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    command = [sys.executable, "-m", "lassi_ee.cli", "campaign", "run", str(path)]
+    command += ["--engine", "ray", "--address", "local"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (control / f"held-{thread}").exists():
+            assert process.poll() is None and time.monotonic() < deadline, "the trial was not held"
+            time.sleep(0.1)
+        worker = int((control / f"held-{thread}").read_text())
+        os.kill(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        output, _ = process.communicate(timeout=60)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, output
+    assert "interrupted: finished trials are stored" in output
+    assert "Traceback" not in output
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{worker}").exists():  # the trial's worker went with its Ray instance
+        assert time.monotonic() < deadline, "the trial's worker outlived the campaign"
+        time.sleep(0.2)
+
+    rerun = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "[cpu] spin #0 resumed from its checkpoint on " in rerun.stdout
+    assert "1 trial(s) finished now, 0 already done, 0 with errors" in rerun.stdout
