@@ -16,14 +16,16 @@ from pathlib import Path
 
 import pytest
 import scaleout_models
-from conftest import REPO_ROOT
 
+import lassi_ee
 from lassi_ee.campaign.runner import campaign_status, run_campaign_trial
 from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.checkpoint import open_checkpointer
+
+REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
 KILLED = "pg-spin-cpu-000"
 

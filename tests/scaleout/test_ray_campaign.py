@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pytest
 import scaleout_models
-from conftest import REPO_ROOT
 
+import lassi_ee
 from lassi_ee.campaign.ray_engine import RaySummary, run_ray
 from lassi_ee.campaign.runner import TrialEvent
 from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
+
+REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.usefixtures("ray_instance")
 ON_FAKE_GPUS = {"resources": {"cpu": {"fake_gpu": 1}}, "max_retries": 2}
