@@ -5,7 +5,8 @@
 #
 # PARTs: record (NVML traces for the replay tests), tests (pytest -m gpu),
 # fidelity (benchmarks/measurement_fidelity.py over the CUDA examples), demo
-# (a whole scripted trial on cuda:0), campaign (a small scripted campaign).
+# (a whole scripted trial on cuda:0), campaign (a small scripted campaign), scaleout (the Ray
+# engine on 1 GPU, then on 2 where the machine has them; needs the ray extra).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
 set -uo pipefail
@@ -42,6 +43,10 @@ for what in "$@"; do
       part fidelity python3 benchmarks/measurement_fidelity.py $CUDA_EXAMPLES \
         --repeats 5 --paper-repeats 2 --out "$OUT/fidelity.md" --timelines "$OUT/timelines" ;;
     demo) part demo python3 -m lassi_ee.cli demo --device cuda:0 ;;
+    scaleout)
+      counts=1; [ "$(nvidia-smi -L | grep -c '^GPU')" -ge 2 ] && counts="1 2"
+      # shellcheck disable=SC2086
+      part scaleout python3 benchmarks/scaleout.py --gpus $counts --trials 2 --out "$OUT/scaleout.md" ;;
     *) echo "unknown part $what"; exit 2 ;;
   esac
 done

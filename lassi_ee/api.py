@@ -20,6 +20,7 @@ from lassi_ee.devices import resolve_device
 from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext
 from lassi_ee.settings import Settings, load_settings
@@ -214,17 +215,19 @@ def run_graph(
     checkpointer: BaseCheckpointSaver | None = None,
     args: list[str] | None = None,
     on_update: OnUpdate | None = None,
+    request_gate: RequestGate | None = None,
 ) -> TrialResult:
     """Run one LASSI-EE trial of ``source`` on ``device`` and return its result.
 
     Bad input (a missing source, an unknown device, a model setting that cannot
     work) raises a UsageError/LassiError before anything starts. ``models`` is one
     LangChain chat model or a mapping role/group -> model; None uses settings.
+    ``request_gate`` limits concurrent LLM requests (see lassi_ee.llm.gate).
     """
     settings = settings or load_settings()
     load_app(source, args)
     resolve_device(device)
-    context = TrialContext(settings=settings, models=models)
+    context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
@@ -247,10 +250,11 @@ def resume_graph(
     models: Any | Mapping[str, Any] | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
     on_update: OnUpdate | None = None,
+    request_gate: RequestGate | None = None,
 ) -> TrialResult:
     """Continue a trial from its last completed step; a finished trial is just read."""
     settings = settings or load_settings()
-    context = TrialContext(settings=settings, models=models)
+    context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
         graph = compile_graph(saver)

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     max_continuations: int = Field(
         2, description="times a reply cut off by the length limit is asked to continue"
     )
+    # --- LLM layer: concurrency (added with the Ray engine, lassi_ee/campaign/ray_engine.py) ---
+    llm_max_concurrent: int | None = Field(
+        None,
+        ge=1,
+        description="requests in flight at once per endpoint: per process, or across the "
+        "whole cluster with --engine ray; None = unlimited",
+    )
 
     # --- the method (trial graph) ---
     initial_temperature: float = 0.2

@@ -3,6 +3,7 @@
 - spec.py: the campaign file (YAML or TOML) -> ``Campaign`` (``load_campaign``)
 - store.py: ``TrialRecord`` per finished trial in SQLite (``ResultsStore``), CSV/Parquet export
 - runner.py: ``run_campaign_trial`` (engine-neutral), the local engine ``run_local``, status
+- ray_engine.py: ``run_ray``, one Ray task per trial on a cluster (docs/SCALEOUT.md)
 - tables.py: Tables 2, 3 and 4 as Markdown and CSV
 - cli.py: ``lassi-ee campaign run|status|report|export``
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the CLI starts fast: the graph stack loads only when a command runs
     from lassi_ee.campaign.runner import TrialEvent
 
-ENGINES = ("local",)  # a distributed engine (Ray) comes with its own issue
+ENGINES = ("local", "ray")
 
 
 def add_campaign_commands(commands: Any) -> None:
@@ -20,7 +20,17 @@ def add_campaign_commands(commands: Any) -> None:
 
     run = actions.add_parser("run", help="run every unfinished trial (finished ones are skipped)")
     run.add_argument("file", help="campaign file (YAML or TOML)")
-    run.add_argument("--engine", choices=ENGINES, default="local", help="where trials run")
+    run.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: one worker per device here; ray: one task per trial on a Ray cluster",
+    )
+    run.add_argument(
+        "--address",
+        help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001; local: a new "
+        "Ray instance here); default RAY_ADDRESS, else a cluster `ray start`ed here, else local",
+    )
     run.set_defaults(handler=cmd_campaign_run)
 
     status = actions.add_parser("status", help="finished, cut-off and pending trials")
@@ -43,7 +53,8 @@ def _event_line(event: TrialEvent) -> str:
     trial = event.trial
     label = f"[{trial.device}] {trial.app} #{trial.index}"
     if event.kind == "started":
-        return f"{label} {'resumed from its checkpoint' if event.resumed else 'started'}"
+        where = f" on {event.where}" if event.where else ""
+        return f"{label} {'resumed from its checkpoint' if event.resumed else 'started'}{where}"
     if event.kind == "error":
         return f"{label} ERROR: {event.message}"
     record = event.record
@@ -61,9 +72,12 @@ def _event_line(event: TrialEvent) -> str:
 
 
 def cmd_campaign_run(options: argparse.Namespace) -> int:
-    from lassi_ee.campaign.runner import run_local
+    from lassi_ee.campaign.runner import RunSummary, run_local
     from lassi_ee.campaign.spec import load_campaign
+    from lassi_ee.errors import UsageError
 
+    if options.address and options.engine != "ray":
+        raise UsageError("--address is for --engine ray; add it, or drop --address")
     campaign = load_campaign(options.file)
     total = len(campaign.trials())
     print(
@@ -71,8 +85,18 @@ def cmd_campaign_run(options: argparse.Namespace) -> int:
         f"device(s) x {campaign.spec.trials} = {total} trials; results in {campaign.store_path}",
         flush=True,
     )
+
+    def on_event(event: TrialEvent) -> None:
+        print(_event_line(event), flush=True)
+
+    summary: RunSummary
     try:
-        summary = run_local(campaign, on_event=lambda event: print(_event_line(event), flush=True))
+        if options.engine == "ray":
+            from lassi_ee.campaign.ray_engine import run_ray
+
+            summary = run_ray(campaign, address=options.address, on_event=on_event)
+        else:
+            summary = run_local(campaign, on_event=on_event)
     except KeyboardInterrupt:
         print(
             f"interrupted: finished trials are stored; `lassi-ee campaign run {options.file}` "

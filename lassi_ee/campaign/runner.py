@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import logging
 import multiprocessing
 import os
 import queue
@@ -26,24 +27,37 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from lassi_ee.api import OnUpdate, resume_graph, run_graph
 from lassi_ee.campaign.spec import Campaign, CampaignTrial, device_label
 from lassi_ee.campaign.store import ResultsStore, TrialRecord
+from lassi_ee.devices import Device, resolve_device
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import is_postgres, open_checkpointer
+from lassi_ee.llm.gate import RequestGate
 from lassi_ee.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def run_campaign_trial(
-    campaign: Campaign, app: str, device: str, index: int, *, on_update: OnUpdate | None = None
+    campaign: Campaign,
+    app: str,
+    device: str,
+    index: int,
+    *,
+    on_update: OnUpdate | None = None,
+    run_on: str | None = None,
+    request_gate: RequestGate | None = None,
 ) -> TrialRecord:
     """Run trial ``index`` of ``app`` on ``device`` to its end and return its record.
 
     A trial with checkpoints resumes from its last completed step (a finished one
-    is only read). Raises LassiError when the trial cannot run at all.
+    is only read). ``run_on`` is the device spec to run on when an engine assigned
+    one (a Ray task's ``cuda:0``); default ``device``. ``request_gate`` limits
+    concurrent LLM requests. Raises LassiError when the trial cannot run at all.
     """
     trial = next(
         (t for t in campaign.trials() if (t.app, t.device, t.index) == (app, device, index)),
@@ -55,27 +69,59 @@ def run_campaign_trial(
     models = campaign.models_for(trial)
     config: RunnableConfig = {"configurable": {"thread_id": trial.thread_id}}
     with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
-        if compile_graph(saver).get_state(config).values:
+        graph = compile_graph(saver)
+        snapshot = graph.get_state(config)
+        if snapshot.values:
+            if snapshot.next:
+                repin_device(graph, config, resolve_device(run_on or device))
             result = resume_graph(
                 trial.thread_id,
                 settings=settings,
                 models=models,
                 checkpointer=saver,
                 on_update=on_update,
+                request_gate=request_gate,
             )
         else:
             result = run_graph(
                 campaign.app(app).path,
-                device,
+                run_on or device,
                 thread_id=trial.thread_id,
                 settings=settings,
                 models=models,
                 checkpointer=saver,
                 on_update=on_update,
+                request_gate=request_gate,
             )
     if result.status == "unfinished":
         raise LassiError(f"trial {trial.thread_id} stopped before its end; rerun to resume it")
     return TrialRecord.from_result(trial, result)
+
+
+def repin_device(graph: Any, config: RunnableConfig, device: Device) -> None:
+    """Point a cut-off trial at the device it resumes on, when that is another one of the
+    same model (a Ray retry on another GPU or node): its programs then run and are measured
+    where this process may run them. Stage 0's figures are kept; another model is an error.
+    """
+    state = graph.get_state(config).values
+    pinned: Device | None = state.get("device_info")
+    if pinned is None or device == pinned:  # before Stage 0's end it resolves the device itself
+        return
+    if (device.kind, device.name, device.arch) != (pinned.kind, pinned.name, pinned.arch):
+        raise LassiError(
+            f"trial {config['configurable']['thread_id']} started on {pinned.facts()} and "
+            f"cannot resume on {device.facts()}: give its campaign one GPU model per device "
+            "(for Ray, an accelerator_type resource; see docs/SCALEOUT.md)"
+        )
+    log.warning(
+        "trial %s resumes on %s (id %s), not %s (id %s), where it started",
+        config["configurable"]["thread_id"],
+        device.spec,
+        device.visible_id,
+        pinned.spec,
+        pinned.visible_id,
+    )
+    graph.update_state(config, {"device_info": device})
 
 
 # --- status -------------------------------------------------------------------------------
@@ -135,7 +181,7 @@ def campaign_status(campaign: Campaign, store: ResultsStore) -> list[TaskStatus]
     return list(tasks.values())
 
 
-# --- the local engine ----------------------------------------------------------------------
+# --- what any engine reports -----------------------------------------------------------------
 
 
 class TrialEvent(BaseModel):
@@ -146,33 +192,60 @@ class TrialEvent(BaseModel):
     resumed: bool = False
     record: TrialRecord | None = None
     message: str = ""
+    where: str = Field("", description="host and pid of the worker, where an engine says")
 
 
-class LocalRunSummary(BaseModel):
+class RunSummary(BaseModel):
     skipped: int
     finished: int = 0
     errors: int = 0
-    workers_lost: list[str] = []
+    workers_lost: list[str] = Field(
+        default_factory=list,
+        description="local: devices whose worker died; Ray: trials whose worker died every try",
+    )
 
 
 OnEvent = Callable[[TrialEvent], None]
 
 
-def run_local(campaign: Campaign, on_event: OnEvent | None = None) -> LocalRunSummary:
+def error_line(error: Exception) -> tuple[str, str | None]:
+    """One line for the console, and the traceback of an unexpected (non-Lassi) error."""
+    if isinstance(error, LassiError):
+        return str(error).splitlines()[0], None
+    detail = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {detail}", "".join(traceback.format_exception(error))
+
+
+def describe_error(
+    campaign: Campaign, trial: CampaignTrial, line: str, traceback_text: str | None
+) -> str:
+    """The console line of a failed trial; a traceback goes to DIRECTORY/errors/THREAD.txt."""
+    if traceback_text is None:
+        return line
+    log = campaign.directory / "errors" / f"{trial.thread_id}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(traceback_text)
+    return f"{line} (see {log})"
+
+
+# --- the local engine ----------------------------------------------------------------------
+
+
+def run_local(campaign: Campaign, on_event: OnEvent | None = None) -> RunSummary:
     """Run every unfinished trial: one worker process per device, in parallel.
 
     Blocks until all workers are done. Ctrl-C stops the workers and re-raises
     KeyboardInterrupt; cut-off trials resume on the next run.
     """
     store = ResultsStore(campaign.store_path)
-    with _campaign_lock(campaign):
+    with campaign_lock(campaign):
         states = trial_states(campaign, store)
         todo = [trial for trial, state in states.items() if state != "finished"]
-        summary = LocalRunSummary(skipped=len(states) - len(todo))
+        summary = RunSummary(skipped=len(states) - len(todo))
         if not todo:
             return summary
         resumed = {trial.thread_id for trial in todo if states[trial] == "cut_off"}
-        _prepare_checkpoints(campaign.settings())
+        prepare_checkpoints(campaign.settings())
         context = multiprocessing.get_context("spawn")
         events: Any = context.Queue()
         workers = {}
@@ -199,7 +272,7 @@ def run_local(campaign: Campaign, on_event: OnEvent | None = None) -> LocalRunSu
 
 
 def _follow(
-    workers: dict[str, Any], events: Any, summary: LocalRunSummary, on_event: OnEvent | None
+    workers: dict[str, Any], events: Any, summary: RunSummary, on_event: OnEvent | None
 ) -> None:
     """Pass events on until every worker has exited and every event is read."""
     while True:
@@ -236,20 +309,10 @@ def device_worker(
             record = run_campaign_trial(campaign, trial.app, trial.device, trial.index)
             store.record(record)
         except Exception as error:  # one broken trial must not stop the device's queue
-            message = _describe(error, campaign, trial)
+            message = describe_error(campaign, trial, *error_line(error))
             events.put(TrialEvent(kind="error", trial=trial, message=message))
             continue
         events.put(TrialEvent(kind="finished", trial=trial, record=record))
-
-
-def _describe(error: Exception, campaign: Campaign, trial: CampaignTrial) -> str:
-    """One line for the console; an unexpected error's traceback goes to a file."""
-    if isinstance(error, LassiError):
-        return str(error).splitlines()[0]
-    log = campaign.directory / "errors" / f"{trial.thread_id}.txt"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("".join(traceback.format_exception(error)))
-    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} (see {log})"
 
 
 def _die_with(parent_pid: int) -> None:
@@ -263,7 +326,7 @@ def _die_with(parent_pid: int) -> None:
 
 
 @contextlib.contextmanager
-def _campaign_lock(campaign: Campaign) -> Iterator[None]:
+def campaign_lock(campaign: Campaign) -> Iterator[None]:
     """One running instance per campaign; the kernel drops the lock when its holder dies."""
     path = campaign.directory / "campaign.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +349,7 @@ def _campaign_lock(campaign: Campaign) -> Iterator[None]:
             handle.truncate(0)
 
 
-def _prepare_checkpoints(settings: Settings) -> None:
+def prepare_checkpoints(settings: Settings) -> None:
     """WAL mode on a SQLite checkpoint database, so workers of several devices write at once."""
     if is_postgres(settings.checkpoint_url):
         return

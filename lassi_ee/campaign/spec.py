@@ -11,6 +11,7 @@ YAML or TOML, for example::
     models_factory: my_models.py:build                 # or package.module:callable
     settings: {repeats: 3, max_iterations: 10}         # any lassi_ee.settings.Settings field
     directory: campaigns/omp-smoke                     # default: campaigns/NAME
+    ray: {resources: {cuda: {GPU: 1}}, max_retries: 3} # --engine ray only; these are the defaults
 
 Relative paths are relative to the campaign file. A file with problems is
 reported in one UsageError that lists every problem with its line number.
@@ -26,7 +27,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -181,6 +182,46 @@ class ModelNames(BaseModel):
     base_url: str | None = None
 
 
+DeviceKind = Literal["cuda", "rocm", "cpu"]
+# What one trial asks Ray for, per device kind: a whole GPU, so that no two trials share
+# one (Ray's "GPU" counts NVIDIA and AMD GPUs alike and pins the task to the one it gives).
+DEFAULT_RAY_RESOURCES: dict[DeviceKind, dict[str, float]] = {
+    "cuda": {"GPU": 1},
+    "rocm": {"GPU": 1},
+    "cpu": {"CPU": 1},
+}
+
+
+class RaySpec(BaseModel):
+    """How ``--engine ray`` schedules the trials of each device kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resources: dict[DeviceKind, dict[str, float]] = Field(
+        default_factory=dict,
+        description="device kind -> Ray resources one trial holds (CPU, GPU or custom ones)",
+    )
+    max_retries: int = Field(3, ge=0, description="times a trial whose worker died is rerun")
+
+    @field_validator("resources")
+    @classmethod
+    def _whole_gpus(
+        cls, resources: dict[DeviceKind, dict[str, float]]
+    ) -> dict[DeviceKind, dict[str, float]]:
+        for kind, request in resources.items():
+            if not request or any(amount <= 0 for amount in request.values()):
+                raise ValueError(f"{kind}: name each resource with a positive amount, e.g. GPU: 1")
+            gpus = request.get("GPU")
+            if kind != "cpu" and gpus is not None and (gpus < 1 or gpus != int(gpus)):
+                raise ValueError(f"{kind}: GPU must be a whole number: trials never share a GPU")
+        return resources
+
+    def resources_for(self, device: str) -> dict[str, float]:
+        """What a trial on ``device`` (cuda:N, rocm:N or cpu) asks Ray for."""
+        kind = cast(DeviceKind, device.split(":")[0])
+        return self.resources.get(kind) or DEFAULT_RAY_RESOURCES[kind]
+
+
 class CampaignSpec(BaseModel):
     """The campaign file as written (validated, paths still relative to the file)."""
 
@@ -198,6 +239,7 @@ class CampaignSpec(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, description="Settings overrides")
     directory: str | None = Field(None, description="default: campaigns/NAME beside the file")
     store: str | None = Field(None, description="results file; default DIRECTORY/results.sqlite")
+    ray: RaySpec = Field(default_factory=RaySpec)
 
     @field_validator("name")
     @classmethod
@@ -393,7 +435,8 @@ def _resolved(path: str | None, base_dir: Path) -> Path | None:
 
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
-        model = ModelNames if error["loc"][0] == "models" else CampaignSpec
+        models: dict[Any, type[BaseModel]] = {"models": ModelNames, "ray": RaySpec}
+        model = models.get(error["loc"][0], CampaignSpec) if len(error["loc"]) > 1 else CampaignSpec
         return f"unknown key; the keys here are {', '.join(model.model_fields)}"
     if error["type"] == "missing":
         return "required, but missing"

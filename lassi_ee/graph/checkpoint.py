@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -30,8 +33,31 @@ def serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(allowed_msgpack_modules=list(STATE_TYPES))
 
 
+_SETUP_LOCK = 0x1A551EE  # the advisory lock id held while creating the checkpoint tables
+
+
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://"))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+@contextmanager
+def _setup_lock(connection: Any) -> Iterator[None]:
+    """One process at a time creates the checkpoint tables: trials that start together on
+    a cluster would otherwise race on CREATE TABLE. Waiters poll rather than block: the
+    migrations' CREATE INDEX CONCURRENTLY waits for every open statement, a blocked
+    pg_advisory_lock included, which would deadlock."""
+    query = "SELECT pg_try_advisory_lock(%s) AS taken"  # rows are dicts (from_conn_string)
+    while not connection.execute(query, (_SETUP_LOCK,)).fetchone()["taken"]:
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
 @contextmanager
@@ -43,14 +69,24 @@ def open_checkpointer(url: str, lock_timeout_s: float = 30.0) -> Iterator[BaseCh
     if is_postgres(url):
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg import Connection, OperationalError
         except ImportError:
             raise LassiError(
                 "a postgres:// checkpoint URL needs the postgres extra: "
                 "pip install 'lassi-ee[postgres]'"
             ) from None
-        with PostgresSaver.from_conn_string(url) as postgres:
+        with ExitStack() as stack:
+            try:
+                postgres = stack.enter_context(PostgresSaver.from_conn_string(url))
+            except OperationalError as error:
+                raise LassiError(
+                    f"checkpoint database {redacted(url)} cannot be reached "
+                    f"({str(error).strip().splitlines()[0]}): check the URL and that the "
+                    "server runs"
+                ) from None
             postgres.serde = serializer()
-            postgres.setup()
+            with _setup_lock(cast(Connection, postgres.conn)):  # from_conn_string: one
+                postgres.setup()
             yield postgres
         return
     path = Path(url.removeprefix("sqlite:///"))

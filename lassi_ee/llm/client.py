@@ -38,6 +38,7 @@ from tenacity import (
 
 from lassi_ee.devices import Device
 from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, LLMUnavailable, NoUsableReply
+from lassi_ee.llm.gate import RequestGate, local_gate
 from lassi_ee.llm.models import ROLE_GROUP, ROLE_TAG_PREFIX, ModelSet, ModelSlot, Role
 from lassi_ee.llm.replies import (
     Categorization,
@@ -123,9 +124,13 @@ _Parsed = TypeVar("_Parsed", bound=BaseModel)
 class LLM:
     """Ask a role's model; see the module docstring for what happens around each call."""
 
-    def __init__(self, models: ModelSet, settings: Settings) -> None:
+    def __init__(
+        self, models: ModelSet, settings: Settings, request_gate: RequestGate | None = None
+    ) -> None:
+        """``request_gate`` is held around each request (default: ``local_gate(settings)``)."""
         self.models = models
         self.settings = settings
+        self.request_gate = request_gate or local_gate(settings)
         if settings.budget_usd is not None:
             for slot in models.slots():
                 if price_for(slot.name, settings.prices_per_mtok) is None:
@@ -319,22 +324,25 @@ class LLM:
                 raise _StructuredOutputUnsupported() from exc
             send_temperature = temperature is not None and slot.accepts_temperature
             kwargs = {"temperature": temperature} if send_temperature else {}
-            try:
-                return runnable.invoke(messages, config=config, **kwargs)
-            except ValidationError as exc:
-                if schema is None:
+            with self.request_gate():
+                try:
+                    return runnable.invoke(messages, config=config, **kwargs)
+                except ValidationError as exc:
+                    if schema is None:
+                        raise
+                    raise _UnreadableStructuredReply(_reply_in(exc)) from exc
+                except Exception as exc:
+                    if send_temperature and _refuses_temperature(exc):
+                        log.info(
+                            "LLM %s: model '%s' refuses temperature; not sending it",
+                            role,
+                            slot.name,
+                        )
+                        slot.accepts_temperature = False
+                        return runnable.invoke(messages, config=config)
+                    if schema is not None and _lacks_structured_output(exc):
+                        raise _StructuredOutputUnsupported() from exc
                     raise
-                raise _UnreadableStructuredReply(_reply_in(exc)) from exc
-            except Exception as exc:
-                if send_temperature and _refuses_temperature(exc):
-                    log.info(
-                        "LLM %s: model '%s' refuses temperature; not sending it", role, slot.name
-                    )
-                    slot.accepts_temperature = False
-                    return runnable.invoke(messages, config=config)
-                if schema is not None and _lacks_structured_output(exc):
-                    raise _StructuredOutputUnsupported() from exc
-                raise
 
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.settings.llm_max_attempts)),

@@ -12,6 +12,7 @@ from langgraph.config import get_config
 from lassi_ee.energy.base import EnergyProfile
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMError
+from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.models import build_models
 from lassi_ee.llm.usage import Usage
 from lassi_ee.prompts.loader import device_vars
@@ -24,16 +25,20 @@ class TrialContext:
     """Run-scoped dependencies, passed as LangGraph runtime context (not checkpointed).
 
     ``models`` is one chat model, a mapping role/group -> model, or None for the
-    models named in settings. LangGraph Studio passes no context; defaults apply.
+    models named in settings. ``request_gate`` is held around each LLM request
+    (None: a per-process limit from settings). LangGraph Studio passes no
+    context; defaults apply.
     """
 
     settings: Settings = field(default_factory=Settings)
     models: Any = None
+    request_gate: RequestGate | None = None
     _llm: LLM | None = field(default=None, init=False, repr=False)
 
     def llm(self) -> LLM:
         if self._llm is None:
-            self._llm = LLM(build_models(self.settings, self.models), self.settings)
+            models = build_models(self.settings, self.models)
+            self._llm = LLM(models, self.settings, self.request_gate)
         return self._llm
 
 
