@@ -21,6 +21,7 @@ from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.gate import RequestGate
+from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext
 from lassi_ee.settings import Settings, load_settings
@@ -59,6 +60,9 @@ class TrialResult(BaseModel):
     versions: int = 0
     iterations: int = 0
     self_corrections: int = 0
+    categories: list[CategorizedOptimization] = Field(
+        default_factory=list, description="the best version's optimizations, MHO/ACE/DST/PTM"
+    )
     stop_reason: str | None = None
     error: str | None = None
     archive_path: str | None = None
@@ -118,6 +122,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         versions=len(history),
         iterations=state.get("iteration", 0),
         self_corrections=sum(1 for c in history if c.attempt > 0),
+        categories=state.get("categories", []),
         stop_reason=state.get("stop_reason"),
         error=state.get("error"),
         archive_path=state.get("archive_path"),

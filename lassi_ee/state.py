@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from lassi_ee.apps import App
 from lassi_ee.devices import Device
 from lassi_ee.energy.base import EnergyProfile
+from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage, merge
 from lassi_ee.tools.check import CheckResult
 
@@ -138,6 +139,7 @@ class TrialState(TypedDict, total=False):
     fruitless: int
     # --- Stage 4 and bookkeeping ---
     comparison: str | None
+    categories: list[CategorizedOptimization]
     usage: Annotated[Usage, merge]
     stop_reason: str | None
     error: str | None

@@ -112,6 +112,7 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     for reply in (
         fenced(SAME), JUDGE_VALID, "Avoid busy waiting.", "The loop spins too long.",
         "1. Shorten the loop.", fenced(FASTER), JUDGE_VALID, "The loop is shorter.",
+        "ACE | shorter loop | less work",
     ):  # fmt: skip
         server.reply(reply)
     env = {
@@ -133,7 +134,7 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     assert run.returncode == 0, run.stderr
     assert "trial cli-1: improved" in run.stdout
     assert "compile ok" in run.stdout  # one plain progress line per step when not a terminal
-    assert asked == 8
+    assert asked == 9
     assert {r.body["model"] for r in server.requests} == {"m1"}
     assert server.requests[0].headers["authorization"] == "Bearer sk-test-key"
     assert resumed.returncode == 0 and len(server.requests) == asked  # finished: nothing re-asked
@@ -148,3 +149,4 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     assert (archive / "versions" / "v02" / "timeline.json").is_file()
     assert (archive / "plans" / "plan-01.md").read_text() == "1. Shorten the loop."
     assert (archive / "comparison.md").is_file()
+    assert json.loads((archive / "categories.json").read_text())[0]["category"] == "ACE"

@@ -47,6 +47,7 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
     graph.add_node("refactor", generate.refactor)
     # Stage 4
     graph.add_node("compare", finalize.compare)
+    graph.add_node("categorize", finalize.categorize)
     graph.add_node("finalize", finalize.finalize)
 
     graph.add_edge(START, "profile_source")
@@ -63,7 +64,8 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
     )
     graph.add_conditional_edges("analyze_code", _unless_stopped("plan"), ["plan", *STAGE4])
     graph.add_conditional_edges("plan", _unless_stopped("refactor"), ["refactor", *STAGE4])
-    graph.add_edge("compare", "finalize")
+    graph.add_edge("compare", "categorize")
+    graph.add_edge("categorize", "finalize")
     graph.add_edge("finalize", END)
     return graph
 

@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from lassi_ee.llm.errors import LLMError
+from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import (
     TrialContext,
     archive_dir,
@@ -21,6 +22,7 @@ from lassi_ee.nodes.common import (
 from lassi_ee.state import TrialState
 
 _EXTENSION = {"cuda": ".cu", "hip": ".hip", "openmp": ".cpp"}
+NO_REPORT = "(no comparison report"
 
 
 def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
@@ -47,8 +49,22 @@ def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
     except LLMError as error:
         update = llm_failure(error)
         update["stop_reason"] = state.get("stop_reason") or update["stop_reason"]
-        return {**update, "comparison": f"(no comparison report: {error})"}
+        return {**update, "comparison": f"{NO_REPORT}: {error})"}
     return {"comparison": reply.text, "usage": reply.usage}
+
+
+def categorize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """Sort the comparison report's optimizations into MHO, ACE, DST and PTM (the paper's
+    Figure 4), here so that campaign reports need no LLM. Nothing to sort without a report."""
+    comparison = state.get("comparison")
+    if not comparison or comparison.startswith(NO_REPORT):
+        return {"categories": []}
+    try:
+        values = prompt_vars(state, report=comparison)
+        reply = context_of(runtime).llm().categorize(values, usage=state["usage"])
+    except LLMError as error:  # the trial is over anyway: keep its result, say what is missing
+        return {"categories": [], "usage": error.usage or Usage()}
+    return {"categories": reply.items, "usage": reply.usage}
 
 
 def _write(path: Path, text: str) -> str:
@@ -96,6 +112,9 @@ def write_archive(state: TrialState, root: Path) -> Path:
     ]
     if state.get("comparison"):
         files["comparison"] = _write(root / "comparison.md", state["comparison"] or "")
+    if state.get("categories"):
+        categories = [item.model_dump() for item in state["categories"]]
+        files["categories"] = _write(root / "categories.json", json.dumps(categories, indent=1))
     usage = state.get("usage")
     manifest = {
         "source": state.get("source"),

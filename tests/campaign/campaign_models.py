@@ -24,6 +24,7 @@ TEXT = {
     "analyze_code": "The loop spins longer than needed.",
     "plan": "1. Shorten the spin loop.",
     "compare": "The best version spins for a shorter time.",
+    "categorize": "ACE | shorter spin loop | less work for the same result",
 }
 VALID = {"verdict": "VALID", "reasons": ["same computation and output"]}
 INVALID = {"verdict": "INVALID", "reasons": ["the loop bound changed"]}

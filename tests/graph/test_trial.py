@@ -56,6 +56,9 @@ def test_vanilla_wins_and_nothing_later_beats_it(source_file, trial_settings):
     assert result.stop_reason == "temperature 1.0 exceeded 0.8"
     assert "fewer" in state["docs_summary"].lower()
     assert len(model.calls_for("compare")) == 1
+    assert [(c.category, c.optimization) for c in result.categories] == [
+        ("ACE", "shorter spin loop")
+    ]
 
 
 def test_vanilla_that_does_not_compile_gets_no_self_correction(source_file, trial_settings):
@@ -71,6 +74,7 @@ def test_vanilla_that_does_not_compile_gets_no_self_correction(source_file, tria
     assert result.vanilla_outcome == "compile_failed"
     assert len(model.calls_for("plan")) == 1  # Stage 2 still ran
     assert result.status == "no_improvement" and len(model.calls_for("compare")) == 0
+    assert model.calls_for("categorize") == [] and result.categories == []
 
 
 def test_compile_error_is_fixed_by_self_correction(source_file, trial_settings):

@@ -58,6 +58,7 @@ TEXT_ROLES = {
     "analyze_code": "The loop spins longer than needed.",
     "plan": "1. Shorten the spin loop.",
     "compare": "The best version spins for a shorter time (ACE).",
+    "categorize": "ACE | shorter spin loop | less work for the same result",
 }
 
 

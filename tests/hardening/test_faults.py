@@ -54,7 +54,8 @@ KILLS = [
     "after:profile_source", "after:vanilla", "after:compile_candidate", "after:run_candidate",
     "after:assess", "after:summarize_docs", "after:analyze_code", "after:plan",
     "after:refactor", "after:fix_compile", "after:fix_runtime", "during:measure",
-    "after:measure_candidate", "after:judge_candidate", "after:compare", "after:finalize",
+    "after:measure_candidate", "after:judge_candidate", "after:compare", "after:categorize",
+    "after:finalize",
 ]  # fmt: skip
 
 
