@@ -71,6 +71,9 @@ class TrialRecord(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    categories: str = Field(
+        "", description="the best version's optimizations as category codes, e.g. 'MHO,ACE'"
+    )
     stop_reason: str | None = None
     error: str | None = None
     archive_path: str | None = None
@@ -98,6 +101,7 @@ class TrialRecord(BaseModel):
             vanilla_valid=result.vanilla_outcome in VALID_OUTCOMES,
             final_valid=result.final_valid,
             reduction=result.reduction,
+            categories=",".join(item.category for item in result.categories),
             self_corrections=result.self_corrections,
             best_iteration=result.best_iteration,
             iterations=result.iterations,
