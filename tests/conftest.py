@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from scratch import sandbox_work_dir
 
 from lassi_ee.settings import Settings
 
@@ -36,8 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    work = Path("/tmp") / f"lassi-test-{tmp_path.name}"
-    work.mkdir(mode=0o755, exist_ok=True)
+    work = sandbox_work_dir()
     yield Settings(
         work_root=work,
         runs_dir=tmp_path / "runs",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from scratch import sandbox_work_dir
 
 from lassi_ee.demo.model import PROGRAMS
 
@@ -57,8 +58,7 @@ def config_in(folder: Path) -> Path:
 @pytest.fixture
 def studio_server(tmp_path):
     """`langgraph dev` on a free port, its settings pointing into tmp dirs; stopped after."""
-    work = Path("/tmp") / f"lassi-test-{tmp_path.name}"  # the sandboxed child must reach it
-    work.mkdir(mode=0o755, exist_ok=True)
+    work = sandbox_work_dir()
     port = free_port()
     env = {
         key: value

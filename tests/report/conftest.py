@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from scratch import sandbox_work_dir
 
 from lassi_ee.api import TrialResult, run_graph
 from lassi_ee.demo.model import DEMO_MODEL_NAME, PROGRAMS
@@ -30,8 +30,7 @@ class FinishedTrial:
 @pytest.fixture(scope="session")
 def finished_trial(tmp_path_factory: pytest.TempPathFactory) -> FinishedTrial:
     root = tmp_path_factory.mktemp("demo-trial")
-    work = Path("/tmp") / f"lassi-test-{root.name}"  # the sandboxed child must reach it
-    work.mkdir(mode=0o755, exist_ok=True)
+    work = sandbox_work_dir()
     settings = Settings(
         generate_model=DEMO_MODEL_NAME,
         context_model=DEMO_MODEL_NAME,

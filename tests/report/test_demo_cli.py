@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from browser import open_page
+from scratch import sandbox_work_dir
 
 from lassi_ee.cli import main
 from lassi_ee.demo.runner import REAL_COMMAND, demo_app_dir
@@ -18,8 +19,7 @@ from lassi_ee.errors import UsageError
 
 @pytest.fixture
 def demo_env(tmp_path, monkeypatch):
-    work = Path("/tmp") / f"lassi-test-{tmp_path.name}"  # the sandboxed child must reach it
-    work.mkdir(mode=0o755, exist_ok=True)
+    work = sandbox_work_dir()
     monkeypatch.setenv("LASSI_WORK_ROOT", str(work))
     monkeypatch.setenv("LASSI_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.chdir(tmp_path)
