@@ -43,6 +43,10 @@ for what in "$@"; do
       part fidelity python3 benchmarks/measurement_fidelity.py $CUDA_EXAMPLES \
         --repeats 5 --paper-repeats 2 --out "$OUT/fidelity.md" --timelines "$OUT/timelines" ;;
     demo) part demo python3 -m lassi_ee.cli demo --device cuda:0 ;;
+    campaign)
+      part campaign python3 -m lassi_ee.cli campaign run benchmarks/demo-campaign-gpu.yaml
+      part campaign-report python3 -m lassi_ee.cli campaign report \
+        benchmarks/demo-campaign-gpu.yaml --out "$OUT/campaign-report" ;;
     scaleout)
       counts=1; [ "$(nvidia-smi -L | grep -c '^GPU')" -ge 2 ] && counts="1 2"
       # shellcheck disable=SC2086
