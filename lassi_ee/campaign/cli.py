@@ -37,9 +37,11 @@ def add_campaign_commands(commands: Any) -> None:
     status.add_argument("file")
     status.set_defaults(handler=cmd_campaign_status)
 
-    report = actions.add_parser("report", help="Tables 2, 3 and 4 as Markdown and CSV")
+    report = actions.add_parser(
+        "report", help="HTML and Markdown report with plots, and Tables 2, 3 and 4 as CSV"
+    )
     report.add_argument("file")
-    report.add_argument("--out", help="folder for the tables (default: DIRECTORY/report)")
+    report.add_argument("--out", help="folder for the report (default: DIRECTORY/report)")
     report.set_defaults(handler=cmd_campaign_report)
 
     export = actions.add_parser("export", help="every trial record as CSV or Parquet")
@@ -143,8 +145,9 @@ def cmd_campaign_report(options: argparse.Namespace) -> int:
     from lassi_ee.campaign.runner import campaign_records
     from lassi_ee.campaign.spec import load_campaign
     from lassi_ee.campaign.store import ResultsStore
-    from lassi_ee.campaign.tables import build_tables, write_tables
     from lassi_ee.errors import LassiError
+    from lassi_ee.report.campaign import build_campaign_report
+    from lassi_ee.report.files import write_campaign_report
 
     campaign = load_campaign(options.file)
     records = campaign_records(campaign, ResultsStore(campaign.store_path))
@@ -153,12 +156,19 @@ def cmd_campaign_report(options: argparse.Namespace) -> int:
             f"campaign {campaign.name} has no finished trials yet: "
             f"`lassi-ee campaign run {options.file}` first"
         )
-    tables = build_tables(records, campaign.ks)
+    report = build_campaign_report(
+        campaign.name, records, campaign.ks, planned_trials=len(campaign.trials())
+    )
     out = Path(options.out) if options.out else campaign.directory / "report"
-    written = write_tables(tables, out, f"Campaign {campaign.name}: {len(records)} trials")
-    for table in tables:
+    files = write_campaign_report(report, out)
+    for table in report.tables:
         print(table.markdown())
-    print(f"wrote {', '.join(str(path) for path in written)}")
+    for section in report.sections:
+        if section.missing:
+            print(f"{section.heading}: {section.missing}")
+    print(f"wrote {files.html} and {files.markdown}")
+    print(f"  plots: {', '.join(path.name for path in files.plots) or 'none'}")
+    print(f"  tables: {', '.join(path.name for path in files.tables)}")
     return 0
 
 

@@ -57,12 +57,16 @@ class Table(BaseModel):
             "|" + "|".join("---" if c.format == "text" else "---:" for c in self.columns) + "|"
         )
         for row in self.rows:
-            cells = [_cell(row.get(c.key), c.format) for c in self.columns]
+            cells = [cell.replace("|", "\\|") for cell in self.cells(row)]
             lines.append("| " + " | ".join(cells) + " |")
         if not self.rows:
             lines.append("| " + " | ".join("" for _ in self.columns) + " |")
         lines += ["", *(f"{note}" for note in self.notes)]
         return "\n".join(lines).rstrip() + "\n"
+
+    def cells(self, row: dict[str, Any]) -> list[str]:
+        """One row as people read it: percentages, '-' where there is no value."""
+        return [_cell(row.get(c.key), c.format) for c in self.columns]
 
     def csv(self) -> str:
         buffer = io.StringIO()
@@ -90,7 +94,7 @@ def _cell(value: Any, form: Format) -> str:
         return f"{value:+.1f}%"
     if form == "points":
         return f"{100 * value:+.1f} pp"
-    return str(value).replace("|", "\\|")
+    return str(value)
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

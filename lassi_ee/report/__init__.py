@@ -1,1 +1,1 @@
-"""Trial reports (HTML and Markdown, with plots), console output and live progress."""
+"""Trial and campaign reports (HTML and Markdown, with plots), console output and live progress."""

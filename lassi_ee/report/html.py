@@ -67,11 +67,16 @@ def _pre(text: str) -> str:
     return f'<pre class="text">{escape(text)}</pre>'
 
 
-def _plot(name: str, svg: str, caption: str) -> str:
+def plot_figure(name: str, svg: str, caption: str, values: str | None = None) -> str:
+    """One plot as ``<figure>``: the SVG inline as a data URI, which the check script marks.
+    ``values`` (JSON) goes on the figure as ``data-values``: the numbers the plot shows,
+    for tools and tests to read back."""
     data = base64.b64encode(svg.encode()).decode()
+    attributes = f' data-values="{escape(values)}"' if values is not None else ""
     return (
-        f'<figure><img class="plot" id="plot-{name}" alt="{escape(caption)}" '
-        f'src="data:image/svg+xml;base64,{data}"><figcaption>{escape(caption)}</figcaption></figure>'
+        f'<figure id="figure-{name}"{attributes}><img class="plot" id="plot-{name}" '
+        f'alt="{escape(caption)}" src="data:image/svg+xml;base64,{data}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
 
@@ -204,9 +209,9 @@ self-corrections · stopped: {escape(result.stop_reason or "done")}</p>
 <h2>Outcome at a glance</h2>
 {_glance(report)}
 <h2>{"Measurement timeline (no power sensor)" if report.sensor_note else "Power timeline"}</h2>
-{_plot("timeline", plots["timeline"], captions["timeline"])}
+{plot_figure("timeline", plots["timeline"], captions["timeline"])}
 <h2>Every version</h2>
-{_plot("versions", plots["versions"], captions["versions"])}
+{plot_figure("versions", plots["versions"], captions["versions"])}
 <h2>Versions, verdicts and reasons</h2>
 {_versions(report)}
 <h2>Best version against the source</h2>

@@ -1,4 +1,5 @@
-"""The trial report's plots, drawn with matplotlib as SVG text.
+"""The trial report's plots, drawn with matplotlib as SVG text (and the helpers the
+campaign report's plots share).
 
 Figures are built with the object API (no pyplot state), so plotting is safe
 from any thread and never opens a window. ``svg.hashsalt`` makes the output
@@ -31,20 +32,20 @@ OUTCOME_STYLE = {
 }
 
 
-def _figure(width_in: float, height_in: float) -> Figure:
+def new_figure(width_in: float, height_in: float) -> Figure:
     try:
         import matplotlib
         from matplotlib.figure import Figure
     except ImportError:
         raise LassiError(
-            "trial reports draw their plots with matplotlib: pip install 'lassi-ee[report]'"
+            "reports draw their plots with matplotlib: pip install 'lassi-ee[report]'"
         ) from None
     matplotlib.rcParams["svg.hashsalt"] = "lassi-ee"
     matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small and searchable
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
-def _svg(figure: Figure) -> str:
+def svg_text(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
@@ -57,7 +58,7 @@ def _spans(timeline: Timeline, start: str, end: str) -> list[tuple[float, float]
 def timeline_svg(views: list[TimelineView]) -> str:
     """Power over time of each version, its idle level and its measured windows; where
     no power was sampled, the measured windows alone, said so in the title."""
-    figure = _figure(9.0, 3.8)
+    figure = new_figure(9.0, 3.8)
     axes = figure.add_subplot()
     shown = [v for v in views if v.timeline is not None]
     with_power = [v for v in shown if v.timeline is not None and v.timeline.samples]
@@ -73,7 +74,7 @@ def timeline_svg(views: list[TimelineView]) -> str:
         axes.text(0.01, 0.98, "\n".join(missing), transform=axes.transAxes, va="top", fontsize=8)
     axes.set_xlabel("time since the measurement started (s)")
     axes.grid(alpha=0.3)
-    return _svg(figure)
+    return svg_text(figure)
 
 
 def _power_lines(axes: Axes, views: list[TimelineView]) -> None:
@@ -124,7 +125,7 @@ def _window_bars(axes: Axes, views: list[TimelineView]) -> None:
 def candidates_svg(report: TrialReport) -> str:
     """Every version's objective by iteration, marked valid / invalid / failed; the source
     as a line. Versions never measured sit on the floor of the plot."""
-    figure = _figure(9.0, 4.0)
+    figure = new_figure(9.0, 4.0)
     axes = figure.add_subplot()
     unit = report.objective_unit
     source = (
@@ -168,7 +169,7 @@ def candidates_svg(report: TrialReport) -> str:
     axes.set_title(f"Every version's {report.objective_name}; failed ones were never measured")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="best")
-    return _svg(figure)
+    return svg_text(figure)
 
 
 def _x(row: VersionRow) -> float:
