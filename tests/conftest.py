@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -33,6 +34,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No LASSI_* variable, config file or OpenAI key of the machine leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("LASSI_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LASSI_CONFIG", str(tmp_path / "absent.toml"))
 
 
 @pytest.fixture

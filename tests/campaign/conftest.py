@@ -3,7 +3,6 @@ them on the cpu device with scripted models and short measurements."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,6 @@ from campaign_models import FACTORY_REF
 from campaign_programs import APPS, variants
 
 from lassi_ee.settings import Settings
-
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No LASSI_* variable or config file of the machine leaks into a test."""
-    for name in list(os.environ):
-        if name.startswith(("LASSI_", "OPENAI_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LASSI_CONFIG", str(tmp_path / "absent.toml"))
 
 
 @pytest.fixture

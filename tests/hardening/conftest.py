@@ -3,7 +3,6 @@ machine's LASSI_* settings, reusing the whole-trial programs of tests/graph."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -14,15 +13,6 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "graph"))
 from trial_programs import SOURCE
 
 from lassi_ee.settings import Settings
-
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No LASSI_* variable, config file or API key of the machine leaks into a test."""
-    for name in list(os.environ):
-        if name.startswith(("LASSI_", "OPENAI_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LASSI_CONFIG", str(tmp_path / "absent.toml"))
 
 
 @pytest.fixture

@@ -14,17 +14,6 @@ from lassi_ee.devices import Device
 from lassi_ee.settings import Settings
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No LASSI_* variable, config file or OpenAI key of the machine leaks into a test."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("LASSI_", "OPENAI_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LASSI_CONFIG", str(tmp_path / "absent.toml"))
-
-
 @pytest.fixture
 def settings() -> Settings:
     return Settings(llm_backoff_initial_s=0.001, llm_backoff_max_s=0.005, llm_max_attempts=4)
