@@ -93,13 +93,12 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     objective = state.get("objective")
     source = figures_of(reference.profile) if reference else Figures()
     vanilla = next((c for c in history if c.stage == "vanilla"), None)
-    valid = {
-        c.version: c.profile.stats_for(objective or "runtime").mean
+    measured_valid = [
+        (c.profile.stats_for(objective or "runtime").mean, c.version, c.profile)
         for c in history
         if c.outcome in VALID_OUTCOMES and c.profile is not None
-    }
-    lowest_version = min(valid, key=valid.__getitem__, default=None)
-    lowest = next((c for c in history if c.version == lowest_version), None)
+    ]
+    lowest = min(measured_valid, default=None)
     status: Literal["improved", "no_improvement", "failed", "unfinished"]
     if state.get("error"):
         status = "failed"
@@ -117,7 +116,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         vanilla_outcome=vanilla.outcome if vanilla else None,
         vanilla=figures_of(vanilla.profile) if vanilla and vanilla.profile else None,
         final_valid=lowest is not None,
-        final=figures_of(lowest.profile) if lowest is not None and lowest.profile else None,
+        final=figures_of(lowest[2]) if lowest is not None else None,
         verdicts={c.version: c.verdict for c in history if c.verdict is not None},
         versions=len(history),
         iterations=state.get("iteration", 0),

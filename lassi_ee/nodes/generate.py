@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.nodes.common import TrialContext, best_code, context_of, llm_failure, prompt_vars
 from lassi_ee.nodes.evaluate import classify
-from lassi_ee.state import Candidate, Outcome, Stage, TrialState
+from lassi_ee.state import Candidate, Stage, TrialState
 
 
 def _no_usable_code(
@@ -29,8 +29,9 @@ def _no_usable_code(
     return {"candidate": lost, "next_version": lost.version + 1, "usage": error.usage}
 
 
-def _fix_not_usable(candidate: Candidate, error: NoUsableReply, outcome: Outcome) -> dict[str, Any]:
+def _fix_not_usable(candidate: Candidate, error: NoUsableReply) -> dict[str, Any]:
     """No usable fix: the candidate keeps the failure it had."""
+    outcome = classify(candidate, lower=False)
     return {
         "candidate": candidate.model_copy(update={"outcome": outcome, "note": str(error)}),
         "usage": error.usage,
@@ -147,7 +148,7 @@ def fix_compile(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, 
             usage=state["usage"],
         )
     except NoUsableReply as error:
-        return _fix_not_usable(candidate, error, "compile_failed")
+        return _fix_not_usable(candidate, error)
     except LLMError as error:
         return llm_failure(error, candidate)
     return {**_corrected(state, reply.code, reply.temperature_used), "usage": reply.usage}
@@ -172,7 +173,7 @@ def fix_runtime(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, 
             usage=state["usage"],
         )
     except NoUsableReply as error:
-        return _fix_not_usable(candidate, error, "run_failed")
+        return _fix_not_usable(candidate, error)
     except LLMError as error:
         return llm_failure(error, candidate)
     return {**_corrected(state, reply.code, reply.temperature_used), "usage": reply.usage}
