@@ -149,6 +149,7 @@ class Marker(BaseModel):
     t_s: float
     event: str
     value: float | None = None
+    label: str = Field("", description="which program a window belongs to, when two take turns")
 
 
 class Timeline(BaseModel):

@@ -21,16 +21,10 @@ import pytest
 from lassi_ee.energy.base import Timeline
 from lassi_ee.energy.clock import FakeClock
 from lassi_ee.energy.lock import device_lock
-from lassi_ee.energy.measure import (
-    MAX_RUNS_PER_WINDOW,
-    integrate_power_j,
-    measure,
-    measure_paper_style,
-    one_at_a_time,
-    paper_recipe,
-    runs_per_window,
-)
+from lassi_ee.energy.measure import MAX_RUNS_PER_WINDOW, measure, one_at_a_time, runs_per_window
 from lassi_ee.energy.none import NoSensorBackend
+from lassi_ee.energy.paper import measure_paper_style, paper_recipe
+from lassi_ee.energy.recorder import integrate_power_j
 from lassi_ee.errors import LassiError
 
 

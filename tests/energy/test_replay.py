@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from lassi_ee.energy.clock import FakeClock
-from lassi_ee.energy.measure import measure, measure_paper_style, one_at_a_time
+from lassi_ee.energy.measure import measure, one_at_a_time
+from lassi_ee.energy.paper import measure_paper_style
 from lassi_ee.energy.replay import NvmlModel, ReplayBoard, Trace, synthetic_trace
 
 RECORDED = sorted((Path(__file__).parents[1] / "data" / "nvml").glob("*.json"))
