@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -71,9 +71,43 @@ class Settings(BaseSettings):
     max_self_corrections: int = 5
     max_fruitless_without_temperature: int = 3
     min_energy_gain: float = Field(
-        0.02, description="relative gain a candidate needs beyond the measurement spread"
+        0.02,
+        ge=0.0,
+        lt=1.0,
+        description="the smallest relative gain worth claiming: the screen's margin, and the "
+        "bound a confirmation's upper confidence limit of candidate/best must fall below",
     )
-    noise_sigmas: float = Field(2.0, description="spread multiples a gain must exceed")
+    noise_sigmas: float = Field(
+        2.0,
+        ge=0.0,
+        description="screen only: multiples of the two measurements' combined spread a gain "
+        "must exceed before it is worth confirming",
+    )
+    confirm_pairs: int = Field(
+        5,
+        ge=2,
+        description="interleaved best/candidate window pairs measured before each look of a "
+        "confirmation",
+    )
+    confirm_max_pairs: int = Field(
+        20,
+        ge=2,
+        description="most pairs one confirmation measures while undecided; more pairs detect "
+        "smaller gains at more device time",
+    )
+    false_claim_rate: float = Field(
+        0.01,
+        gt=0.0,
+        lt=0.5,
+        description="chance a whole trial may claim a gain that is not there; split "
+        "(Bonferroni) over every look of its max_iterations + 1 confirmations",
+    )
+    final_pairs: int = Field(
+        5,
+        ge=2,
+        description="interleaved source/best pairs of Stage 4's final re-measurement, whose "
+        "paired estimate and 95 % interval are the trial's reported reduction",
+    )
 
     check_rtol: float = Field(1e-3, description="output check: relative tolerance on numbers")
     check_atol: float = Field(1e-6, description="output check: absolute tolerance on numbers")
@@ -117,7 +151,21 @@ class Settings(BaseSettings):
         30.0, description="how long a SQLite checkpoint write waits for another process's lock"
     )
     cache_dir: Path = Field(Path("checkpoints/source-cache"), description="Stage-0 profiles")
+    calibration_log: Path = Field(
+        Path("checkpoints/calibrations.jsonl"),
+        description="`lassi-ee calibrate` appends each noise floor here; campaign reports "
+        "quote the newest per app and device",
+    )
     runs_dir: Path = Path("runs")
+
+    @model_validator(mode="after")
+    def _pairs_in_order(self) -> Settings:
+        if self.confirm_max_pairs < self.confirm_pairs:
+            raise ValueError(
+                f"confirm_max_pairs ({self.confirm_max_pairs}) must be at least confirm_pairs "
+                f"({self.confirm_pairs})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -1,9 +1,10 @@
 """Energy measurement: backends per device, and one procedure for all of them.
 
 backend = backend_for(device)
-profile = measure(backend, run_once, settings, timeline_path)   # EnergyProfile
-is_lower_energy(source_profile, candidate_profile, settings.min_energy_gain,
-                settings.noise_sigmas)
+profile = measure(backend, run_batch, settings, timeline_path)      # EnergyProfile: a screen
+screen_lower(best_profile, profile, settings.min_energy_gain, settings.noise_sigmas)
+confirmation = confirm(backend, best_batch, candidate_batch, rule, settings, timeline_path)
+confirmation.decision.claimed                                        # what a claim rests on
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from lassi_ee.energy.base import (
     Stats,
     Timeline,
 )
-from lassi_ee.energy.measure import (
-    is_lower_energy,
-    measure,
-    measure_paper_style,
-    paper_recipe,
-)
+from lassi_ee.energy.decide import Decision, DecisionRule, decide, screen_lower
+from lassi_ee.energy.measure import measure
+from lassi_ee.energy.paired import Confirmation, PairedMeasurement, confirm
+from lassi_ee.energy.paper import measure_paper_style, paper_recipe
 
 
 def backend_for(device: Device) -> PowerBackend:
@@ -69,17 +68,23 @@ def describe_devices(max_per_kind: int = 64) -> list[str]:
 
 
 __all__ = [
+    "Confirmation",
+    "Decision",
+    "DecisionRule",
     "EnergyMeasurement",
     "EnergyProfile",
     "Marker",
+    "PairedMeasurement",
     "PaperRecipeResult",
     "PowerBackend",
     "Stats",
     "Timeline",
     "backend_for",
+    "confirm",
+    "decide",
     "describe_devices",
-    "is_lower_energy",
     "measure",
     "measure_paper_style",
     "paper_recipe",
+    "screen_lower",
 ]

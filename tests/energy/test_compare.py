@@ -1,11 +1,11 @@
-"""is_lower_energy: less means less by more than the measurement's own noise."""
+"""screen_lower: less means less by more than the measurement's own noise."""
 
 from __future__ import annotations
 
 import pytest
 
 from lassi_ee.energy.base import EnergyMeasurement, EnergyProfile, Stats
-from lassi_ee.energy.measure import is_lower_energy
+from lassi_ee.energy.decide import screen_lower
 
 
 def profile(runtimes_s: list[float], nets_j: list[float] | None) -> EnergyProfile:
@@ -41,41 +41,41 @@ SOURCE = profile([2.0, 2.0, 2.0], [100.0, 101.0, 99.0])  # stdev 1 J
 
 def test_a_clear_gain_beyond_noise_and_min_gain_counts():
     candidate = profile([2.0, 2.0, 2.0], [90.0, 91.0, 89.0])
-    assert is_lower_energy(SOURCE, candidate, min_gain=0.02, noise_sigmas=2.0)
+    assert screen_lower(SOURCE, candidate, min_gain=0.02, noise_sigmas=2.0)
 
 
 def test_a_gain_below_min_gain_does_not_count():
     candidate = profile([2.0, 2.0, 2.0], [98.5, 98.5, 98.5])  # 1.5 % less, noise-free
-    assert not is_lower_energy(SOURCE, candidate, min_gain=0.02, noise_sigmas=2.0)
-    assert is_lower_energy(SOURCE, candidate, min_gain=0.01, noise_sigmas=0.0)
+    assert not screen_lower(SOURCE, candidate, min_gain=0.02, noise_sigmas=2.0)
+    assert screen_lower(SOURCE, candidate, min_gain=0.01, noise_sigmas=0.0)
 
 
 def test_a_gain_within_the_noise_does_not_count():
     noisy = profile([2.0, 2.0, 2.0], [80.0, 100.0, 90.0])  # mean 90, stdev 10
-    assert not is_lower_energy(SOURCE, noisy, min_gain=0.02, noise_sigmas=2.0)
+    assert not screen_lower(SOURCE, noisy, min_gain=0.02, noise_sigmas=2.0)
     # the same mean with a tight spread is a real gain
-    assert is_lower_energy(SOURCE, profile([2.0] * 3, [90.0] * 3), min_gain=0.02, noise_sigmas=2.0)
+    assert screen_lower(SOURCE, profile([2.0] * 3, [90.0] * 3), min_gain=0.02, noise_sigmas=2.0)
 
 
 def test_equal_or_worse_never_counts():
-    assert not is_lower_energy(SOURCE, SOURCE, min_gain=0.0, noise_sigmas=0.0)
+    assert not screen_lower(SOURCE, SOURCE, min_gain=0.0, noise_sigmas=0.0)
     worse = profile([2.0, 2.0, 2.0], [120.0, 121.0, 119.0])
-    assert not is_lower_energy(SOURCE, worse, min_gain=0.0, noise_sigmas=0.0)
+    assert not screen_lower(SOURCE, worse, min_gain=0.0, noise_sigmas=0.0)
 
 
 def test_without_a_sensor_runtime_decides():
     source = profile([2.0, 2.02, 1.98], None)
     faster = profile([1.5, 1.51, 1.49], None)
-    assert is_lower_energy(source, faster, min_gain=0.02, noise_sigmas=2.0)
-    assert not is_lower_energy(faster, source, min_gain=0.02, noise_sigmas=2.0)
+    assert screen_lower(source, faster, min_gain=0.02, noise_sigmas=2.0)
+    assert not screen_lower(faster, source, min_gain=0.02, noise_sigmas=2.0)
 
 
 def test_mixed_profiles_compare_runtime():
     # one side has no energy figures: the only common quantity is runtime
     same_time = profile([2.0, 2.0, 2.0], None)
     faster = profile([1.5, 1.5, 1.5], None)
-    assert not is_lower_energy(SOURCE, same_time, min_gain=0.02, noise_sigmas=2.0)
-    assert is_lower_energy(SOURCE, faster, min_gain=0.02, noise_sigmas=2.0)
+    assert not screen_lower(SOURCE, same_time, min_gain=0.02, noise_sigmas=2.0)
+    assert screen_lower(SOURCE, faster, min_gain=0.02, noise_sigmas=2.0)
 
 
 def test_stats_of_one_value_has_no_spread():

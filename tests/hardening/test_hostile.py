@@ -29,7 +29,8 @@ from hostile_programs import (
 from trial_programs import FASTER, SOURCE, VALID, WRONG_RESULT, fenced, scripted
 
 from lassi_ee.energy.clock import FakeClock
-from lassi_ee.energy.measure import is_lower_energy, measure, one_at_a_time
+from lassi_ee.energy.decide import screen_lower
+from lassi_ee.energy.measure import measure, one_at_a_time
 from lassi_ee.energy.replay import ReplayBoard, Trace
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.tools.run import RunRequest, RunResult, run_program
@@ -312,9 +313,7 @@ def test_printing_the_expected_output_passes_the_check_and_the_judge_rejects_it(
     assert CHEAT.strip() in model.calls_for("judge")[0].prompt  # the judge saw the code
     # only the judge stood between the cheat and a 'win'
     reference = state["reference"].profile
-    assert is_lower_energy(
-        reference, cheat.profile, settings.min_energy_gain, settings.noise_sigmas
-    )
+    assert screen_lower(reference, cheat.profile, settings.min_energy_gain, settings.noise_sigmas)
     assert sleepy.outcome == "not_lower"
     assert sleepy.profile.runtime_s.mean > reference.runtime_s.mean
     assert faster.outcome == "improved" and result.best_version == faster.version
@@ -340,5 +339,5 @@ def test_sleeping_first_lowers_average_power_but_not_net_energy_on_a_recorded_h1
     sleeper = measure(board, one_at_a_time(sleep_then_work), settings, None, clock=clock)
     assert sleeper.avg_power_w.mean < 0.8 * worker.avg_power_w.mean  # it looks cooler...
     assert sleeper.net_energy_j.mean > worker.net_energy_j.mean  # ...and costs more
-    assert not is_lower_energy(worker, sleeper, settings.min_energy_gain, settings.noise_sigmas)
-    assert is_lower_energy(sleeper, worker, settings.min_energy_gain, settings.noise_sigmas)
+    assert not screen_lower(worker, sleeper, settings.min_energy_gain, settings.noise_sigmas)
+    assert screen_lower(sleeper, worker, settings.min_energy_gain, settings.noise_sigmas)

@@ -1,0 +1,268 @@
+"""The decision rule: a claim only when interleaved pairs show a gain beyond doubt.
+
+The pure rule (``decide``) on hand-made figures, then the whole sequential
+confirmation (``confirm``) on simulated programs whose figures drift between
+and within sessions, have heavy tails and outliers, against a fake clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from lassi_ee.energy.clock import FakeClock
+from lassi_ee.energy.decide import (
+    DecisionRule,
+    decide,
+    minimum_detectable_gain,
+    screen_lower,
+)
+from lassi_ee.energy.measure import measure
+from lassi_ee.energy.none import NoSensorBackend
+from lassi_ee.energy.paired import confirm
+from lassi_ee.settings import Settings
+
+RULE = DecisionRule(min_gain=0.02, confidence=0.999, pairs_per_look=5, max_pairs=20)
+
+
+def test_a_clear_gain_is_claimed_and_equal_figures_are_not():
+    baseline = [100.0, 101.0, 99.0, 100.5, 99.5]
+    lower = decide(baseline, [90.0, 91.2, 89.0, 90.4, 89.6], RULE)
+    assert lower.claimed and lower.settled
+    assert lower.ratio == pytest.approx(0.9, abs=0.002)
+    assert lower.ratio_upper is not None and lower.ratio_upper < 0.98
+    same = decide(baseline, [100.2, 100.6, 99.3, 100.1, 99.9], RULE)
+    assert not same.claimed and same.settled  # no gain in sight: more pairs would not help
+    assert "not lower" in same.reason
+
+
+def test_a_gain_hidden_in_a_wide_spread_stays_undecided():
+    baseline = [100.0, 100.0, 100.0, 100.0, 100.0]
+    noisy = [80.0, 105.0, 90.0, 98.0, 85.0]  # 8 % lower on average, but all over the place
+    decision = decide(baseline, noisy, RULE)
+    assert not decision.claimed and not decision.settled
+    assert decision.ratio is not None and decision.ratio < 0.98
+    assert "undecided" in decision.reason
+
+
+def test_no_gain_is_claimed_below_the_smallest_gain_worth_claiming():
+    baseline = [100.0] * 6
+    slightly = [98.6, 98.5, 98.5, 98.4, 98.5, 98.5]  # 1.5 % lower, very steadily
+    assert not decide(baseline, slightly, RULE).claimed
+    loose = RULE.model_copy(update={"min_gain": 0.0})
+    assert decide(baseline, slightly, loose).claimed
+
+
+def test_figures_at_or_below_zero_claim_nothing():
+    decision = decide([10.0, 12.0, 11.0], [-1.0, 0.5, 0.4], RULE)
+    assert not decision.claimed and decision.settled and decision.ratio is None
+    assert "at or below zero" in decision.reason
+
+
+def test_one_pair_decides_nothing():
+    decision = decide([100.0], [50.0], RULE)
+    assert not decision.claimed and not decision.settled
+
+
+def test_identical_pairs_give_a_point_interval():
+    decision = decide([100.0] * 4, [80.0] * 4, RULE)
+    assert decision.claimed
+    assert decision.ratio_ci95 == pytest.approx((0.8, 0.8))
+
+
+def test_the_reduction_interval_mirrors_the_ratio_interval():
+    decision = decide([100.0, 101.0, 99.0, 100.0], [88.0, 90.0, 87.5, 89.0], RULE)
+    assert decision.ratio_ci95 is not None and decision.reduction_ci95 is not None
+    low, high = decision.ratio_ci95
+    assert decision.reduction_ci95 == pytest.approx((1 - high, 1 - low))
+    assert decision.reduction == pytest.approx(1 - decision.ratio)
+    assert decision.interval_excludes_no_change
+    # the interval is scipy's t interval of the mean log-ratio, mapped back
+    diffs = np.log(np.array([88.0, 90.0, 87.5, 89.0]) / np.array([100.0, 101.0, 99.0, 100.0]))
+    expected = stats.ttest_1samp(diffs, 0.0).confidence_interval(0.95)
+    assert (low, high) == pytest.approx((math.exp(expected.low), math.exp(expected.high)))
+
+
+def test_a_trials_level_is_split_over_every_look_of_every_confirmation():
+    rule = DecisionRule.for_trial(Settings(max_iterations=10))
+    assert rule.looks == 4  # 5, 10, 15, 20 pairs
+    assert rule.confidence == pytest.approx(1 - 0.01 / (11 * 4))
+    tighter = DecisionRule.for_trial(Settings(max_iterations=10, false_claim_rate=0.001))
+    assert tighter.confidence > rule.confidence
+    longer = DecisionRule.for_trial(Settings(max_iterations=30))
+    assert longer.confidence > rule.confidence
+
+
+def test_the_minimum_detectable_gain_is_where_the_upper_bound_meets_the_threshold():
+    spread, pairs = 0.02, 10
+    gain = minimum_detectable_gain(spread, pairs, RULE.min_gain, RULE.confidence)
+    # pairs whose log-ratios have exactly that mean and that spread sit on the threshold
+    unit = np.array([1.0, -1.0] * (pairs // 2))
+    diffs = math.log(1 - gain) + spread * unit / np.std(unit, ddof=1)
+    decision = decide([1.0] * pairs, list(np.exp(diffs)), RULE.model_copy())
+    assert decision.ratio_upper == pytest.approx(1 - RULE.min_gain, rel=1e-9)
+    assert gain > RULE.min_gain
+    assert minimum_detectable_gain(spread, 2 * pairs, RULE.min_gain, RULE.confidence) < gain
+
+
+# --- the sequential confirmation on simulated programs ---------------------------------
+
+
+class Board:
+    """Programs on one simulated device: runtime per run = base x drift(t) x noise.
+
+    ``drift`` is a common factor of time (the board warming up, clocks moving); noise
+    is drawn per run from a Student t (heavy tails for small df), with rare outliers.
+    The time-only backend makes the objective runtime, which then carries every effect.
+    """
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        *,
+        drift: Callable[[float], float] = lambda t: 1.0,
+        noise: float = 0.01,
+        tail_df: float = 30.0,
+        outlier_rate: float = 0.0,
+        outlier_size: float = 0.3,
+    ) -> None:
+        self.rng, self.drift, self.noise = rng, drift, noise
+        self.tail_df, self.outlier_rate, self.outlier_size = tail_df, outlier_rate, outlier_size
+        self.clock = FakeClock()
+        self.backend = NoSensorBackend("simulated-0", "a simulated board")
+
+    def program(self, base_s: float) -> Callable[[int], list[float]]:
+        def run_batch(runs: int) -> list[float]:
+            runtimes = []
+            for _ in range(runs):
+                factor = 1.0 + self.noise * float(self.rng.standard_t(self.tail_df))
+                if self.rng.random() < self.outlier_rate:
+                    factor += self.outlier_size * float(self.rng.choice([-1.0, 1.0]))
+                runtime = base_s * self.drift(self.clock.now()) * max(factor, 0.05)
+                self.clock.sleep(runtime)
+                runtimes.append(runtime)
+            return runtimes
+
+        return run_batch
+
+
+def confirmations(board: Board, ratio: float, rule: DecisionRule, count: int, settings_):
+    """``count`` confirmations of a candidate ``ratio`` times the baseline's runtime."""
+    baseline, candidate = board.program(1.0), board.program(ratio)
+    return [
+        confirm(board.backend, baseline, candidate, rule, settings_, None, clock=board.clock)
+        for _ in range(count)
+    ]
+
+
+@pytest.fixture
+def fast_settings(settings):
+    return settings.with_overrides(min_window_s=0.5)
+
+
+# A level at which false claims are frequent enough to count: each look may err with
+# probability 0.05 when the candidate is exactly at the threshold (min_gain 0), so a
+# confirmation of 4 looks errs with probability at most 0.2 (the union bound).
+LOOSE = DecisionRule(min_gain=0.0, confidence=0.95, pairs_per_look=5, max_pairs=20)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    drift_between=st.floats(0.0, 0.1),
+    drift_within=st.floats(0.0, 0.05),
+    noise=st.floats(0.002, 0.05),
+    tail_df=st.floats(1.5, 30.0),
+    outlier_rate=st.floats(0.0, 0.1),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_equal_programs_are_claimed_lower_no_more_often_than_the_level_allows(
+    drift_between, drift_within, noise, tail_df, outlier_rate, seed, settings
+):
+    rng = np.random.default_rng(seed)
+    sessions = 120
+    offsets = iter(1.0 + drift_between * rng.standard_normal(sessions * 2))
+    level = {"factor": 1.0}
+
+    def drift(t: float) -> float:  # a level per session, and a slow wave within it
+        return level["factor"] * (1.0 + drift_within * math.sin(t / 7.0))
+
+    board = Board(rng, drift=drift, noise=noise, tail_df=tail_df, outlier_rate=outlier_rate)
+    fast = settings.with_overrides(min_window_s=0.5)
+    claims = 0
+    for _ in range(sessions):
+        level["factor"] = next(offsets)
+        (result,) = confirmations(board, 1.0, LOOSE, 1, fast)
+        claims += result.decision.claimed
+    # at most 0.2 per confirmation by the union bound; 0.3 leaves room for sampling error
+    # (P(Binomial(120, 0.2) > 36) < 0.3 %)
+    assert claims <= 0.3 * sessions
+    strict = DecisionRule.for_trial(fast)
+    assert not any(r.decision.claimed for r in confirmations(board, 1.0, strict, 30, fast))
+
+
+@pytest.mark.parametrize(("ratio", "noise"), [(0.85, 0.02), (0.9, 0.01)])
+def test_a_real_gain_beyond_the_noise_is_claimed(ratio, noise, fast_settings):
+    board = Board(np.random.default_rng(7), noise=noise, tail_df=5.0)
+    rule = DecisionRule.for_trial(fast_settings)
+    results = confirmations(board, ratio, rule, 40, fast_settings)
+    claimed = [r for r in results if r.decision.claimed]
+    assert len(claimed) >= 38
+    for result in claimed:
+        low, high = result.decision.ratio_ci95
+        assert low - 0.02 < ratio < high + 0.02
+
+
+def test_drift_between_sessions_fools_the_screen_but_not_the_confirmation(fast_settings):
+    """The H200 case: the same binary measured minutes apart moved by 5-8 % while its
+    repeats agreed within 0.5 %."""
+    level = {"factor": 1.0}
+    board = Board(np.random.default_rng(3), drift=lambda t: level["factor"], noise=0.003)
+    program = board.program(1.0)
+    settings_ = fast_settings.with_overrides(repeats=3)
+    before = measure(board.backend, program, settings_, None, clock=board.clock)
+    level["factor"] = 0.93  # the board is 7 % faster now: clocks, temperature
+    after = measure(board.backend, program, settings_, None, clock=board.clock)
+    assert screen_lower(before, after, min_gain=0.02, noise_sigmas=2.0)  # a false win
+    rule = DecisionRule.for_trial(settings_)
+    result = confirm(board.backend, program, program, rule, settings_, None, clock=board.clock)
+    assert not result.decision.claimed
+    assert result.decision.ratio == pytest.approx(1.0, abs=0.01)
+
+
+def test_windows_alternate_a_b_b_a(fast_settings, tmp_path):
+    board = Board(np.random.default_rng(1))
+    rule = DecisionRule.fixed(4, 0.02, 0.95)
+    timeline_path = tmp_path / "timeline.json"
+    result = confirm(
+        board.backend, board.program(1.0), board.program(1.0), rule, fast_settings,
+        timeline_path, labels=("source", "v2"), clock=board.clock,
+    )  # fmt: skip
+    assert result.measurement.orders == ["AB", "BA", "AB", "BA"]
+    from lassi_ee.energy.base import Timeline
+
+    timeline = Timeline.load(timeline_path)
+    windows = [m.label for m in timeline.markers if m.event == "window_start"]
+    assert windows == ["source", "v2", "v2", "source"] * 2
+    warmups = [m.label for m in timeline.markers if m.event == "warmup_start"]
+    assert warmups == ["source", "v2"]
+    assert len(result.measurement.baseline) == len(result.measurement.candidate) == 4
+
+
+def test_a_confirmation_stops_at_the_first_look_that_settles_it(fast_settings):
+    board = Board(np.random.default_rng(2), noise=0.002)
+    rule = DecisionRule.for_trial(fast_settings)
+    (clear,) = confirmations(board, 0.7, rule, 1, fast_settings)
+    assert clear.decision.claimed and clear.measurement.pairs == rule.pairs_per_look
+    (futile,) = confirmations(board, 1.05, rule, 1, fast_settings)
+    assert not futile.decision.claimed and futile.measurement.pairs == rule.pairs_per_look
+    noisy = Board(np.random.default_rng(4), noise=0.08)
+    (undecided,) = confirmations(noisy, 0.95, rule, 1, fast_settings)
+    assert undecided.measurement.pairs > rule.pairs_per_look
