@@ -46,8 +46,28 @@ class TrialResult(BaseModel):
     device: str | None = None
     objective: Literal["energy", "runtime"] | None = None
     source: Figures = Field(default_factory=Figures)
-    best: Figures | None = None
-    reduction: float | None = Field(None, description="(source - best) / source of the objective")
+    best: Figures | None = Field(
+        None, description="the best version's own measurement (a screen), when the gain held"
+    )
+    reduction: float | None = Field(
+        None,
+        description="1 - best/source of the objective, from Stage 4's interleaved "
+        "re-measurement of the best against the source (the paired estimate)",
+    )
+    reduction_ci95: tuple[float, float] | None = Field(
+        None, description="95 % confidence interval of the reduction (low, high)"
+    )
+    screen_reduction: float | None = Field(
+        None,
+        description="(source - best) / source from their separate measurements: the paper's "
+        "figure, kept for comparison with it; not a claim",
+    )
+    confirmation: str | None = Field(
+        None, description="the final re-measurement in one line, or why no gain is claimed"
+    )
+    vanilla_confirmed_reduction: float | None = Field(
+        None, description="the vanilla version's confirmed reduction against the source, if any"
+    )
     best_code: str | None = None
     best_version: int | None = None
     best_iteration: int | None = None
@@ -99,13 +119,15 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         if c.outcome in VALID_OUTCOMES and c.profile is not None
     ]
     lowest = min(measured_valid, default=None)
+    final_check = state.get("final_check")
+    confirmed = best is not None and final_check is not None and final_check.confirmed
     status: Literal["improved", "no_improvement", "failed", "unfinished"]
     if state.get("error"):
         status = "failed"
     elif not finished:
         status = "unfinished"
     else:
-        status = "improved" if best is not None else "no_improvement"
+        status = "improved" if confirmed else "no_improvement"
     result = TrialResult(
         thread_id=thread_id,
         status=status,
@@ -130,7 +152,12 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     )
     if "finished_unix" in state and "started_unix" in state:
         result.pipeline_s = state["finished_unix"] - state["started_unix"]
-    if best is not None:
+    if vanilla is not None and vanilla.outcome == "improved" and vanilla.confirmation:
+        result.vanilla_confirmed_reduction = vanilla.confirmation.decision.reduction
+    if final_check is not None:
+        final = final_check.confirmation
+        result.confirmation = final_check.note or (final.summary() if final else None)
+    if best is not None and (confirmed or not finished):
         result.best = figures_of(best.profile)
         result.best_code = best.code
         result.best_version = best.version
@@ -138,7 +165,11 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         key = "energy_j" if objective == "energy" else "runtime_s"
         before, after = getattr(source, key), getattr(result.best, key)
         if before and after is not None:
-            result.reduction = (before - after) / before
+            result.screen_reduction = (before - after) / before
+    if confirmed and final_check is not None and final_check.confirmation is not None:
+        decision = final_check.confirmation.decision
+        result.reduction = decision.reduction
+        result.reduction_ci95 = decision.reduction_ci95
     return result
 
 

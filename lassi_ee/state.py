@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from lassi_ee.apps import App
 from lassi_ee.devices import Device
 from lassi_ee.energy.base import EnergyProfile
+from lassi_ee.energy.decide import DecisionRule
+from lassi_ee.energy.paired import Confirmation
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage, merge
 from lassi_ee.tools.check import CheckResult
@@ -27,8 +29,9 @@ Outcome = Literal[
     "compile_failed",  # did not build (after any self-corrections allowed)
     "run_failed",  # built, but crashed, timed out or failed its own check
     "invalid",  # ran, but the output check or the judge rejected it
-    "not_lower",  # valid, but not lower beyond the measurement's spread
-    "improved",  # valid and lower: the new best
+    "unchanged",  # the same program as an earlier version: not built, run or measured
+    "not_lower",  # valid, but its gain was not screened or not confirmed
+    "improved",  # valid and confirmed lower by an interleaved re-measurement: the new best
     "abandoned",  # the trial stopped (LLM failure, budget) before it was assessed
 ]
 
@@ -68,8 +71,14 @@ class Candidate(BaseModel):
     compile: CompileSummary | None = None
     run: RunSummary | None = None
     check: CheckResult | None = None
-    profile: EnergyProfile | None = None
+    profile: EnergyProfile | None = Field(None, description="its own measurement: the screen")
+    screened_lower: bool | None = Field(
+        None, description="the screen found it lower than the best: worth confirming"
+    )
     verdict: Verdict | None = None
+    confirmation: Confirmation | None = Field(
+        None, description="best and candidate measured interleaved: what a claim rests on"
+    )
     outcome: Outcome = "pending"
     note: str = ""
 
@@ -101,6 +110,18 @@ class ReferenceRun(BaseModel):
     from_cache: bool = False
 
 
+class FinalCheck(BaseModel):
+    """Stage 4's re-measurement of the best version against the source, interleaved.
+
+    Its paired estimate and 95 % interval are the trial's reported reduction; a
+    trial whose interval reaches 0 is not improved, whatever Stage 3 found.
+    """
+
+    confirmation: Confirmation | None = None
+    confirmed: bool = Field(description="the 95 % interval of the reduction lies above 0")
+    note: str = Field("", description="why it was not confirmed, in plain words")
+
+
 class TrialInput(TypedDict, total=False):
     """What a caller (run_graph, the CLI, LangGraph Studio) starts a trial with."""
 
@@ -120,6 +141,8 @@ class TrialState(TypedDict, total=False):
     device_info: Device
     reference: ReferenceRun
     objective: Literal["energy", "runtime"]
+    decision_rule: DecisionRule  # how Stage 1 and 3 confirmations decide
+    final_rule: DecisionRule  # the final re-measurement's pairs
     # --- the candidate in flight, and every finished version ---
     phase: Phase
     candidate: Candidate | None
@@ -138,6 +161,7 @@ class TrialState(TypedDict, total=False):
     temperature_applies: bool
     fruitless: int
     # --- Stage 4 and bookkeeping ---
+    final_check: FinalCheck | None
     comparison: str | None
     categories: list[CategorizedOptimization]
     usage: Annotated[Usage, merge]

@@ -13,7 +13,7 @@ import pytest
 from openai_stub import StubOpenAIServer
 
 sys.path.insert(0, str(Path(__file__).parent / "graph"))
-from trial_programs import DOES_NOT_COMPILE, FASTER, SAME, SOURCE, fenced
+from trial_programs import DOES_NOT_COMPILE, FASTER, SAME, SOURCE, fenced, variant
 
 ROOT = Path(__file__).resolve().parents[1]
 JACOBI_OMP = ROOT / "examples" / "jacobi2d-omp"
@@ -110,7 +110,7 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     source.write_text(SOURCE)
     server = StubOpenAIServer().start()
     for reply in (
-        fenced(SAME), JUDGE_VALID, "Avoid busy waiting.", "The loop spins too long.",
+        fenced(variant(SAME, 1)), JUDGE_VALID, "Avoid busy waiting.", "The loop spins too long.",
         "1. Shorten the loop.", fenced(FASTER), JUDGE_VALID, "The loop is shorter.",
         "ACE | shorter loop | less work",
     ):  # fmt: skip
@@ -141,6 +141,9 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     assert "cli-1" in trials.stdout and "improved" in trials.stdout
     result = json.loads(shown.stdout)
     assert result["best_version"] == 2 and result["stop_reason"] == "iteration cap reached (1)"
+    low, high = result["reduction_ci95"]  # the paired estimate of Stage 4, with its interval
+    assert 0 < low <= result["reduction"] <= high
+    assert "95 % CI" in run.stdout and "measured interleaved" in run.stdout
     archive = Path(result["archive_path"])
     manifest = json.loads((archive / "manifest.json").read_text())
     assert [v["outcome"] for v in manifest["versions"]] == ["not_lower", "improved"]

@@ -10,11 +10,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from lassi_ee.graph import routes
-from lassi_ee.nodes import context, evaluate, finalize, generate, profile_source
+from lassi_ee.nodes import confirm, context, evaluate, finalize, generate, profile_source
 from lassi_ee.nodes.common import TrialContext
 from lassi_ee.state import TrialInput, TrialState
 
-STAGE4 = ["compare", "finalize"]
+STAGE4 = ["confirm_final", "compare", "finalize"]
 
 
 def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
@@ -39,6 +39,7 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
     graph.add_node("fix_runtime", generate.fix_runtime)
     graph.add_node("measure_candidate", evaluate.measure_candidate)
     graph.add_node("judge_candidate", evaluate.judge_candidate)
+    graph.add_node("confirm_candidate", confirm.confirm_candidate)
     graph.add_node("assess", evaluate.assess)
     # Stage 2 and Stage 3
     graph.add_node("summarize_docs", context.summarize_docs)
@@ -46,6 +47,7 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
     graph.add_node("plan", context.plan)
     graph.add_node("refactor", generate.refactor)
     # Stage 4
+    graph.add_node("confirm_final", confirm.confirm_final)
     graph.add_node("compare", finalize.compare)
     graph.add_node("categorize", finalize.categorize)
     graph.add_node("finalize", finalize.finalize)
@@ -57,13 +59,15 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
     graph.add_conditional_edges("compile_candidate", routes.after_compile)
     graph.add_conditional_edges("run_candidate", routes.after_run)
     graph.add_conditional_edges("measure_candidate", routes.after_measure)
-    graph.add_edge("judge_candidate", "assess")
+    graph.add_conditional_edges("judge_candidate", routes.after_judge)
+    graph.add_edge("confirm_candidate", "assess")
     graph.add_conditional_edges("assess", routes.after_assess)
     graph.add_conditional_edges(
         "summarize_docs", _unless_stopped("analyze_code"), ["analyze_code", *STAGE4]
     )
     graph.add_conditional_edges("analyze_code", _unless_stopped("plan"), ["plan", *STAGE4])
     graph.add_conditional_edges("plan", _unless_stopped("refactor"), ["refactor", *STAGE4])
+    graph.add_conditional_edges("confirm_final", routes.to_stage4, ["compare", "finalize"])
     graph.add_edge("compare", "categorize")
     graph.add_edge("categorize", "finalize")
     graph.add_edge("finalize", END)

@@ -17,16 +17,27 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from lassi_ee.apps import App, AppManifest, BuildSpec
 from lassi_ee.devices import Device
 from lassi_ee.energy.base import EnergyMeasurement, EnergyProfile, Stats
+from lassi_ee.energy.decide import Decision, DecisionRule
+from lassi_ee.energy.paired import Confirmation, PairedMeasurement
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import RoleUsage, Usage
-from lassi_ee.state import Candidate, CompileSummary, Limits, ReferenceRun, RunSummary, Verdict
+from lassi_ee.state import (
+    Candidate,
+    CompileSummary,
+    FinalCheck,
+    Limits,
+    ReferenceRun,
+    RunSummary,
+    Verdict,
+)
 from lassi_ee.tools.check import CheckResult
 
 STATE_TYPES = (
     App, AppManifest, BuildSpec, Device, EnergyMeasurement, EnergyProfile, Stats, RoleUsage,
     Usage, Candidate, CategorizedOptimization, CompileSummary, Limits, ReferenceRun,
-    RunSummary, Verdict, CheckResult,
+    RunSummary, Verdict, CheckResult, Decision, DecisionRule, Confirmation, PairedMeasurement,
+    FinalCheck,
 )  # fmt: skip
 
 

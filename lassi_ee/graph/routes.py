@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from lassi_ee.state import Candidate, Limits, TrialState
+from lassi_ee.state import Candidate, TrialState
 
-Stage4 = Literal["compare", "finalize"]
+Stage4 = Literal["confirm_final", "compare", "finalize"]
 
 
 def to_stage4(state: TrialState) -> Stage4:
-    """Write the comparison report only when something beat the source."""
-    best = state.get("best")
-    return "compare" if best is not None and not state.get("comparison") else "finalize"
+    """A best version is re-measured against the source first; the comparison report is
+    written only when that final re-measurement confirms the gain."""
+    if state.get("best") is None:
+        return "finalize"
+    final = state.get("final_check")
+    if final is None:
+        return "confirm_final"
+    return "compare" if final.confirmed and not state.get("comparison") else "finalize"
 
 
 def after_profile_source(state: TrialState) -> Literal["vanilla", "finalize"]:
@@ -68,23 +73,19 @@ def after_measure(state: TrialState) -> Literal["judge_candidate", "assess"]:
     )
 
 
-def stopping_reason(
-    limits: Limits, iteration: int, temperature: float, temperature_applies: bool, fruitless: int
-) -> str | None:
-    """The Stage-3 stopping rule: the iteration cap, the temperature past its ceiling,
-    or N fruitless tries for models that take no temperature. None: go on."""
-    if iteration >= limits.max_iterations:
-        return f"iteration cap reached ({limits.max_iterations})"
-    if temperature_applies and temperature > limits.max_temperature + 1e-9:
-        return f"temperature {temperature:.1f} exceeded {limits.max_temperature:.1f}"
-    if not temperature_applies and fruitless >= limits.max_fruitless_without_temperature:
-        return f"{fruitless} tries without improvement (the model takes no temperature)"
-    return None
+def after_judge(state: TrialState) -> Literal["confirm_candidate", "assess"]:
+    """A valid candidate that the screen found lower is confirmed before it can win."""
+    candidate = state["candidate"]
+    assert candidate is not None
+    valid = candidate.verdict is not None and candidate.verdict.verdict == "VALID"
+    if state.get("stop_reason") or not valid or not candidate.screened_lower:
+        return "assess"
+    return "confirm_candidate"
 
 
 def after_assess(
     state: TrialState,
-) -> Literal["summarize_docs", "analyze_code", "refactor", "compare", "finalize"]:
+) -> Literal["summarize_docs", "analyze_code", "refactor", "confirm_final", "compare", "finalize"]:
     """Stage 1 leads to Stage 2; in Stage 3 a new best gets a new analysis and plan,
     anything else another refactoring under the same plan, until the stopping rule."""
     if state.get("stop_reason"):

@@ -1,7 +1,10 @@
 """Evaluate the candidate in flight: compile -> run + check -> measure -> judge -> assess.
 
 Each step is its own node so that a resumed trial repeats none of them; the
-routes between them (self-correction, the check's veto) are in graph/routes.py.
+routes between them (self-correction, the check's veto, confirmation) are in
+graph/routes.py. The measurement here is a screen; a candidate it finds lower
+is confirmed by an interleaved re-measurement (nodes/confirm.py) before assess
+may call it improved.
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from lassi_ee.energy.base import SensorError
-from lassi_ee.energy.measure import is_lower_energy
+from lassi_ee.energy.decide import screen_lower
 from lassi_ee.errors import LassiError
-from lassi_ee.graph.routes import stopping_reason
 from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.nodes.common import (
     TrialContext,
@@ -26,7 +28,16 @@ from lassi_ee.nodes.common import (
     version_dir,
     work_dir,
 )
-from lassi_ee.state import Candidate, CompileSummary, Outcome, RunSummary, TrialState, Verdict
+from lassi_ee.settings import Settings
+from lassi_ee.state import (
+    Candidate,
+    CompileSummary,
+    Limits,
+    Outcome,
+    RunSummary,
+    TrialState,
+    Verdict,
+)
 from lassi_ee.tools.check import CheckRequest, ProgramOutput, compare_outputs, read_output_files
 from lassi_ee.tools.compile import CompileRequest, compile_app
 from lassi_ee.tools.profile import (
@@ -45,9 +56,8 @@ def _in_flight(state: TrialState) -> Candidate:
     return candidate
 
 
-def compile_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    settings = context_of(runtime).settings
-    candidate = _in_flight(state)
+def build(state: TrialState, settings: Settings, candidate: Candidate) -> CompileSummary:
+    """Compile a version into its own build folder; the log goes to its archive folder."""
     build_dir = work_dir(settings) / f"v{candidate.version:02d}"
     result = compile_app(
         CompileRequest(
@@ -57,25 +67,35 @@ def compile_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict
     )
     log_path = version_dir(settings, candidate) / "compile.log"
     log_path.write_text(" ".join(result.command) + "\n" + result.log)
-    summary = CompileSummary(
+    return CompileSummary(
         ok=result.ok,
         diagnostics=result.diagnostics,
         duration_s=result.duration_s,
         binary=str(result.binary) if result.binary else None,
         log_path=str(log_path),
     )
+
+
+def compile_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    candidate = _in_flight(state)
+    summary = build(state, context_of(runtime).settings, candidate)
     return {"candidate": candidate.model_copy(update={"compile": summary})}
 
 
-def _binary(state: TrialState, runtime: Runtime[TrialContext]) -> Path:
-    """The candidate's binary; rebuilt when a resumed trial finds the scratch space gone."""
-    candidate = _in_flight(state)
+def binary_of(state: TrialState, settings: Settings, candidate: Candidate) -> Path:
+    """A built version's binary; rebuilt when a resumed trial finds the scratch space gone."""
     assert candidate.compile is not None and candidate.compile.binary is not None
     binary = Path(candidate.compile.binary)
     if not binary.is_file():
-        rebuilt = compile_candidate(state, runtime)["candidate"].compile
+        rebuilt = build(state, settings, candidate)
+        if rebuilt.binary is None:
+            raise LassiError(f"{candidate.label} no longer builds: {rebuilt.diagnostics[:500]}")
         binary = Path(rebuilt.binary)
     return binary
+
+
+def _binary(state: TrialState, runtime: Runtime[TrialContext]) -> Path:
+    return binary_of(state, context_of(runtime).settings, _in_flight(state))
 
 
 def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
@@ -134,7 +154,11 @@ def measure_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict
     for attempt in range(1, SENSOR_ATTEMPTS + 1):
         try:
             profile = measure_binary(state["app"], state["device_info"], binary, settings, timeline)
-            return {"candidate": candidate.model_copy(update={"profile": profile})}
+            lower = screen_lower(
+                best_profile(state), profile, settings.min_energy_gain, settings.noise_sigmas
+            )
+            update = {"profile": profile, "screened_lower": lower}
+            return {"candidate": candidate.model_copy(update=update)}
         except MeasurementFailed as error:  # the program failed in a later run: a run failure
             assert candidate.run is not None
             failed_run = candidate.run.model_copy(update={"ok": False, "failure": str(error)})
@@ -181,6 +205,30 @@ def judge_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[s
     return {"candidate": candidate.model_copy(update={"verdict": verdict}), "usage": reply.usage}
 
 
+def is_confirmed_lower(candidate: Candidate) -> bool:
+    """Valid, and its interleaved re-measurement against the best claimed a gain."""
+    return (
+        candidate.verdict is not None
+        and candidate.verdict.verdict == "VALID"
+        and candidate.confirmation is not None
+        and candidate.confirmation.decision.claimed
+    )
+
+
+def stopping_reason(
+    limits: Limits, iteration: int, temperature: float, temperature_applies: bool, fruitless: int
+) -> str | None:
+    """The Stage-3 stopping rule: the iteration cap, the temperature past its ceiling,
+    or N fruitless tries for models that take no temperature. None: go on."""
+    if iteration >= limits.max_iterations:
+        return f"iteration cap reached ({limits.max_iterations})"
+    if temperature_applies and temperature > limits.max_temperature + 1e-9:
+        return f"temperature {temperature:.1f} exceeded {limits.max_temperature:.1f}"
+    if not temperature_applies and fruitless >= limits.max_fruitless_without_temperature:
+        return f"{fruitless} tries without improvement (the model takes no temperature)"
+    return None
+
+
 def classify(candidate: Candidate, lower: bool) -> Outcome:
     """What became of a candidate, from the facts gathered about it."""
     if candidate.compile is None:
@@ -206,14 +254,7 @@ def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     candidate = state.get("candidate")
     if candidate is None:  # the LLM failed before writing anything
         return {}
-    lower = (
-        candidate.profile is not None
-        and candidate.verdict is not None
-        and candidate.verdict.verdict == "VALID"
-        and is_lower_energy(
-            best_profile(state), candidate.profile, settings.min_energy_gain, settings.noise_sigmas
-        )
-    )
+    lower = is_confirmed_lower(candidate)
     outcome = classify(candidate, lower) if candidate.outcome == "pending" else candidate.outcome
     if outcome == "invalid" and candidate.verdict is None and candidate.check is not None:
         candidate = candidate.model_copy(
@@ -228,7 +269,7 @@ def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     if state["phase"] == "vanilla" or state.get("stop_reason"):
         return update
     temperature, fruitless = state["temperature"], state["fruitless"]
-    if outcome == "not_lower":
+    if outcome in ("not_lower", "unchanged"):  # correct but fruitless: try hotter
         temperature = round(temperature + settings.temperature_step, 6)
         fruitless += 1
     update.update(temperature=temperature, fruitless=fruitless)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
+from pydantic import BaseModel
 
 from lassi_ee.llm.errors import LLMError
 from lassi_ee.llm.usage import Usage
@@ -30,6 +31,10 @@ def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
     it saves energy (the paper's Stage-4 report)."""
     best = state["best"]
     assert best is not None
+    best_figures = figures(best.profile)
+    final = state.get("final_check")
+    if final is not None and final.confirmation is not None:
+        best_figures += f"; re-measured interleaved with the source: {final.confirmation.summary()}"
     try:
         reply = (
             context_of(runtime)
@@ -41,7 +46,7 @@ def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
                     source=state["source_code"],
                     best_code=best.code,
                     source_figures=figures(state["reference"].profile),
-                    best_figures=figures(best.profile),
+                    best_figures=best_figures,
                 ),
                 usage=state["usage"],
             )
@@ -71,6 +76,10 @@ def _write(path: Path, text: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return str(path)
+
+
+def _dumped(record: BaseModel | None) -> Any:
+    return record.model_dump(mode="json") if record is not None else None
 
 
 def write_archive(state: TrialState, root: Path) -> Path:
@@ -126,6 +135,9 @@ def write_archive(state: TrialState, root: Path) -> Path:
         "stop_reason": state.get("stop_reason"),
         "reference": state["reference"].model_dump(mode="json") if "reference" in state else None,
         "best_version": best.version if best else None,
+        "decision_rule": _dumped(state.get("decision_rule")),
+        "final_rule": _dumped(state.get("final_rule")),
+        "final_check": _dumped(state.get("final_check")),
         "iterations": state.get("iteration", 0),
         "started_unix": state.get("started_unix"),
         "finished_unix": state.get("finished_unix"),

@@ -1,5 +1,9 @@
 """The nodes that ask an LLM for code: Stage 1 (vanilla), Stage 3 (refactor) and
-the two self-correction roles. Each returns the new candidate as a state update."""
+the two self-correction roles. Each returns the new candidate as a state update.
+
+A reply that is an earlier version again (comments and layout aside) is not
+built, run or measured: it is recorded as ``unchanged`` (tools/program_text.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,31 @@ from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.nodes.common import TrialContext, best_code, context_of, llm_failure, prompt_vars
 from lassi_ee.nodes.evaluate import classify
 from lassi_ee.state import Candidate, Stage, TrialState
+from lassi_ee.tools.program_text import normalized
+
+
+def earlier_version(state: TrialState, code: str) -> str | None:
+    """Which earlier version (or the source) this program text already is, if any."""
+    text = normalized(code)
+    if text == normalized(state["source_code"]):
+        return "the source"
+    versions = [*state.get("history", [])]
+    for known in (state.get("best"), state.get("candidate")):
+        if known is not None:
+            versions.append(known)
+    for version in versions:
+        if version.code and normalized(version.code) == text:
+            return f"v{version.version}"
+    return None
+
+
+def _new_candidate(state: TrialState, candidate: Candidate) -> Candidate:
+    """The candidate as written, or recorded as unchanged when it is an earlier version."""
+    same_as = earlier_version(state, candidate.code)
+    if same_as is None:
+        return candidate
+    note = f"the same program as {same_as} (comments and whitespace aside): not built or measured"
+    return candidate.model_copy(update={"outcome": "unchanged", "note": note})
 
 
 def _no_usable_code(
@@ -59,6 +88,7 @@ def vanilla(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
         code=reply.code,
         temperature=reply.temperature_used,
     )
+    candidate = _new_candidate(state, candidate)
     return {"candidate": candidate, "next_version": candidate.version + 1, "usage": reply.usage}
 
 
@@ -103,6 +133,7 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
         code=reply.code,
         temperature=reply.temperature_used,
     )
+    candidate = _new_candidate(state, candidate)
     return {
         "candidate": candidate,
         "next_version": candidate.version + 1,
@@ -113,9 +144,15 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
 
 
 def _corrected(state: TrialState, code: str, temperature: float | None) -> dict[str, Any]:
-    """Archive the failed version and continue with its correction."""
+    """Archive the failed version and continue with its correction; a "correction" that
+    is an earlier version again would fail again, so the failure stands."""
     failed = state["candidate"]
     assert failed is not None
+    same_as = earlier_version(state, code)
+    if same_as is not None:
+        outcome = classify(failed, lower=False)
+        note = f"the correction is the same program as {same_as}: not built again"
+        return {"candidate": failed.model_copy(update={"outcome": outcome, "note": note})}
     failed = failed.model_copy(update={"outcome": classify(failed, lower=False)})
     fixed = failed.model_copy(
         update={

@@ -1,7 +1,9 @@
-"""Stage 0: build, run and measure the source once; every candidate is held to it.
+"""Stage 0: build, run and measure the source once; every candidate is screened against it.
 
 The result is cached per source, arguments, device and measurement settings, so
-30 trials of one app measure the source once.
+30 trials of one app measure the source once. The cached figures serve the
+screen, the prompts and the reports only: every claim against the source
+re-measures it, interleaved with the candidate (nodes/confirm.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from langgraph.runtime import Runtime
 
 from lassi_ee.apps import App, load_app
 from lassi_ee.devices import Device, resolve_device
+from lassi_ee.energy.decide import REPORTED_CONFIDENCE, DecisionRule
 from lassi_ee.energy.lock import device_lock
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import Usage
@@ -123,6 +126,11 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
             max_temperature=settings.max_temperature,
             max_fruitless_without_temperature=settings.max_fruitless_without_temperature,
         ),
+        "decision_rule": DecisionRule.for_trial(settings),
+        "final_rule": DecisionRule.fixed(
+            settings.final_pairs, settings.min_energy_gain, REPORTED_CONFIDENCE
+        ),
+        "final_check": None,
     }
     try:
         app = load_app(state["source"], state.get("args"))

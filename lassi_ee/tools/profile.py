@@ -2,7 +2,8 @@
 
 ``measure_binary`` measures an already built program (the trial graph builds and
 checks candidates in earlier steps); ``profile_app`` does all three for a source
-or an app directory (Stage 0 and ``lassi-ee profile``).
+or an app directory (Stage 0 and ``lassi-ee profile``); ``confirm_binaries``
+measures two built programs interleaved in one session (what a claim rests on).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from lassi_ee.apps import App
 from lassi_ee.devices import Device
 from lassi_ee.energy import backend_for
 from lassi_ee.energy.base import EnergyProfile
-from lassi_ee.energy.measure import measure
+from lassi_ee.energy.decide import DecisionRule
+from lassi_ee.energy.measure import RunBatch, measure
+from lassi_ee.energy.paired import Confirmation, confirm
 from lassi_ee.errors import LassiError
 from lassi_ee.settings import Settings
 from lassi_ee.tools.compile import CompileRequest, CompileResult, compile_app
@@ -26,6 +29,10 @@ from lassi_ee.tools.run import RunRequest, RunResult, run_program
 
 class MeasurementFailed(LassiError):
     """The program failed during a measured run (it passed its first run)."""
+
+    def __init__(self, message: str, label: str = "") -> None:
+        super().__init__(message)
+        self.label = label
 
 
 class ProfileOutcome(BaseModel):
@@ -57,22 +64,54 @@ def self_check_failure(app: App, run: RunResult) -> str | None:
     return None
 
 
-def measure_binary(
-    app: App, device: Device, binary: Path, settings: Settings, timeline_path: Path | None
-) -> EnergyProfile:
-    """Measure repeated runs of a built program; a failing run raises MeasurementFailed."""
+def batch_runner(
+    app: App, device: Device, binary: Path, settings: Settings, label: str = ""
+) -> RunBatch:
+    """Runs of a built program back to back in one sandbox; a failing run raises
+    MeasurementFailed, naming ``label`` (which version) when given."""
     request = run_request(app, device, binary, settings)
+    which = f"{app.name} {label}".rstrip()
 
     def run_batch(runs: int) -> list[float]:
         result = run_program(request.model_copy(update={"repeat": runs}), settings)
         result.discard()
         if not result.ok:
-            raise MeasurementFailed(f"a measured run of {app.name} failed: {result.failure()}")
+            raise MeasurementFailed(f"a measured run of {which} failed: {result.failure()}", label)
         return result.run_s
 
+    return run_batch
+
+
+def measure_binary(
+    app: App, device: Device, binary: Path, settings: Settings, timeline_path: Path | None
+) -> EnergyProfile:
+    """Measure repeated runs of a built program; a failing run raises MeasurementFailed."""
     backend = backend_for(device)
     try:
-        return measure(backend, run_batch, settings, timeline_path)
+        return measure(
+            backend, batch_runner(app, device, binary, settings), settings, timeline_path
+        )
+    finally:
+        backend.close()
+
+
+def confirm_binaries(
+    app: App,
+    device: Device,
+    binaries: tuple[Path, Path],
+    labels: tuple[str, str],
+    rule: DecisionRule,
+    settings: Settings,
+    timeline_path: Path | None,
+) -> Confirmation:
+    """Measure a baseline and a candidate binary interleaved in one session and decide."""
+    baseline, candidate = (
+        batch_runner(app, device, binary, settings, label)
+        for binary, label in zip(binaries, labels, strict=True)
+    )
+    backend = backend_for(device)
+    try:
+        return confirm(backend, baseline, candidate, rule, settings, timeline_path, labels=labels)
     finally:
         backend.close()
 

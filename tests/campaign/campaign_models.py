@@ -34,11 +34,11 @@ INVALID = {"verdict": "INVALID", "reasons": ["the loop bound changed"]}
 SCENARIOS: dict[tuple[str, int], tuple[str, str, dict[str, Any]]] = {
     ("spin", 0): ("faster", "fastest", VALID),  # vanilla improves, Stage 3 improves more
     ("spin", 1): ("wrong", "faster", VALID),  # vanilla invalid (output check), Stage 3 improves
-    ("spin", 2): ("broken", "broken", VALID),  # nothing compiles until a self-correction
+    ("spin", 2): ("broken", "broken_again", VALID),  # nothing compiles until a self-correction
     ("spin", 3): ("same", "same", VALID),  # valid, never lower
     ("wait", 0): ("faster", "fastest", VALID),
     ("wait", 1): ("wrong", "wrong", VALID),  # nothing valid at all
-    ("wait", 2): ("broken", "broken", VALID),
+    ("wait", 2): ("broken", "broken_again", VALID),
     ("wait", 3): ("faster", "faster", INVALID),  # the judge rejects everything
 }
 

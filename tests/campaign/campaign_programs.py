@@ -28,16 +28,24 @@ def program(spin_ms: int, result: int) -> str:
     return TEMPLATE.replace("SPIN_S", f"{spin_ms / 1000:.3f}").replace("RESULT", str(result))
 
 
+def _declaring(code: str, name: str) -> str:
+    """The program with one unused declaration more: a different text, the same program."""
+    return code.replace("int main() {", f"static const int {name} = 1;\nint main() {{", 1)
+
+
 def variants(app: str) -> dict[str, str]:
-    """The source of ``app`` and the versions a scripted model hands back for it."""
+    """The source of ``app`` and the versions a scripted model hands back for it. Each
+    has its own text: a reply identical to an earlier version is never built."""
     spin_ms, result = APPS[app]
+    broken = program(40, result).replace("return 0;", "return 0 undeclared;")
     return {
         "source": program(spin_ms, result),
-        "same": program(spin_ms, result),
+        "same": _declaring(program(spin_ms, result), "same_as_the_source"),
         "faster": program(40, result),
         "fastest": program(10, result),
         "wrong": program(40, result + 1),
-        "broken": program(40, result).replace("return 0;", "return 0 undeclared;"),
+        "broken": broken,
+        "broken_again": _declaring(broken, "broken_again"),
     }
 
 

@@ -1,5 +1,7 @@
 """A trial SIGKILLed at several points and resumed ends as an uninterrupted one, and
-repeats no completed step: no LLM call re-issued, only the killed measurement redone."""
+repeats no completed step: no LLM call re-issued, only the killed measurement and the
+killed confirmation redone (a confirmation is one session: its pairs are never mixed
+with another session's)."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
     assert (
         child("run", source_file, "killed", trial_settings, killed_log, "after:vanilla") == killed
     )
-    for kill in ("during:measure", "after:plan"):
+    for kill in ("during:measure", "during:confirm", "after:plan"):
         assert child("resume", source_file, "killed", trial_settings, killed_log, kill) == killed
     assert child("resume", source_file, "killed", trial_settings, killed_log, "none") == 0
 
@@ -54,5 +56,7 @@ def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
     straight_calls = collections.Counter(straight_log.read_text().split())
     killed_calls = collections.Counter(killed_log.read_text().split())
     measurements = killed_calls.pop("measure") - straight_calls.pop("measure")
+    confirmations = killed_calls.pop("confirm") - straight_calls.pop("confirm")
     assert killed_calls == straight_calls  # no LLM call was made twice
     assert measurements == 1  # only the measurement cut off mid-way was redone
+    assert confirmations == 1  # and only the confirmation cut off mid-way

@@ -1,4 +1,5 @@
-"""Routing functions on hand-made states: each branch, and the stopping rule."""
+"""Routing functions on hand-made states: each branch, and the stopping rule (which
+assess applies, in nodes/evaluate.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 import pytest
 
 from lassi_ee.graph import routes
-from lassi_ee.state import Candidate, CompileSummary, Limits, RunSummary
+from lassi_ee.nodes.evaluate import stopping_reason
+from lassi_ee.state import Candidate, CompileSummary, FinalCheck, Limits, RunSummary, Verdict
 from lassi_ee.tools.check import CheckResult
 
 LIMITS = Limits(
@@ -84,7 +86,7 @@ def test_judge_only_what_was_measured():
     ],
 )
 def test_stopping_rule(iteration, temperature, applies, fruitless, expected):
-    assert routes.stopping_reason(LIMITS, iteration, temperature, applies, fruitless) == expected
+    assert stopping_reason(LIMITS, iteration, temperature, applies, fruitless) == expected
 
 
 def test_after_assess_chooses_next_stage():
@@ -95,6 +97,30 @@ def test_after_assess_chooses_next_stage():
     assert routes.after_assess(state(history=[rejected])) == "refactor"
     assert routes.after_assess(state(history=[rejected], stop_reason="cap")) == "finalize"
     stop_with_best = state(history=[improved], best=improved, stop_reason="cap")
-    assert routes.after_assess(stop_with_best) == "compare"
-    done = state(history=[improved], best=improved, stop_reason="cap", comparison="report")
-    assert routes.after_assess(done) == "finalize"
+    assert routes.after_assess(stop_with_best) == "confirm_final"
+
+
+def test_stage4_compares_only_what_the_final_re_measurement_confirmed():
+    improved = candidate(outcome="improved")
+    stopped = state(history=[improved], best=improved, stop_reason="cap")
+    assert routes.to_stage4(stopped) == "confirm_final"
+    held = FinalCheck(confirmed=True)
+    assert routes.to_stage4({**stopped, "final_check": held}) == "compare"
+    faded = FinalCheck(confirmed=False, note="interval reaches 0")
+    assert routes.to_stage4({**stopped, "final_check": faded}) == "finalize"
+    done = {**stopped, "final_check": held, "comparison": "report"}
+    assert routes.to_stage4(done) == "finalize"
+    assert routes.to_stage4(state(history=[candidate(outcome="not_lower")])) == "finalize"
+
+
+def test_only_a_valid_candidate_the_screen_found_lower_is_confirmed():
+    valid, invalid = Verdict(verdict="VALID"), Verdict(verdict="INVALID")
+    screened = candidate(verdict=valid, screened_lower=True)
+    assert routes.after_judge(state(candidate=screened)) == "confirm_candidate"
+    assert routes.after_judge(state(candidate=candidate(verdict=valid, screened_lower=False))) == (
+        "assess"
+    )
+    assert routes.after_judge(state(candidate=candidate(verdict=invalid, screened_lower=True))) == (
+        "assess"
+    )
+    assert routes.after_judge(state(candidate=screened, stop_reason="budget")) == "assess"

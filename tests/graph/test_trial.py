@@ -19,6 +19,7 @@ from trial_programs import (
     WRONG_RESULT,
     fenced,
     scripted,
+    variants,
 )
 
 from lassi_ee.api import TrialResult, run_graph
@@ -51,8 +52,12 @@ def test_vanilla_wins_and_nothing_later_beats_it(source_file, trial_settings):
     assert state["best"].stage == "vanilla" and result.best_version == 1
     assert result.vanilla_outcome == "improved"
     assert result.reduction is not None and result.reduction > 0.5  # 150 ms -> 40 ms
-    # later versions are valid but not lower than the vanilla best: temperature climbs
-    assert [c.outcome for c in state["history"][1:]] == ["not_lower"] * 4
+    # later versions are the vanilla program again: never built or measured, and fruitless,
+    # so the temperature climbs
+    later = state["history"][1:]
+    assert [c.outcome for c in later] == ["unchanged"] * 4
+    assert all(c.compile is None and c.profile is None for c in later)
+    assert "the same program as v1" in later[0].note
     assert result.stop_reason == "temperature 1.0 exceeded 0.8"
     assert "fewer" in state["docs_summary"].lower()
     assert len(model.calls_for("compare")) == 1
@@ -112,7 +117,7 @@ def test_self_correction_stops_at_its_cap(source_file, trial_settings):
     model = scripted(
         vanilla=[fenced(SAME)],
         refactor=[fenced(DOES_NOT_COMPILE)],
-        fix_compile=forever(fenced(DOES_NOT_COMPILE)),
+        fix_compile=variants(DOES_NOT_COMPILE),
         judge=forever(VALID),
     )
     result, state = run(source_file, settings, model)
@@ -128,8 +133,8 @@ def test_self_correction_stops_at_its_cap(source_file, trial_settings):
 def test_invalid_candidate_is_retried_under_the_same_plan(source_file, trial_settings):
     model = scripted(
         vanilla=[fenced(SAME)],
-        refactor=[fenced(FASTER), fenced(WRONG_RESULT), *forever(fenced(FASTER))],
-        judge=[VALID, INVALID, *forever(VALID)],
+        refactor=[fenced(FASTER), fenced(WRONG_RESULT), *variants(FASTER)],
+        judge=[INVALID, *forever(VALID)],
     )
     _, state = run(source_file, trial_settings, model)
     history = outcomes(state)
@@ -140,8 +145,10 @@ def test_invalid_candidate_is_retried_under_the_same_plan(source_file, trial_set
     assert len(model.calls_for("plan")) == 2  # one plan for the first three tries, one after
     retry_prompt = model.calls_for("refactor")[1].prompt
     assert "rejected (invalid)" in retry_prompt and "loop bound changed" in retry_prompt
-    # vanilla, iterations 1 and 3, then 4 not-lower tries; the vetoed one skipped the judge
-    assert len(model.calls_for("judge")) == 1 + 1 + 1 + 4
+    # iterations 1 and 3, then 4 not-lower tries; the vanilla version (the source again) and
+    # the vetoed one skipped the judge
+    assert history[0] == ("vanilla", 0, 0, "unchanged")
+    assert len(model.calls_for("judge")) == 1 + 1 + 4
 
 
 def test_improvement_leads_to_a_new_analysis_and_plan_of_the_new_best(source_file, trial_settings):
@@ -179,9 +186,7 @@ def test_model_without_temperature_stops_after_fruitless_tries(source_file, tria
 
 def test_iteration_cap_ends_the_trial(source_file, trial_settings):
     settings = trial_settings.model_copy(update={"max_iterations": 3})
-    model = scripted(
-        vanilla=[fenced(SAME)], refactor=forever(fenced(FASTER)), judge=forever(INVALID)
-    )
+    model = scripted(vanilla=[fenced(SAME)], refactor=variants(FASTER), judge=forever(INVALID))
     result, state = run(source_file, settings, model)
     assert len(model.calls_for("refactor")) == 3
     assert result.iterations == 3 and result.stop_reason == "iteration cap reached (3)"

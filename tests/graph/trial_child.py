@@ -2,9 +2,10 @@
 
     python trial_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
 
-KILL is "none", "after:NODE" (once NODE's step is checkpointed) or
-"during:measure" (part-way through the first measurement this process makes).
-LLM calls and measurements are appended to LOG, one line each.
+KILL is "none", "after:NODE" (once NODE's step is checkpointed), "during:measure"
+(part-way through the first screen measurement this process makes) or
+"during:confirm" (part-way through its first interleaved confirmation).
+LLM calls, measurements and confirmations are appended to LOG, one line each.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from trial_programs import answer_by_best_code
 
+import lassi_ee.nodes.confirm as confirm
 import lassi_ee.nodes.evaluate as evaluate
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.settings import Settings
@@ -40,6 +42,16 @@ def main() -> None:
         return real_measure(*args, **kwargs)
 
     evaluate.measure_binary = measure_binary  # type: ignore[assignment]
+    real_confirm = confirm.confirm_binaries
+
+    def confirm_binaries(*args, **kwargs):
+        with log.open("a") as handle:
+            handle.write("confirm\n")
+        if kill == "during:confirm":
+            threading.Timer(1.0, die).start()
+        return real_confirm(*args, **kwargs)
+
+    confirm.confirm_binaries = confirm_binaries  # type: ignore[assignment]
 
     def on_update(node: str, update: dict) -> None:
         if kill == f"after:{node}":

@@ -46,6 +46,18 @@ DOES_NOT_COMPILE = program(40).replace("return 0;", "return 0 undeclared;")
 CRASHES = program(40, body="volatile int *null_pointer = nullptr; *null_pointer = 1;")
 
 
+def variant(code: str, n: int) -> str:
+    """The same program with one harmless declaration more: a new version, as an LLM's
+    rewrite that changes nothing of substance would be (an identical text is ``unchanged``
+    and never built)."""
+    return code.replace("int main() {", f"static const int variant_{n} = {n};\nint main() {{", 1)
+
+
+def variants(code: str, count: int = 30) -> list[str]:
+    """``count`` distinct versions of one program, fenced as replies."""
+    return [fenced(variant(code, n)) for n in range(1, count + 1)]
+
+
 def fenced(code: str) -> str:
     return f"Here is the refactored program.\n\n```cpp\n{code}```\n"
 

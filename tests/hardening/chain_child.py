@@ -2,14 +2,17 @@
 
     python chain_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
 
-KILL is "none", "after:NODE" (once NODE's step is checkpointed) or "during:measure"
-(part-way through the first measurement this process makes). LLM calls ("llm ROLE"),
-measurements ("measure") and finished steps ("node NAME") are appended to LOG.
+KILL is "none", "after:NODE" (once NODE's step is checkpointed), "during:measure"
+(part-way through the first measurement this process makes) or "during:confirm"
+(part-way through its first interleaved confirmation). LLM calls ("llm ROLE"),
+measurements ("measure"), confirmations ("confirm") and finished steps ("node NAME")
+are appended to LOG.
 
 The model answers from the prompt alone, so a resumed process answers as the original
 would have, and its trial passes through every node of the graph: the vanilla version
 prints a wrong result; the first refactoring does not compile, its fix crashes, the fix
-of that wins; the second refactoring prints a wrong result and the iteration cap ends it.
+of that wins (and is confirmed); the second refactoring prints a wrong result and the
+iteration cap ends it; Stage 4 re-measures the winner against the source.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from trial_programs import (
     VALID,
     WRONG_RESULT,
     fenced,
+    variant,
 )
 
+import lassi_ee.nodes.confirm as confirm
 import lassi_ee.nodes.evaluate as evaluate
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
@@ -47,7 +52,7 @@ def chain_model(log: Path) -> RoleScriptedChatModel:
 
     def refactor(call: FakeCall) -> str:
         first = "0.150" in call.prompt  # the source is still the best
-        return logged("refactor", fenced(DOES_NOT_COMPILE if first else WRONG_RESULT))
+        return logged("refactor", fenced(DOES_NOT_COMPILE if first else variant(WRONG_RESULT, 2)))
 
     scripts: dict[str, Any] = {
         role: (lambda call, role=role, text=text: logged(role, text))
@@ -79,6 +84,16 @@ def main() -> None:
         return real_measure(*args, **kwargs)
 
     evaluate.measure_binary = measure_binary  # type: ignore[assignment]
+    real_confirm = confirm.confirm_binaries
+
+    def confirm_binaries(*args: Any, **kwargs: Any) -> Any:
+        with log.open("a") as handle:
+            handle.write("confirm\n")
+        if kill == "during:confirm":
+            threading.Timer(1.0, die).start()
+        return real_confirm(*args, **kwargs)
+
+    confirm.confirm_binaries = confirm_binaries  # type: ignore[assignment]
 
     def on_update(node: str, update: dict[str, Any]) -> None:
         with log.open("a") as handle:

@@ -21,7 +21,7 @@ import pytest
 from hardening_trials import outcomes, run_trial, trial_state
 from openai_stub import StubOpenAIServer
 from pydantic import SecretStr
-from trial_programs import FASTER, SAME, VALID, WRONG_RESULT, fenced, scripted
+from trial_programs import FASTER, SAME, VALID, WRONG_RESULT, fenced, scripted, variant
 
 import lassi_ee.tools.profile as profile_tool
 from lassi_ee.api import resume_graph, run_graph
@@ -48,13 +48,15 @@ def finish(process: subprocess.Popen[bytes], timeout_s: float = 240) -> int:
 # --- SIGKILL at every step -------------------------------------------------------------
 
 CHAIN_CHILD = HERE / "chain_child.py"
-# One kill after the first step of every node, in the order the trial reaches them, and
-# one in the middle of a measurement. The first compile is the vanilla version's.
+# One kill after the first step of every node, in the order the trial reaches them, one
+# in the middle of a measurement and one in the middle of a confirmation. The first
+# compile is the vanilla version's.
 KILLS = [
     "after:profile_source", "after:vanilla", "after:compile_candidate", "after:run_candidate",
     "after:assess", "after:summarize_docs", "after:analyze_code", "after:plan",
     "after:refactor", "after:fix_compile", "after:fix_runtime", "during:measure",
-    "after:measure_candidate", "after:judge_candidate", "after:compare", "after:categorize",
+    "after:measure_candidate", "after:judge_candidate", "during:confirm",
+    "after:confirm_candidate", "after:confirm_final", "after:compare", "after:categorize",
     "after:finalize",
 ]  # fmt: skip
 
@@ -97,13 +99,16 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
         "invalid", "compile_failed", "run_failed", "improved", "invalid",
     ]  # fmt: skip
     # no completed step ran twice, so no LLM call was made twice; only the measurement
-    # cut off part-way was made again
+    # and the confirmation cut off part-way were made again
     assert log_lines(killed_log, "llm") == log_lines(straight_log, "llm")
     killed_steps = log_lines(killed_log, "node")
     straight_steps = log_lines(straight_log, "node")
     assert killed_steps == straight_steps
-    measures = collections.Counter(killed_log.read_text().split("\n"))["measure"]
-    assert measures == collections.Counter(straight_log.read_text().split("\n"))["measure"] + 1
+    killed_events = collections.Counter(killed_log.read_text().split("\n"))
+    straight_events = collections.Counter(straight_log.read_text().split("\n"))
+    assert killed_events["measure"] == straight_events["measure"] + 1
+    assert straight_events["confirm"] == 2  # v4 against the source, then Stage 4's
+    assert killed_events["confirm"] == straight_events["confirm"] + 1
 
 
 # --- the LLM server fails in every way ------------------------------------------------
@@ -120,7 +125,7 @@ def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
     server = StubOpenAIServer().start()
     script = [
         ("fail", 429, "Rate limit reached"), ("fail", 500, "internal error"),
-        ("reply", fenced(SAME)),                               # vanilla, third attempt
+        ("reply", fenced(variant(SAME, 1))),                   # vanilla, third attempt
         ("slow", JUDGE_VALID), ("reply", "Looks fine to me."),  # judge: timeout, then prose
         ("reply", "Avoid busy waiting."), ("reply", "It spins."), ("reply", "1. Spin less."),
         ("reply", "I would shorten the loop."),                 # refactor 1: no program
@@ -220,12 +225,16 @@ def test_an_nvml_error_mid_measurement_is_retried_once_then_the_trial_goes_on(
     settings = trial_settings.model_copy(
         update={"settle_window_s": 0.05, "settle_tolerance_w": 50.0}
     )
-    model = scripted(vanilla=[fenced(FASTER)], refactor=[fenced(FASTER)], judge=[VALID] * 5)
+    model = scripted(
+        vanilla=[fenced(FASTER)], refactor=[fenced(variant(FASTER, 1))], judge=[VALID] * 5
+    )
     result, state = run_trial(source_file, settings, model)
     vanilla = state["history"][0]
     assert sensors[1].reads == sensors[1].fail_at > 50  # it failed part-way through
     if failing == "once":
-        assert len(sensors) == 1 + 2 + 1  # the source, vanilla twice, the refactoring
+        # the vanilla version's second sensor worked (what comes after depends on the
+        # figures: this board draws its idle power, so nothing is reliably lower)
+        assert sensors[2].fail_at is None and sensors[2].reads > 50
         assert vanilla.profile is not None and vanilla.verdict is not None
         assert vanilla.outcome in ("improved", "not_lower")
     else:
@@ -333,7 +342,7 @@ def test_a_full_disk_mid_trial_stops_it_in_one_line_and_it_resumes_once_there_is
 def measurement_windows(settings, thread: str) -> list[tuple[float, float]]:
     """(start, end) in Unix time of each measurement a trial made, from its timelines."""
     windows = []
-    for path in (settings.runs_dir / thread).glob("versions/*/timeline.json"):
+    for path in (settings.runs_dir / thread).glob("versions/*/*timeline.json"):
         timeline = Timeline.load(path)
         times = [marker.t_s for marker in timeline.markers]
         windows.append((timeline.started_unix, timeline.started_unix + max(times)))
