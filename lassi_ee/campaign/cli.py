@@ -142,6 +142,7 @@ def cmd_campaign_status(options: argparse.Namespace) -> int:
 
 
 def cmd_campaign_report(options: argparse.Namespace) -> int:
+    from lassi_ee.calibrate import latest_calibrations
     from lassi_ee.campaign.runner import campaign_records
     from lassi_ee.campaign.spec import load_campaign
     from lassi_ee.campaign.store import ResultsStore
@@ -157,7 +158,11 @@ def cmd_campaign_report(options: argparse.Namespace) -> int:
             f"`lassi-ee campaign run {options.file}` first"
         )
     report = build_campaign_report(
-        campaign.name, records, campaign.ks, planned_trials=len(campaign.trials())
+        campaign.name,
+        records,
+        campaign.ks,
+        planned_trials=len(campaign.trials()),
+        calibrations=latest_calibrations(campaign.settings().calibration_log),
     )
     out = Path(options.out) if options.out else campaign.directory / "report"
     files = write_campaign_report(report, out)

@@ -31,9 +31,10 @@ KEY = ("campaign", "app", "device", "trial")
 class TrialRecord(BaseModel):
     """One finished trial of a campaign: its vanilla result and its final result, paired.
 
-    ``final_*`` is the trial's lowest valid version (what the metrics pair with
-    vanilla); ``best_*`` is the version that beat the source beyond the
-    measurement's noise, the one the trial hands back (None when none did).
+    ``final_*`` is the trial's lowest valid version (what the paper's metrics pair
+    with vanilla); ``best_*`` is the version whose gain Stage 4's interleaved
+    re-measurement confirmed, the one the trial hands back (None when none held),
+    and ``reduction`` with its interval is that paired estimate.
     Energies are joules per run, powers watts, runtimes seconds per run; energy
     and power are None on a device without an energy sensor, where
     ``objective`` is runtime.
@@ -61,7 +62,17 @@ class TrialRecord(BaseModel):
     best_energy_j: float | None = None
     best_power_w: float | None = None
     best_runtime_s: float | None = None
-    reduction: float | None = Field(None, description="(source - best) / source, objective")
+    reduction: float | None = Field(
+        None, description="1 - best/source from Stage 4's interleaved re-measurement (paired)"
+    )
+    reduction_ci_low: float | None = Field(None, description="its 95 % interval, low end")
+    reduction_ci_high: float | None = Field(None, description="its 95 % interval, high end")
+    screen_reduction: float | None = Field(
+        None, description="(source - best) / source from separate measurements: not a claim"
+    )
+    vanilla_confirmed_reduction: float | None = Field(
+        None, description="the vanilla version's reduction, when a confirmation claimed it"
+    )
     self_corrections: int = 0
     best_iteration: int | None = None
     iterations: int = 0
@@ -101,6 +112,10 @@ class TrialRecord(BaseModel):
             vanilla_valid=result.vanilla_outcome in VALID_OUTCOMES,
             final_valid=result.final_valid,
             reduction=result.reduction,
+            reduction_ci_low=result.reduction_ci95[0] if result.reduction_ci95 else None,
+            reduction_ci_high=result.reduction_ci95[1] if result.reduction_ci95 else None,
+            screen_reduction=result.screen_reduction,
+            vanilla_confirmed_reduction=result.vanilla_confirmed_reduction,
             categories=",".join(item.category for item in result.categories),
             self_corrections=result.self_corrections,
             best_iteration=result.best_iteration,

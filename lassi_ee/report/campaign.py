@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import get_args
 
 from pydantic import BaseModel, Field
 
+from lassi_ee.calibrate import Calibration
 from lassi_ee.campaign.store import TrialRecord
 from lassi_ee.campaign.tables import (
     Table,
@@ -155,8 +156,10 @@ def build_campaign_report(
     records: Sequence[TrialRecord],
     ks: Sequence[int],
     planned_trials: int | None = None,
+    calibrations: Mapping[tuple[str, str], Calibration] | None = None,
 ) -> CampaignReport:
-    """The report of campaign ``name`` over its finished ``records`` at ``ks``."""
+    """The report of campaign ``name`` over its finished ``records`` at ``ks``, with the
+    noise floor of each (app, device) that ``calibrations`` holds."""
     usable = [r for r in records if r.status != "failed"]
     objectives = device_objectives(usable)
     outcomes = trial_outcomes(usable)
@@ -179,7 +182,7 @@ def build_campaign_report(
         categories=categories,
         uncategorized=uncategorized,
         sections=[],
-        tables=build_tables(records, ks),
+        tables=build_tables(records, ks, calibrations),
     )
     report.sections = _sections(report, ks)
     return report

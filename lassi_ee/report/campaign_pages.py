@@ -26,13 +26,19 @@ def summary_line(report: CampaignReport) -> str:
     ks = ", ".join(map(str, report.ks)) or "none"
     return (
         f"{finished} · {len(report.apps)} app(s) on {', '.join(report.devices)} · "
-        f"{report.improved} beat the source · {report.failed} failed · k = {ks}"
+        f"{report.improved} confirmed a gain · {report.failed} failed · k = {ks}"
     )
 
 
 def notes(report: CampaignReport) -> list[str]:
     """What the reader should know before reading the figures."""
-    found = []
+    found = [
+        "Which reduction is which: the plots and Table 4's ER@k columns follow the paper, "
+        "taking each valid version's own measurement against the source's at face value "
+        "(measurements taken at different times, so drift can count as gain). Table 4's "
+        "confirmed ER@k and Table 2's paired column count only gains that an interleaved "
+        "re-measurement (best and source in one session) confirmed: rely on those."
+    ]
     if report.sensor_note:
         found.append(report.sensor_note)
     if report.planned_trials is not None and report.trials < report.planned_trials:

@@ -55,7 +55,18 @@ def progress_line(node: str, update: dict[str, Any]) -> str | None:
             return f"  run FAILED: {candidate.run.failure}"
         return f"  run ok; check: {candidate.check.finding if candidate.check else '-'}"
     if node == "measure_candidate" and candidate is not None:
-        return f"  measured: {candidate.profile.summary() if candidate.profile else candidate.note}"
+        if candidate.profile is None:
+            return f"  measured: {candidate.note}"
+        screen = "; screen: lower, to be confirmed" if candidate.screened_lower else ""
+        return f"  measured: {candidate.profile.summary()}{screen}"
+    if node == "confirm_candidate" and candidate is not None:
+        if candidate.confirmation is None:
+            return f"  confirmation: {candidate.note or 'none'}"
+        return f"  confirmation: {candidate.confirmation.summary()}"
+    if node == "confirm_final" and update.get("final_check") is not None:
+        final = update["final_check"]
+        held = final.confirmation.summary() if final.confirmation else ""
+        return f"stage 4: {final.note or held}"
     if node == "judge_candidate" and candidate is not None and candidate.verdict is not None:
         return f"  judge: {candidate.verdict.verdict}"
     if node == "assess" and update.get("history"):
@@ -81,12 +92,23 @@ def print_result(result: TrialResult) -> None:
         return
     unit = "J" if result.objective == "energy" else "s"
     source = result.source.energy_j if result.objective == "energy" else result.source.runtime_s
-    if result.best is not None and result.reduction is not None:
-        best = result.best.energy_j if result.objective == "energy" else result.best.runtime_s
+    if result.status == "improved" and result.reduction is not None:
+        interval = ""
+        if result.reduction_ci95 is not None:
+            low, high = result.reduction_ci95
+            interval = f" (95 % CI {low:.1%} to {high:.1%})"
         console.print(
-            f"{result.objective}: source {source:.3g} {unit}, best v{result.best_version} "
-            f"{best:.3g} {unit} ({result.reduction:+.1%} less)"
+            f"{result.objective}: best v{result.best_version} needs {result.reduction:.1%} less "
+            f"than the source{interval}, measured interleaved with it"
         )
+        if result.best is not None and source is not None:
+            best = result.best.energy_j if result.objective == "energy" else result.best.runtime_s
+            console.print(
+                f"  separate measurements: source {source:.3g} {unit}, v{result.best_version} "
+                f"{best:.3g} {unit}"
+            )
+    elif result.confirmation and result.status == "no_improvement":
+        console.print(f"{result.objective}: no gain claimed; {result.confirmation}")
     elif source is not None:
         console.print(f"{result.objective}: source {source:.3g} {unit}; no version beat it")
     if result.objective == "runtime":

@@ -14,6 +14,7 @@ import time
 from html import escape
 
 from lassi_ee.report.text import (
+    claim_text,
     delta,
     glance_rows,
     outcome_words,
@@ -130,6 +131,8 @@ def _versions(report: TrialReport) -> str:
         reasons = "".join(f"<li>{escape(r)}</li>" for r in row.reasons)
         if row.problem:
             reasons += f"<li>{escape(row.problem)}</li>"
+        if row.confirmation:
+            reasons += f"<li>{escape(row.confirmation)}</li>"
         verdict = f"{row.verdict} ({row.verdict_by})" if row.verdict else "-"
         temperature = f"{row.temperature:.1f}" if row.temperature is not None else "-"
         star = " ★ best" if row.is_best else ""
@@ -207,6 +210,7 @@ status <b>{escape(result.status)}</b> · objective: {escape(report.objective_nam
 self-corrections · stopped: {escape(result.stop_reason or "done")}</p>
 {_banners(report)}
 <h2>Outcome at a glance</h2>
+<p class="claim">{escape(claim_text(report))}</p>
 {_glance(report)}
 <h2>{"Measurement timeline (no power sensor)" if report.sensor_note else "Power timeline"}</h2>
 {plot_figure("timeline", plots["timeline"], captions["timeline"])}

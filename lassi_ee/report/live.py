@@ -38,6 +38,7 @@ STAGES = {
     "analyze_code": "2: context and plan",
     "plan": "2: context and plan",
     "refactor": "3: refactor, check, measure",
+    "confirm_final": "4: confirm, compare and archive",
     "compare": "4: compare and archive",
     "finalize": "4: compare and archive",
 }
@@ -52,6 +53,9 @@ def step_text(node: str, update: dict[str, Any]) -> str:
     if node == "assess" and update.get("history"):
         done = update["history"][-1]
         return f"v{done.version}: {done.outcome}"
+    if node == "confirm_final" and update.get("final_check") is not None:
+        held = update["final_check"].confirmed
+        return "final re-measurement: gain confirmed" if held else "final re-measurement: no gain"
     if candidate is None:
         return node.replace("_", " ")
     v = f"v{candidate.version}"
@@ -67,6 +71,9 @@ def step_text(node: str, update: dict[str, Any]) -> str:
         return f"{v} judged {candidate.verdict.verdict}"
     if node == "measure_candidate":
         return f"{v} measured" if candidate.profile is not None else f"{v} not measured"
+    if node == "confirm_candidate":
+        claimed = candidate.confirmation is not None and candidate.confirmation.decision.claimed
+        return f"{v} confirmed lower" if claimed else f"{v} not confirmed lower"
     return f"{v}: {node.replace('_', ' ')}"
 
 

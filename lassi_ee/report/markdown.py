@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from lassi_ee.report.text import (
+    claim_text,
     delta,
     glance_rows,
     outcome_words,
@@ -56,6 +57,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
 
     best = f"best ({report.best_label})" if report.best_label else "best"
     parts.append("## Outcome at a glance")
+    parts.append(claim_text(report))
     parts.append(
         _table(
             ["", "source", best, "change"],
@@ -75,7 +77,9 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
     parts.append("## Versions, verdicts and reasons")
     rows = []
     for row in report.versions:
-        notes = [*row.reasons, row.problem] if row.problem else row.reasons
+        notes = [*row.reasons, row.problem] if row.problem else list(row.reasons)
+        if row.confirmation:
+            notes.append(row.confirmation)
         rows.append(
             [
                 row.label + (" ★ best" if row.is_best else ""),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from lassi_ee.report.trial import TrialReport, VersionRow
 
 OUTCOME_WORDS = {
-    "improved": "valid, lower: new best",
+    "improved": "valid, confirmed lower: new best",
     "not_lower": "valid, not lower",
+    "unchanged": "unchanged: an earlier version again",
     "invalid": "invalid",
     "compile_failed": "failed to compile",
     "run_failed": "failed to run",
@@ -32,6 +33,28 @@ def _change(source: float | None, best: float | None) -> float | None:
     if source is None or best is None or source == 0:
         return None
     return (best - source) / source
+
+
+def claim_text(report: TrialReport) -> str:
+    """What the trial claims, and what the claim rests on, in one paragraph."""
+    result = report.result
+    if result.status == "improved" and result.reduction is not None:
+        interval = ""
+        if result.reduction_ci95 is not None:
+            low, high = result.reduction_ci95
+            interval = f" (95 % confidence interval {100 * low:.1f} % to {100 * high:.1f} %)"
+        return (
+            f"Confirmed: v{result.best_version} needs {100 * result.reduction:.1f} % less "
+            f"{report.objective_name} than the source{interval}. This is the paired estimate "
+            f"of Stage 4's re-measurement, best and source interleaved in one session: "
+            f"{result.confirmation}. The figures below are each version's own measurement, "
+            "taken at different times; they screen candidates but back no claim."
+        )
+    if result.confirmation:
+        return f"No gain is claimed. {result.confirmation}"
+    if not report.finished:
+        return "The trial is not finished; nothing is claimed yet."
+    return "No gain is claimed: no version was confirmed lower than the source."
 
 
 def glance_rows(report: TrialReport) -> list[tuple[str, str, str, float | None]]:

@@ -41,6 +41,9 @@ class VersionRow(BaseModel):
     verdict_by: str | None = None
     reasons: list[str] = Field(default_factory=list)
     problem: str = Field("", description="why it failed: compiler, run or note, one line")
+    confirmation: str = Field(
+        "", description="its interleaved re-measurement against the best, in one line"
+    )
     is_best: bool = False
 
 
@@ -129,6 +132,7 @@ def version_row(
         verdict_by=verdict.by if verdict else None,
         reasons=list(verdict.reasons) if verdict else [],
         problem=_problem(candidate),
+        confirmation=candidate.confirmation.summary() if candidate.confirmation else "",
         is_best=candidate.version == best_version,
     )
 
@@ -173,7 +177,7 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
     timelines = []
     if reference is not None:
         timelines.append(_timeline("source", reference.profile))
-    if best is not None:
+    if best is not None and result.best_code is not None:
         timelines.append(_timeline(f"best v{best.version}", best.profile))
     languages = {"cuda": "cuda", "hip": "cpp", "openmp": "cpp"}
     return TrialReport(
@@ -189,8 +193,8 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
             for c in state.get("history", [])
         ],
         source_code=state.get("source_code", ""),
-        best_code=best.code if best is not None else None,
-        best_label=best.label if best is not None else None,
+        best_code=result.best_code,
+        best_label=best.label if best is not None and result.best_code is not None else None,
         docs_summary=state.get("docs_summary", ""),
         analysis=state.get("analysis", ""),
         plans=list(state.get("plans", [])),
