@@ -71,6 +71,17 @@ def _parent(out: Path) -> Path:
     return out.parent
 
 
+def cmd_calibrate(options: argparse.Namespace) -> int:
+    from lassi_ee.calibrate import calibrate, record_calibration
+
+    settings = _settings(options)
+    calibration = calibrate(options.source, options.device, options.pairs, settings, _args(options))
+    record_calibration(calibration, settings.calibration_log)
+    for line in calibration.lines():
+        print(line)
+    return 0
+
+
 def cmd_devices(options: argparse.Namespace) -> int:
     from lassi_ee.energy import describe_devices
 
@@ -214,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--repeats", type=int, help="measured repeats (default 3)")
     profile.add_argument("--out", help="where profile.json and timeline.json go")
     profile.set_defaults(handler=cmd_profile)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="the noise floor of a program: the smallest gain that can be confirmed"
+    )
+    calibrate.add_argument("source", help="a source file or an app directory with app.yaml")
+    calibrate.add_argument("--device", default="auto", help="cuda:N, rocm:N, cpu or auto")
+    calibrate.add_argument("--args", help="program arguments as one string")
+    calibrate.add_argument(
+        "--pairs", type=int, default=10, help="interleaved A/B window pairs (default 10)"
+    )
+    calibrate.set_defaults(handler=cmd_calibrate)
 
     devices = commands.add_parser("devices", help="what can be measured here, and how")
     devices.set_defaults(handler=cmd_devices)

@@ -174,12 +174,16 @@ def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
 
 
 def _model_named(settings: Settings, name: str) -> BaseChatModel:
-    """The chat model a setting names; "demo" is the scripted demo model, not an LLM
-    (so that LangGraph Studio, which builds models from settings alone, can run it)."""
+    """The chat model a setting names; "demo" is the scripted demo model and "null" the
+    null model (llm/null.py), not LLMs (so that LangGraph Studio, which builds models
+    from settings alone, can run them)."""
     from lassi_ee.demo.model import DEMO_MODEL_NAME, demo_chat_model
+    from lassi_ee.llm.null import NULL_MODEL_NAME, null_chat_model
 
     if name == DEMO_MODEL_NAME:
         return demo_chat_model()
+    if name == NULL_MODEL_NAME:
+        return null_chat_model()
     return chat_openai(settings, name)
 
 
