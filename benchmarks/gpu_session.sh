@@ -6,7 +6,10 @@
 # PARTs: record (NVML traces for the replay tests), tests (pytest -m gpu),
 # fidelity (benchmarks/measurement_fidelity.py over the CUDA examples), demo
 # (a whole scripted trial on cuda:0), campaign (a small scripted campaign), scaleout (the Ray
-# engine on 1 GPU, then on 2 where the machine has them; needs the ray extra).
+# engine on 1 GPU, then on 2 where the machine has them; needs the ray extra),
+# decisions-null / decisions-power (benchmarks/decisions.py: false claims and power of
+# confirmations; DECISIONS sets decisions per program or gain), null-campaign (whole
+# trials with the null model, their report and device time).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
 set -uo pipefail
@@ -51,6 +54,21 @@ for what in "$@"; do
       counts=1; [ "$(nvidia-smi -L | grep -c '^GPU')" -ge 2 ] && counts="1 2"
       # shellcheck disable=SC2086
       part scaleout python3 benchmarks/scaleout.py --gpus $counts --trials 2 --out "$OUT/scaleout.md" ;;
+    decisions-null)
+      part decisions-null python3 benchmarks/decisions.py --device cuda:0 \
+        --out "$OUT/decisions.jsonl" null busy:0.1 busy:0.3 examples/jacobi2d@smoke \
+        examples/nbody@smoke examples/spmv-csr@smoke busy:1.0 examples/rotate90 \
+        --decisions "${DECISIONS:-6}" ;;
+    decisions-power)
+      part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
+        --out "$OUT/decisions.jsonl" power --seconds 1.5 --gains 0.1 0.05 \
+        --decisions "${DECISIONS:-20}" ;;
+    null-campaign)
+      part null-campaign python3 -m lassi_ee.cli campaign run benchmarks/null-campaign-gpu.yaml
+      part null-campaign-report python3 -m lassi_ee.cli campaign report \
+        benchmarks/null-campaign-gpu.yaml --out "$OUT/null-campaign-report"
+      part null-campaign-cost python3 benchmarks/decisions.py cost \
+        benchmarks/campaigns/null-gpu/runs ;;
     *) echo "unknown part $what"; exit 2 ;;
   esac
 done

@@ -1,0 +1,337 @@
+"""Do confirmations claim gains that are not there, and find the ones that are?
+
+Three parts, each printing a Markdown table (and, with --out, one JSON line per
+decision):
+
+null   the same binary as baseline and candidate: every claim is false. Each
+       decision is one confirmation with a trial's own rule
+       (DecisionRule.for_trial: confirm_pairs per look up to confirm_max_pairs,
+       at the Bonferroni-corrected level).
+power  a program against itself doing less work (busy_gpu / busy_cpu with a
+       shorter load): the realized ratio is estimated from all pairs pooled, and
+       the share of decisions that confirm it is the power.
+cost   device time of finished trials from their archives: what their screens
+       took (today's procedure) and what the confirmations added.
+simulate  the same confirmations on a simulated board (no device): the share of
+       decisions that claim, by true ratio and per-window noise.
+
+    python benchmarks/decisions.py --device cuda:0 null busy:0.1 busy:0.3 \
+        examples/jacobi2d@smoke --decisions 7 --out null.jsonl
+    python benchmarks/decisions.py --device cuda:0 power --seconds 1.5 \
+        --gains 0.05 0.1 --decisions 20
+    python benchmarks/decisions.py cost campaigns/null-gpu/runs
+    python benchmarks/decisions.py simulate --decisions 400
+
+A program is an app directory (``@smoke`` for its smoke arguments) or
+``busy:SECONDS``: benchmarks/busy_gpu.cu on a GPU, benchmarks/busy_cpu.cpp on
+the cpu device, a load of that many seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lassi_ee.apps import App, load_app  # noqa: E402
+from lassi_ee.devices import Device, resolve_device  # noqa: E402
+from lassi_ee.energy import backend_for  # noqa: E402
+from lassi_ee.energy.decide import DecisionRule, log_ratios  # noqa: E402
+from lassi_ee.energy.paired import Confirmation, confirm  # noqa: E402
+from lassi_ee.settings import Settings  # noqa: E402
+from lassi_ee.tools.compile import CompileRequest, compile_app  # noqa: E402
+from lassi_ee.tools.profile import batch_runner  # noqa: E402
+
+BUSY = {"cuda": ROOT / "benchmarks" / "busy_gpu.cu", "cpu": ROOT / "benchmarks" / "busy_cpu.cpp"}
+
+
+def program_app(spec: str, device: Device) -> App:
+    """An app from 'busy:SECONDS', 'DIR' or 'DIR@smoke'."""
+    if spec.startswith("busy:"):
+        source = BUSY["cpu" if device.kind == "cpu" else "cuda"]
+        return load_app(source, [spec.split(":", 1)[1]])
+    path, _, variant = spec.partition("@")
+    app = load_app(path)
+    if variant == "smoke" and app.manifest.smoke_args is not None:
+        app = load_app(path, list(app.manifest.smoke_args))
+    return app
+
+
+def build(app: App, device: Device, settings: Settings, root: Path) -> Path:
+    built = compile_app(
+        CompileRequest(app=app, device=device, build_dir=root / f"{app.name}-build"), settings
+    )
+    if not built.ok or built.binary is None:
+        raise SystemExit(f"{app.name} does not build: {built.diagnostics.strip()[:400]}")
+    return built.binary
+
+
+def record(part: str, program: str, device: Device, result: Confirmation) -> dict[str, Any]:
+    decision, measurement = result.decision, result.measurement
+    return {
+        "part": part,
+        "program": program,
+        "device": device.spec,
+        "device_name": device.name,
+        "unix": time.time(),
+        "pairs": decision.pairs,
+        "ratio": decision.ratio,
+        "ratio_ci95": decision.ratio_ci95,
+        "ratio_upper": decision.ratio_upper,
+        "claimed": decision.claimed,
+        "confidence": result.rule.confidence,
+        "objective": measurement.objective,
+        "runs_per_window": measurement.runs_per_window,
+        "baseline": measurement.baseline,
+        "candidate": measurement.candidate,
+        "wall_s": measurement.wall_s,
+        "program_s": measurement.program_s,
+        "idle_power_w": measurement.idle_power_w,
+        "note": measurement.note,
+    }
+
+
+def write(out: Path | None, rows: list[dict[str, Any]]) -> None:
+    if out is not None:
+        with out.open("a") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")
+
+
+def _ratio_range(rows: list[dict[str, Any]]) -> str:
+    ratios = [row["ratio"] for row in rows if row["ratio"] is not None]
+    return f"{min(ratios):.4f}-{max(ratios):.4f}" if ratios else "-"
+
+
+def run_null(options: argparse.Namespace, device: Device, settings: Settings) -> None:
+    rule = DecisionRule.for_trial(settings)
+    rows: list[dict[str, Any]] = []
+    print(
+        f"null decisions on {device.spec} ({device.name}), {dt.date.today()}: the same binary "
+        f"as A and B; rule: {rule.pairs_per_look} pairs per look up to {rule.max_pairs}, "
+        f"one-sided {100 * rule.confidence:.4f} % per look, min gain {rule.min_gain:.0%}"
+    )
+    with tempfile.TemporaryDirectory(prefix="lassi-decisions-") as scratch:
+        for spec in options.programs:
+            app = program_app(spec, device)
+            binary = build(app, device, settings, Path(scratch))
+            for _ in range(options.decisions):
+                runner = batch_runner(app, device, binary, settings, "A")
+                backend = backend_for(device)
+                try:
+                    result = confirm(
+                        backend, runner, runner, rule, settings, None, labels=("A", "B")
+                    )
+                finally:
+                    backend.close()
+                row = record("null", spec, device, result)
+                rows.append(row)
+                write(options.out, [row])
+                print(
+                    f"  {spec}: {row['pairs']} pairs, B/A {row['ratio']:.4f}, "
+                    f"{'CLAIMED' if row['claimed'] else 'no claim'}, {row['wall_s']:.1f} s",
+                    flush=True,
+                )
+    print("\n| program | decisions | false claims | pairs (mean) | B/A range | device s/decision |")
+    print("|---|---:|---:|---:|---|---:|")
+    for spec in options.programs:
+        mine = [row for row in rows if row["program"] == spec]
+        print(
+            f"| {spec} | {len(mine)} | {sum(r['claimed'] for r in mine)} | "
+            f"{statistics.fmean(r['pairs'] for r in mine):.1f} | {_ratio_range(mine)} | "
+            f"{statistics.fmean(r['wall_s'] for r in mine):.1f} |"
+        )
+    claims = sum(row["claimed"] for row in rows)
+    print(f"\nall: {len(rows)} decisions, {claims} false claims")
+
+
+def run_power(options: argparse.Namespace, device: Device, settings: Settings) -> None:
+    rule = DecisionRule.for_trial(settings)
+    rows: list[dict[str, Any]] = []
+    print(
+        f"power on {device.spec} ({device.name}), {dt.date.today()}: busy:{options.seconds} "
+        f"against a shorter load; rule as in a trial ({100 * rule.confidence:.4f} % per look)"
+    )
+    with tempfile.TemporaryDirectory(prefix="lassi-decisions-") as scratch:
+        baseline_app = program_app(f"busy:{options.seconds}", device)
+        binary = build(baseline_app, device, settings, Path(scratch))
+        for gain in options.gains:
+            shorter = program_app(f"busy:{options.seconds * (1 - gain):.4f}", device)
+            for _ in range(options.decisions):
+                baseline = batch_runner(baseline_app, device, binary, settings, "full")
+                candidate = batch_runner(shorter, device, binary, settings, "less work")
+                backend = backend_for(device)
+                try:
+                    result = confirm(
+                        backend, baseline, candidate, rule, settings, None,
+                        labels=("full", "less work"),
+                    )  # fmt: skip
+                finally:
+                    backend.close()
+                row = record("power", f"{gain:.0%} less work", device, result)
+                row["work_gain"] = gain
+                rows.append(row)
+                write(options.out, [row])
+                print(
+                    f"  {gain:.0%}: {row['pairs']} pairs, ratio {row['ratio']:.4f}, "
+                    f"{'confirmed' if row['claimed'] else 'not confirmed'}, {row['wall_s']:.1f} s",
+                    flush=True,
+                )
+    print("\n| less work | decisions | confirmed | realized ratio (pooled, 95 % CI) | pairs (mean) "
+          "| device s/decision |")  # fmt: skip
+    print("|---:|---:|---:|---|---:|---:|")
+    for gain in options.gains:
+        mine = [row for row in rows if row["work_gain"] == gain]
+        diffs = [d for row in mine for d in (log_ratios(row["baseline"], row["candidate"]) or [])]
+        mean = statistics.fmean(diffs)
+        half = 1.96 * statistics.stdev(diffs) / math.sqrt(len(diffs))
+        confirmed = sum(r["claimed"] for r in mine)
+        print(
+            f"| {gain:.0%} | {len(mine)} | {confirmed} ({confirmed / len(mine):.0%}) | "
+            f"{math.exp(mean):.4f} ({math.exp(mean - half):.4f}-{math.exp(mean + half):.4f}) | "
+            f"{statistics.fmean(r['pairs'] for r in mine):.1f} | "
+            f"{statistics.fmean(r['wall_s'] for r in mine):.1f} |"
+        )
+
+
+def trial_device_time(archive: Path) -> dict[str, float] | None:
+    """Device time of one finished trial: its screens, its confirmations, its final check."""
+    manifest_path = archive / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    reference = manifest.get("reference") or {}
+    stage0 = (
+        0.0 if reference.get("from_cache") else (reference.get("profile") or {}).get("wall_s", 0.0)
+    )
+    screens = confirmations = 0.0
+    for version in manifest.get("versions", []):
+        entry = json.loads((Path(version["folder"]) / "record.json").read_text())
+        screens += (entry.get("profile") or {}).get("wall_s", 0.0)
+        confirmations += ((entry.get("confirmation") or {}).get("measurement") or {}).get(
+            "wall_s", 0.0
+        )
+    final = ((manifest.get("final_check") or {}).get("confirmation") or {}).get("measurement")
+    final_s = (final or {}).get("wall_s", 0.0)
+    return {
+        "stage0_s": stage0,
+        "screens_s": screens,
+        "confirmations_s": confirmations,
+        "final_s": final_s,
+    }
+
+
+def run_cost(options: argparse.Namespace) -> None:
+    trials = {}
+    for runs_dir in options.runs:
+        for archive in sorted(Path(runs_dir).iterdir()):
+            figures = trial_device_time(archive)
+            if figures is not None:
+                trials[archive.name] = figures
+    if not trials:
+        raise SystemExit("no finished trial archives found")
+    print("| trial | Stage 0 s | screens s | confirmations s | final s | ratio to today |")
+    print("|---|---:|---:|---:|---:|---:|")
+    ratios = []
+    for name, f in trials.items():
+        today = f["stage0_s"] + f["screens_s"]
+        now = today + f["confirmations_s"] + f["final_s"]
+        ratio = now / today if today else math.nan
+        ratios.append(ratio)
+        print(
+            f"| {name} | {f['stage0_s']:.1f} | {f['screens_s']:.1f} | {f['confirmations_s']:.1f} "
+            f"| {f['final_s']:.1f} | {ratio:.2f}x |"
+        )
+    print(f"\nmean device-time ratio to today's procedure: {statistics.fmean(ratios):.2f}x "
+          f"over {len(ratios)} trials")  # fmt: skip
+
+
+def run_simulate(options: argparse.Namespace) -> None:
+    """Claim rates of a trial's rule on simulated windows: runtime = ratio x (1 + noise x t5)."""
+    import numpy as np
+
+    from lassi_ee.energy.clock import FakeClock
+    from lassi_ee.energy.none import NoSensorBackend
+
+    settings = Settings(min_window_s=0.5)
+    rule = DecisionRule.for_trial(settings)
+    rng = np.random.default_rng(options.seed)
+    clock = FakeClock()
+    backend = NoSensorBackend("simulated-0", "a simulated board")
+
+    def program(ratio: float, noise: float) -> Any:
+        def run_batch(runs: int) -> list[float]:
+            runtimes = [
+                ratio * max(1 + noise * float(rng.standard_t(5)), 0.05) for _ in range(runs)
+            ]
+            clock.sleep(sum(runtimes))
+            return runtimes
+
+        return run_batch
+
+    noises = (0.01, 0.02, 0.03, 0.05)
+    print(
+        f"simulated confirmations ({options.decisions} per cell; per-window noise: Student t, "
+        f"5 degrees of freedom); rule: {rule.pairs_per_look} pairs per look up to "
+        f"{rule.max_pairs}, {100 * rule.confidence:.4f} % per look, min gain {rule.min_gain:.0%}"
+    )
+    print("\n| true ratio | " + " | ".join(f"noise {n:.0%}" for n in noises) + " |")
+    print("|---:|" + "---:|" * len(noises))
+    for ratio in (1.0, 0.97, 0.95, 0.9, 0.85):
+        cells = []
+        for noise in noises:
+            results = [
+                confirm(backend, program(1.0, noise), program(ratio, noise), rule, settings,
+                        None, clock=clock)
+                for _ in range(options.decisions)
+            ]  # fmt: skip
+            claimed = sum(r.decision.claimed for r in results)
+            pairs = statistics.fmean(r.decision.pairs for r in results)
+            cells.append(f"{claimed / len(results):.0%} ({pairs:.1f} pairs)")
+        print(f"| {ratio:.2f} | " + " | ".join(cells) + " |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, help="append one JSON line per decision here")
+    parts = parser.add_subparsers(dest="part", required=True)
+    null = parts.add_parser("null")
+    null.add_argument("programs", nargs="+")
+    null.add_argument("--decisions", type=int, default=7, help="decisions per program")
+    power = parts.add_parser("power")
+    power.add_argument("--seconds", type=float, default=1.5, help="the full load")
+    power.add_argument("--gains", type=float, nargs="+", default=[0.05, 0.1])
+    power.add_argument("--decisions", type=int, default=20, help="decisions per gain")
+    cost = parts.add_parser("cost")
+    cost.add_argument("runs", nargs="+", help="runs directories holding trial archives")
+    simulate = parts.add_parser("simulate")
+    simulate.add_argument("--decisions", type=int, default=400, help="decisions per cell")
+    simulate.add_argument("--seed", type=int, default=0)
+    options = parser.parse_args()
+    if options.part == "cost":
+        run_cost(options)
+        return
+    if options.part == "simulate":
+        run_simulate(options)
+        return
+    settings = Settings()
+    device = resolve_device(options.device)
+    if options.part == "null":
+        run_null(options, device, settings)
+    else:
+        run_power(options, device, settings)
+
+
+if __name__ == "__main__":
+    main()
