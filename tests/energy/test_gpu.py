@@ -50,3 +50,35 @@ def test_busy_kernel_has_positive_net_energy_and_plausible_power(settings, tmp_p
     timeline = Timeline.load(tmp_path / "timeline.json")
     assert max(power for _, power in timeline.samples) > profile.idle_power_w + 20.0
     assert len(paper) == 1 and paper[0].runtime_s > 0.5
+
+
+@pytest.mark.gpu
+def test_a_confirmation_on_the_gpu_claims_a_shorter_load_and_not_the_same_one(settings, tmp_path):
+    """Interleaved pairs on the real counter: the same load against itself is no gain, a
+    load 30 % shorter is one, at a trial's own level."""
+    from lassi_ee.apps import load_app
+    from lassi_ee.energy.decide import DecisionRule
+    from lassi_ee.energy.paired import confirm
+    from lassi_ee.tools.compile import CompileRequest, compile_app
+    from lassi_ee.tools.profile import batch_runner
+
+    device = resolve_device("cuda:0")
+    full, shorter = load_app(BUSY_SOURCE, ["1.0"]), load_app(BUSY_SOURCE, ["0.7"])
+    built = compile_app(
+        CompileRequest(app=full, device=device, build_dir=tmp_path / "build"), settings
+    )
+    assert built.binary is not None, built.diagnostics
+    rule = DecisionRule.for_trial(settings)
+    runs = {
+        name: batch_runner(app, device, built.binary, settings, name)
+        for name, app in (("full", full), ("shorter", shorter))
+    }
+    backend = backend_for(device)
+    try:
+        same = confirm(backend, runs["full"], runs["full"], rule, settings, None)
+        lower = confirm(backend, runs["full"], runs["shorter"], rule, settings, None)
+    finally:
+        backend.close()
+    assert same.measurement.objective == "energy" and not same.decision.claimed
+    assert same.decision.ratio is not None and abs(same.decision.ratio - 1.0) < 0.03
+    assert lower.decision.claimed and 0.6 < lower.decision.ratio < 0.85
