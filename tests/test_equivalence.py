@@ -10,7 +10,7 @@ import pytest
 
 from lassi_ee.apps import App, AppManifest, load_manifest
 from lassi_ee.devices import cpu_device
-from lassi_ee.energy.base import EnergyProfile, Stats
+from lassi_ee.energy.base import EnergyMeasurement, EnergyProfile, Stats
 from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.tools.check import CheckResult, read_output_files
 from lassi_ee.tools.equivalence import (
@@ -232,16 +232,24 @@ def test_constant_output_needs_a_relative_change_in_the_source():
     assert constant_where_source_varies(labels[:1], tiny[:1], zero[:1], rtol=1e-3) is None
 
 
-def profile(runtime_s: float, energy_j: float | None = None) -> EnergyProfile:
-    stats = Stats.of([runtime_s, runtime_s])
+def profile(runtime_s: float, energy_j: float | None = None, idle_j: float = 50.0) -> EnergyProfile:
+    """Figures per run: ``energy_j`` net of an idle draw of ``idle_j``."""
+    measured = EnergyMeasurement(
+        method="counter",
+        runs_in_window=1,
+        runtime_s=runtime_s,
+        window_s=runtime_s,
+        gross_energy_j=energy_j + idle_j if energy_j is not None else None,
+        net_energy_j=energy_j,
+    )
     return EnergyProfile(
         objective="energy" if energy_j is not None else "runtime",
         method="counter" if energy_j is not None else "time-only",
         backend="test",
-        measurements=[],
+        measurements=[measured, measured],
         runs_per_window=1,
         warmup_runtime_s=runtime_s,
-        runtime_s=stats,
+        runtime_s=Stats.of([runtime_s, runtime_s]),
         net_energy_j=Stats.of([energy_j, energy_j]) if energy_j is not None else None,
         wall_s=1.0,
         program_s=1.0,
@@ -259,6 +267,8 @@ def test_a_gain_beyond_suspicious_gain_is_flagged_with_its_figures():
     energy = gain_flag(profile(1.0, 300.0), profile(0.5, -2.0), 10.0)
     assert "no measurable energy (-2 J against 300 J per run)" in energy
     assert "runtime" not in energy  # 2x faster is no flag
+    # a source whose net energy is lost in the idle draw (0.1 J over 15 J) gives no ratio
+    assert gain_flag(profile(0.15, 0.1, idle_j=15.0), profile(0.05, -0.003), 10.0) is None
 
 
 def test_a_gain_is_backed_only_by_a_check_that_compared_something_on_two_inputs():

@@ -21,12 +21,13 @@ from lassi_ee.errors import LassiError
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import RoleUsage, Usage
 from lassi_ee.state import Candidate, CompileSummary, Limits, ReferenceRun, RunSummary, Verdict
-from lassi_ee.tools.check import CheckResult
+from lassi_ee.tools.check import CheckResult, GuardFinding
+from lassi_ee.tools.equivalence import InputSet, RecordedOutput
 
 STATE_TYPES = (
     App, AppManifest, BuildSpec, Device, EnergyMeasurement, EnergyProfile, Stats, RoleUsage,
     Usage, Candidate, CategorizedOptimization, CompileSummary, Limits, ReferenceRun,
-    RunSummary, Verdict, CheckResult,
+    RunSummary, Verdict, CheckResult, GuardFinding, InputSet, RecordedOutput,
 )  # fmt: skip
 
 

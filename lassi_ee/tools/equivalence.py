@@ -289,11 +289,25 @@ def confirmable(check: CheckResult) -> str | None:
     return None
 
 
+MIN_NET_SHARE = 0.1
+
+
+def _net_energy_tells(profile: EnergyProfile) -> bool:
+    """Whether the source's net energy stands out of the idle level: at least
+    MIN_NET_SHARE of its gross energy. Below that the ratio of two net figures is the
+    ratio of two noises (a program too small for its device's idle draw)."""
+    gross = [m.gross_energy_j for m in profile.measurements if m.gross_energy_j is not None]
+    if profile.net_energy_j is None or not gross:
+        return False
+    return profile.net_energy_j.mean >= MIN_NET_SHARE * sum(gross) / len(gross)
+
+
 def gain_flag(source: EnergyProfile, candidate: EnergyProfile, factor: float) -> str | None:
     """A flag when the candidate is more than ``factor`` times faster, or lower in net
     energy, than the source; None otherwise."""
     quantities = [("runtime", source.runtime_s.mean, candidate.runtime_s.mean, "s")]
-    if source.net_energy_j is not None and candidate.net_energy_j is not None:
+    if _net_energy_tells(source) and candidate.net_energy_j is not None:
+        assert source.net_energy_j is not None
         quantities.append(("energy", source.net_energy_j.mean, candidate.net_energy_j.mean, "J"))
     gains = []
     for name, before, after, unit in quantities:

@@ -35,7 +35,7 @@ def variants(app: str) -> dict[str, str]:
         "source": program(spin_ms, result),
         "same": program(spin_ms, result),
         "faster": program(40, result),
-        "fastest": program(10, result),
+        "fastest": program(20, result),
         "wrong": program(40, result + 1),
         "broken": program(40, result).replace("return 0;", "return 0 undeclared;"),
     }

@@ -93,6 +93,7 @@ def test_judge_rejects_only_the_hard_coded_version(llm):
         "source_output": "",
         "candidate_output": "",
         "check_finding": "outputs match",
+        "flags": "none",
         "source_figures": "-",
         "candidate_figures": "-",
     }
