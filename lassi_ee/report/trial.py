@@ -41,6 +41,9 @@ class VersionRow(BaseModel):
     verdict_by: str | None = None
     reasons: list[str] = Field(default_factory=list)
     problem: str = Field("", description="why it failed: compiler, run or note, one line")
+    check: str = Field("", description="the output check's status and on how many inputs")
+    flags: list[str] = Field(default_factory=list, description="too good to be true, and why")
+    guards: list[str] = Field(default_factory=list, description="the static guards' findings")
     is_best: bool = False
 
 
@@ -60,6 +63,7 @@ class TrialReport(BaseModel):
     code_lang: str = ""
     scripted: bool = Field(False, description="the replies came from the scripted demo model")
     sensor_note: str | None = Field(None, description="set when runtime was the objective")
+    check_warnings: list[str] = Field(default_factory=list, description="see check_warnings()")
     versions: list[VersionRow] = Field(default_factory=list)
     source_code: str = ""
     best_code: str | None = None
@@ -114,6 +118,7 @@ def version_row(
         except ValueError:  # measured without energy figures
             value = None
     verdict = candidate.verdict
+    check = candidate.check
     return VersionRow(
         version=candidate.version,
         label=candidate.label,
@@ -129,8 +134,36 @@ def version_row(
         verdict_by=verdict.by if verdict else None,
         reasons=list(verdict.reasons) if verdict else [],
         problem=_problem(candidate),
+        check=f"{check.status} on {check.inputs_checked} input(s)" if check else "",
+        flags=list(candidate.flags),
+        guards=[guard.text for guard in check.guards] if check else [],
         is_best=candidate.version == best_version,
     )
+
+
+def check_warnings(state: TrialState) -> list[str]:
+    """What the report warns about the output check: one input only, versions it had
+    nothing to compare for, and versions flagged as too good to be true."""
+    reference, history = state.get("reference"), state.get("history", [])
+    warnings = []
+    if reference is not None and not reference.other_inputs:
+        warnings.append(
+            "The output check ran every version on one input only: the manifest lists no "
+            "smoke_args or check_args, so a version that prints this input's answer without "
+            "computing it would pass the check. Add check_args (argument sets that change the "
+            "answer) to the app's manifest."
+        )
+    inconclusive = [
+        f"v{c.version}" for c in history if c.check and c.check.status == "inconclusive"
+    ]
+    if inconclusive:
+        warnings.append(
+            f"The output check had nothing to compare for {', '.join(inconclusive)}: the source "
+            "prints no result numbers and writes no output file named in the manifest "
+            "(outputs:), so only the judge, reading the code, stood between them and a result."
+        )
+    warnings += [f"v{c.version} was flagged: {'; '.join(c.flags)}" for c in history if c.flags]
+    return warnings
 
 
 def _timeline(label: str, profile: EnergyProfile | None) -> TimelineView:
@@ -184,6 +217,7 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
         code_lang=languages.get(app.manifest.language, "") if app is not None else "",
         scripted=is_scripted(state),
         sensor_note=sensor_note,
+        check_warnings=check_warnings(state),
         versions=[
             version_row(c, objective, best.version if best else None)
             for c in state.get("history", [])
