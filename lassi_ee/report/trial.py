@@ -22,6 +22,7 @@ from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
+from lassi_ee.tools.check import numbers_in, significant_lines
 
 
 class VersionRow(BaseModel):
@@ -142,8 +143,9 @@ def version_row(
 
 
 def check_warnings(state: TrialState) -> list[str]:
-    """What the report warns about the output check: one input only, versions it had
-    nothing to compare for, and versions flagged as too good to be true."""
+    """What the report warns about the output check: one input only, inputs on which the
+    source's results do not change, versions it had nothing to compare for, and versions
+    flagged as too good to be true."""
     reference, history = state.get("reference"), state.get("history", [])
     warnings = []
     if reference is not None and not reference.other_inputs:
@@ -153,6 +155,24 @@ def check_warnings(state: TrialState) -> list[str]:
             "computing it would pass the check. Add check_args (argument sets that change the "
             "answer) to the app's manifest."
         )
+    if reference is not None and reference.other_inputs:
+        app = state.get("app")
+        ignore = app.manifest.ignore_regex if app is not None else None
+
+        def results(stdout: str) -> list[float]:
+            return [value for value, _ in numbers_in(significant_lines(stdout, ignore))]
+
+        same = [
+            recorded.input.label
+            for recorded in reference.other_inputs
+            if results(recorded.stdout) == results(reference.stdout)
+        ]
+        if same:
+            warnings.append(
+                f"On {', '.join(same)} the source prints the same results as on args: such an "
+                "input cannot expose an answer copied from a run. Choose check_args that "
+                "change the results."
+            )
     inconclusive = [
         f"v{c.version}" for c in history if c.check and c.check.status == "inconclusive"
     ]

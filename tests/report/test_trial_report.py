@@ -148,13 +148,28 @@ def test_the_report_warns_about_what_the_output_check_could_not_see(finished_tri
     assert row.check == "inconclusive on 3 input(s)" and row.flags == [flag]
     files = write_trial_report(report, tmp_path)
     html, markdown = files.html.read_text(), files.markdown.read_text()
-    assert html.count('class="banner warning"') == 3
+    assert html.count('class="banner warning"') == len(warnings)  # later versions may be flagged
     assert "<li>flagged: too good to be true: 40x less runtime" in html
     assert "<li>guard shapes power: 1 more sleep call(s)</li>" in html
     assert "> **Output check:** The output check ran every version on one input only" in markdown
     assert "flagged: too good to be true" in markdown
     quiet = trial_report_from_state("quiet", cast(TrialState, trial_state(finished_trial)), True)
     assert not any("one input only" in w or "nothing to compare" in w for w in quiet.check_warnings)
+    assert not any("prints the same results" in w for w in quiet.check_warnings)
+
+
+def test_the_report_warns_about_a_check_input_that_does_not_change_the_results(finished_trial):
+    state = trial_state(finished_trial)
+    reference = state["reference"]
+    first, second = reference.other_inputs
+    state["reference"] = reference.model_copy(
+        update={"other_inputs": [first.model_copy(update={"stdout": reference.stdout}), second]}
+    )
+    report = trial_report_from_state("same", cast(TrialState, state), finished=True)
+    assert report.check_warnings[0].startswith(
+        "On check_args[0] the source prints the same results as on args"
+    )
+    assert len(report.check_warnings) == 1 + sum(bool(row.flags) for row in report.versions)
 
 
 def test_a_trial_without_the_demo_model_is_not_called_scripted(finished_trial):
