@@ -4,8 +4,8 @@ hurried model can): each ends INVALID and the trial does not end ``improved``.
 
 The apps (cheat_programs.py) list smoke_args and check_args, so every candidate runs on
 four inputs. The Stage-0 cache is shared by the module: each app's source is measured
-once. The cheat that keeps its result between runs is tested with the sandbox
-(nothing carries over between runs).
+once. The cheat that keeps its result between runs is not here: it is a matter for the
+sandbox, which must start every measured run from the same files (issue 13, item 2).
 """
 
 from __future__ import annotations
