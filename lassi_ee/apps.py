@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from lassi_ee.errors import UsageError
 
@@ -62,12 +62,25 @@ class AppManifest(BaseModel):
     data_files: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
     smoke_args: list[str] | None = Field(
-        None, description="small arguments for a seconds-long trial run (CI, quick checks)"
+        None,
+        description="small arguments for a seconds-long trial run (CI, quick checks); "
+        "also one more input the output check compares source and candidate on",
+    )
+    check_args: list[list[str]] = Field(
+        default_factory=list,
+        description="further argument sets on which the candidate's outputs must match the "
+        "source's; pick sets that change the answer, and small ones (every candidate runs "
+        "on each)",
     )
     build: BuildSpec = Field(default_factory=BuildSpec)
     pass_regex: str | None = Field("PASS", description="stdout must match; None = exit 0 only")
     fail_regex: str | None = "FAIL"
-    output_files: list[str] = Field(default_factory=list, description="files compared by check")
+    outputs: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("outputs", "output_files"),
+        description="files the program writes that the output check compares "
+        "(older manifests call it output_files)",
+    )
     ignore_regex: str | None = Field(
         None, description="lines the output check skips, besides timing lines"
     )

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
 
     check_rtol: float = Field(1e-3, description="output check: relative tolerance on numbers")
     check_atol: float = Field(1e-6, description="output check: absolute tolerance on numbers")
+    suspicious_gain: float = Field(
+        10.0,
+        gt=1.0,
+        description="a candidate faster or lower in energy than the source by more than this "
+        "factor is too good to be true: it is run again on every input, the judge is told, and "
+        "it can win only when it matched on at least two inputs",
+    )
 
     # --- measurement (profile tool) ---
     repeats: int = 3

@@ -21,6 +21,7 @@ from lassi_ee.energy.paired import Confirmation
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage, merge
 from lassi_ee.tools.check import CheckResult
+from lassi_ee.tools.equivalence import InputSet, RecordedOutput
 
 Stage = Literal["source", "vanilla", "refactor"]
 Phase = Literal["vanilla", "refactor"]
@@ -79,6 +80,9 @@ class Candidate(BaseModel):
     confirmation: Confirmation | None = Field(
         None, description="best and candidate measured interleaved: what a claim rests on"
     )
+    flags: list[str] = Field(
+        default_factory=list, description="too good to be true, and the evidence (told the judge)"
+    )
     outcome: Outcome = "pending"
     note: str = ""
 
@@ -108,6 +112,18 @@ class ReferenceRun(BaseModel):
     runtime_s: float
     cache_key: str
     from_cache: bool = False
+    other_inputs: list[RecordedOutput] = Field(
+        default_factory=list, description="its outputs on smoke_args and each of check_args"
+    )
+
+    def recorded(self, args: list[str]) -> list[RecordedOutput]:
+        """Its outputs on every input set, the benchmark's ``args`` first."""
+        benchmark = RecordedOutput(
+            input=InputSet(label="args", args=args),
+            stdout=self.stdout,
+            files_dir=self.output_files_dir,
+        )
+        return [benchmark, *self.other_inputs]
 
 
 class FinalCheck(BaseModel):

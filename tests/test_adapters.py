@@ -21,7 +21,7 @@ from lassi_ee.adapters import (
     merge_sources,
     paper_apps,
 )
-from lassi_ee.adapters.common import makefile_variables, run_target_args
+from lassi_ee.adapters.common import derived_check_args, makefile_variables, run_target_args
 from lassi_ee.apps import load_app
 from lassi_ee.errors import UsageError
 from lassi_ee.tools.compile import CompileRequest, compile_app
@@ -166,6 +166,8 @@ def test_import_points_into_the_checkout_with_the_papers_arguments(hecbench, tmp
     rotate = load_app(out / "matrix-rotate")
     assert rotate.root == hecbench.resolve() / "src" / "matrix-rotate-cuda"
     assert rotate.manifest.args == ["30000", "100"], "the paper's, not the run target's"
+    assert rotate.manifest.check_args == [["15000", "100"]]
+    assert "check_args halves the argument 30000" in rotate.manifest.note
     assert rotate.manifest.build.system == "make" and rotate.manifest.build.binary == "main"
     assert (rotate.manifest.category, rotate.manifest.suite) == ("Math", "HeCBench")
     assert sorted(p.name for p in (out / "matrix-rotate").iterdir()) == ["app.yaml"], "no copy"
@@ -177,6 +179,7 @@ def test_import_points_into_the_checkout_with_the_papers_arguments(hecbench, tmp
     assert "dependencies not given to the LLM" in entropy.manifest.note
     toy = load_app(out / "mytoy")
     assert toy.manifest.args == ["7", "8"], "not a paper app: the run target's arguments"
+    assert toy.manifest.check_args == [["3", "8"]]
     assert toy.manifest.dependencies == ["util.h"] and toy.manifest.category == ""
 
 
@@ -241,6 +244,24 @@ def test_without_names_the_papers_twenty_are_imported(tmp_path):
         assert manifest["category"] == app.category
     jacobi = manifest_of(tmp_path / "apps" / "jacobi" / "app.yaml")
     assert "modified its source" in jacobi["note"]
+    # the paper ran jacobi without arguments and the run target passes other ones
+    assert jacobi["check_args"] == [["5000", "100"]] and "run-target arguments" in jacobi["note"]
+    cavity = load_app(tmp_path / "apps" / "lid-driven-cavity").manifest
+    assert cavity.args == [] and cavity.check_args == [["5000", "100"]]
+    colorwheel = load_app(tmp_path / "apps" / "colorwheel").manifest
+    assert colorwheel.check_args == [["5000", "8", "1"]]
+
+
+def test_a_program_without_a_size_to_vary_says_it_is_checked_on_one_input():
+    assert derived_check_args(["-f", "grid.dat"], ["-f", "small.dat"]) == (
+        [["-f", "small.dat"]],
+        "check_args are the Makefile's run-target arguments: the output check compares "
+        "source and candidate on them too.",
+    )
+    none, note = derived_check_args([], None)
+    assert none == [] and note.startswith("No check_args: the program takes no arguments")
+    none, note = derived_check_args(["-v", "1"], ["-v", "1"])
+    assert none == [] and "has no size or count among its arguments" in note
 
 
 def test_reimport_replaces_its_own_output_but_not_other_files(hecbench, tmp_path):
@@ -394,6 +415,8 @@ def test_xsbench_is_merged_in_the_makefiles_order(xsbench, tmp_path):
     assert manifest_path == tmp_path / "apps" / "XSBench" / "app.yaml"
     assert app.manifest.refactor == "XSBench.cu" and app.manifest.build.binary == "XSBench"
     assert app.manifest.args == ["-m", "event", "-l", "1700000000"]
+    assert app.manifest.check_args == [["-m", "event", "-l", "850000000"]]
+    assert "halves the argument 1700000000" in app.manifest.note
     assert app.manifest.build.extra_flags == ["-lm"]
     assert app.manifest.unverified and app.manifest.suite == "miniApp"
     text = app.source_code()
@@ -410,6 +433,9 @@ def test_merged_xsbench_builds_and_its_output_check_ignores_timing(xsbench, tmp_
     assert build.ok, build.log
     run = run_program(RunRequest(binary=build.binary, args=app.manifest.args), settings)
     assert "Verification checksum: 28900 (Valid)" in run.stdout  # 1700000000 % 999983
+    [check_args] = app.manifest.check_args
+    checked = run_program(RunRequest(binary=build.binary, args=check_args), settings)
+    assert "Verification checksum: 14450 (Valid)" in checked.stdout  # the answer changes
     assert app.manifest.ignore_regex and "Runtime" in app.manifest.ignore_regex
 
 
@@ -467,6 +493,7 @@ def test_minimdock_merges_kernels_and_host_code_with_cuda_variants(minimdock, tm
     assert text.index("from device/cuda/kernels.cu") < text.index("from host/src/main.cpp")
     assert app.manifest.data_files == [str(minimdock.resolve() / "input")]
     assert app.manifest.args[:2] == ["-lfile", "./input/7cpa/7cpa_ligand.pdbqt"]
+    assert app.manifest.check_args == [[*app.manifest.args[:3], "250"]]
     assert "-lcurand" in app.manifest.build.extra_flags
 
 

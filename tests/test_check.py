@@ -74,3 +74,31 @@ def test_output_files_are_compared_numerically_and_missing_files_caught():
 def test_number_extraction_skips_identifiers_and_words():
     values = [v for v, _ in numbers_in(["sm_90 float32 information: -2.5e3 and nan, 7"])]
     assert values[0] == -2500.0 and values[2] == 7.0 and len(values) == 3
+
+
+def test_nothing_to_compare_is_inconclusive_and_says_what_was_compared():
+    """A program that prints no result and writes no file matched "0 printed numbers" once:
+    now the check says it compared only the marker, and it is no match."""
+    only_pass = ProgramOutput(stdout="all good\ntime: 0.2 s\nPASS\n")
+    result = compare_outputs(
+        CheckRequest(reference=only_pass, candidate=only_pass, pass_regex="PASS")
+    )
+    assert result.status == "inconclusive" and not result.vetoes
+    assert "only the success marker /PASS/ was compared" in result.finding
+    assert result.numbers_compared == 0 and result.files_compared == 0
+    with_file = ProgramOutput(stdout="PASS\n", files={"out.txt": b"1 2 3\n"})
+    matched = compare_outputs(CheckRequest(reference=with_file, candidate=with_file))
+    assert matched.status == "match" and matched.files_compared == 1
+
+
+def test_nan_never_matches_a_number_whatever_the_tolerance():
+    result = check(SOURCE.replace("52341.125", "nan"), rtol=1.0, atol=1e9)
+    assert result.vetoes and "got 'checksum: nan'" in result.finding
+    assert check(SOURCE.replace("52341.125", "-nan")).vetoes
+    both = SOURCE.replace("52341.125", "nan")
+    assert (
+        compare_outputs(
+            CheckRequest(reference=ProgramOutput(stdout=both), candidate=ProgramOutput(stdout=both))
+        ).status
+        == "match"
+    )

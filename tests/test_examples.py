@@ -19,8 +19,15 @@ from fake_devices import H100
 
 from lassi_ee.apps import App, load_app
 from lassi_ee.devices import Device, cpu_device
-from lassi_ee.tools.check import CheckRequest, ProgramOutput, compare_outputs
+from lassi_ee.tools.check import (
+    CheckRequest,
+    ProgramOutput,
+    compare_outputs,
+    numbers_in,
+    significant_lines,
+)
 from lassi_ee.tools.compile import CompileRequest, compile_app
+from lassi_ee.tools.equivalence import InputSet, input_sets
 from lassi_ee.tools.run import RunRequest, run_program
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -72,6 +79,27 @@ def run_smoke(binary: Path, app: App) -> subprocess.CompletedProcess[str]:
     )
 
 
+def check_sets(app: App) -> list[InputSet]:
+    """The input sets a candidate is checked on, but the (long) benchmark input."""
+    return input_sets(app.manifest)[1:]
+
+
+def assert_every_check_set_passes_and_changes_the_results(outputs: dict[str, str]) -> None:
+    """Each set prints PASS, and its results differ from every other set's: a hard-coded
+    answer cannot match on two of them. Results are the numbers after the first line,
+    which echoes the arguments (timing lines left out)."""
+    results = {}
+    for label, stdout in outputs.items():
+        assert stdout.splitlines()[-1] == "PASS", (label, stdout)
+        lines = significant_lines(stdout)
+        assert "=" in lines[0], "the first line echoes the arguments"
+        results[label] = [value for value, _ in numbers_in(lines[1:])]
+    labels = sorted(results)
+    for n, first in enumerate(labels):
+        for second in labels[n + 1 :]:
+            assert results[first] != results[second], (first, second)
+
+
 def test_the_examples_cover_the_papers_categories_in_each_model():
     assert len(CUDA) >= 10 and len(OPENMP) >= 3 and len(HIP) >= 3
     categories = {APPS[name].manifest.category for name in CUDA}
@@ -95,6 +123,8 @@ def test_manifest_is_complete(name):
     assert manifest.name == name, "the directory and the manifest name agree"
     assert manifest.suite == "examples" and manifest.category
     assert manifest.args and manifest.smoke_args, "defaults for measuring, small ones for CI"
+    assert len(manifest.check_args) >= 2, "more inputs for the output check"
+    assert len(input_sets(manifest)) == 2 + len(manifest.check_args), "no set repeats another"
     assert manifest.pass_regex == "PASS" and manifest.fail_regex == "FAIL"
     assert manifest.sources == [manifest.refactor], "one self-contained file each"
     assert manifest.build.system == "compiler" and manifest.build.binary == name
@@ -133,13 +163,29 @@ def test_openmp_example_compiles_runs_and_passes(name, tmp_path, settings):
     )
     assert run.ok, run.failure()
     assert run.stdout.splitlines()[-1] == "PASS"
+    outputs = {}
+    for inputs in check_sets(app):
+        checked = run_program(
+            RunRequest(binary=result.binary, args=inputs.args, device=device), settings
+        )
+        assert checked.ok, (inputs.label, checked.failure())
+        outputs[inputs.label] = checked.stdout
+    assert_every_check_set_passes_and_changes_the_results(outputs)
 
 
 @pytest.mark.parametrize("name", CUDA + HIP)
 def test_gpu_example_passes_its_self_check_under_host_emulation(name, tmp_path):
-    run = run_smoke(emulated_binary(APPS[name], tmp_path), APPS[name])
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[-1] == "PASS"
+    """On the smoke input and on every check input, which change its printed results."""
+    app = APPS[name]
+    binary = emulated_binary(app, tmp_path)
+    outputs = {}
+    for inputs in check_sets(app):
+        run = subprocess.run(
+            [str(binary), *inputs.args], capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 0, (inputs.label, run.stderr)
+        outputs[inputs.label] = run.stdout
+    assert_every_check_set_passes_and_changes_the_results(outputs)
 
 
 @pytest.mark.parametrize("name", sorted(BREAKS))
@@ -162,6 +208,7 @@ def test_cpu_and_cuda_versions_print_the_same_results(name, tmp_path, settings):
     """Same inputs, same algorithm: the output check sees the two as equivalent."""
     cpu_app, cuda_app = APPS[name], APPS[name.removesuffix("-omp")]
     assert cpu_app.manifest.smoke_args == cuda_app.manifest.smoke_args
+    assert cpu_app.manifest.check_args == cuda_app.manifest.check_args
     (tmp_path / "cuda").mkdir()
     cuda_run = run_smoke(emulated_binary(cuda_app, tmp_path / "cuda"), cuda_app)
     build = compile_app(

@@ -83,6 +83,33 @@ def run_target_args(text: str, program: str) -> list[str] | None:
     return None
 
 
+def derived_check_args(
+    args: list[str], run_args: list[str] | None = None
+) -> tuple[list[list[str]], str]:
+    """One more input set for the output check, and the sentence the manifest's note says
+    about it: the arguments with their first size or count (a whole number of 2 or more)
+    halved, which changes most programs' results and takes less time; else the run
+    target's arguments where they differ; else none, said plainly."""
+    for position, word in enumerate(args):
+        if word.isdigit() and int(word) >= 2:
+            halved = [*args[:position], str(int(word) // 2), *args[position + 1 :]]
+            return [halved], (
+                f"check_args halves the argument {word} (taken for a size or count): the "
+                "output check compares source and candidate on that input too; make sure "
+                "it changes the printed results, or edit it."
+            )
+    if run_args and run_args != args:
+        return [run_args], (
+            "check_args are the Makefile's run-target arguments: the output check compares "
+            "source and candidate on them too."
+        )
+    what = "takes no arguments" if not args else "has no size or count among its arguments"
+    return [], (
+        f"No check_args: the program {what}, so the output check compares on one input "
+        "only; add check_args (argument sets that change its results) by hand."
+    )
+
+
 def prepare_app_dir(app_dir: Path) -> None:
     """Empty a directory for a generated app; refuse one that lassi-ee did not write."""
     manifest = app_dir / MANIFEST_NAME

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from lassi_ee.adapters.common import (
     PaperApp,
+    derived_check_args,
     makefile_variables,
     paper_apps,
     prepare_app_dir,
@@ -123,15 +124,19 @@ def import_app_dir(app_dir: Path, language: Language, paper: PaperApp | None, ta
     headers = local_includes([app_dir / unit for unit in units], checkout)
     texts = [(app_dir / unit).read_text(errors="replace") for unit in units]
     texts += [header.read_text(errors="replace") for header in headers]
+    run_args = run_target_args(text, program)
+    args = paper.args if paper else (run_args or [])
+    check_args, check_note = derived_check_args(args, run_args)
     common = {
         "name": name,
         "category": paper.category if paper else "",
         "suite": "HeCBench",
         "language": language,
-        "args": paper.args if paper else (run_target_args(text, program) or []),
+        "args": args,
+        "check_args": check_args,
         "pass_regex": "PASS" if any("PASS" in part for part in texts) else None,
     }
-    notes = [_paper_note(paper)]
+    notes = [_paper_note(paper), check_note]
     prepare_app_dir(target)
     merge = paper is not None and not paper.dependency_not_refactored
     if merge and (headers or len(units) > 1):

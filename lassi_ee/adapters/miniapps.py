@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lassi_ee.adapters.common import (
     PaperApp,
+    derived_check_args,
     makefile_variables,
     paper_apps,
     prepare_app_dir,
@@ -61,10 +62,12 @@ def import_xsbench(checkout: Path, out_dir: Path) -> Path:
     (target / refactor).write_text(merged.text)
     paper = _paper_app("XSBench")
     libraries = [word for word in variables.get("LDFLAGS", []) if word.startswith("-l")]
+    check_args, check_note = derived_check_args(XSBENCH_ARGS)
     note = (
         f"{_merge_note(merged.files, cuda_dir, paper)} The paper passed {paper.args[0]} "
         "lookups. XSBench exits with status 1 when its checksum is not one it knows (it "
-        "knows only the default sizes), as here: compare runs by the checksum it prints."
+        "knows only the default sizes), as here: compare runs by the checksum it prints. "
+        f"{check_note}"
     )
     manifest = AppManifest(
         name="XSBench",
@@ -74,6 +77,7 @@ def import_xsbench(checkout: Path, out_dir: Path) -> Path:
         refactor=refactor,
         sources=[refactor],
         args=XSBENCH_ARGS,
+        check_args=check_args,
         build=BuildSpec(binary=program, extra_flags=libraries),
         pass_regex="Verification checksum",
         fail_regex=None,
@@ -104,9 +108,10 @@ def import_minimdock(checkout: Path, out_dir: Path) -> Path:
     (target / "miniMDock.cu").write_text(merged.text)
     paper = _paper_app("miniMDock")
     includes = [f"-I{root / name}" for name in MINIMDOCK_INCLUDE_DIRS]
+    check_args, check_note = derived_check_args(MINIMDOCK_ARGS)
     note = (
         f"{_merge_note(merged.files, root, paper)} The paper also removed the serial "
-        "(CPU) part; this import keeps the code as it is."
+        f"(CPU) part; this import keeps the code as it is. {check_note}"
     )
     manifest = AppManifest(
         name="miniMDock",
@@ -117,6 +122,7 @@ def import_minimdock(checkout: Path, out_dir: Path) -> Path:
         sources=["miniMDock.cu"],
         data_files=[str(root / "input")],
         args=MINIMDOCK_ARGS,
+        check_args=check_args,
         build=BuildSpec(binary="autodock_gpu_64wi", extra_flags=[*MINIMDOCK_FLAGS, *includes]),
         pass_regex=None,
         fail_regex=None,

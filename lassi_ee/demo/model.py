@@ -2,7 +2,8 @@
 
 ``LASSI_GENERATE_MODEL=demo`` (or ``lassi-ee demo``) gives this model to every
 role. Its replies are files under ``replies/<program>/``: a correct refactoring
-that is no better, one that does not compile and its fix, one the judge rejects,
+that is no better, one that does not compile and its fix, one with hard-coded results
+(the output check, on the demo's check_args, rejects it before the judge would),
 a real improvement, one that crashes and its fix, and some that are no better,
 so that one trial shows every branch of the method. Compiles, runs and
 measurements stay real.
@@ -46,7 +47,7 @@ class RefactorReplies(BaseModel):
 
 
 class JudgeReplies(BaseModel):
-    rejects: str  # the file of the one reply the judge rejects
+    rejects: str  # the file of the one reply the judge rejects, if the check lets it through
     invalid_reasons: list[str]
     valid_reasons: list[str]
 

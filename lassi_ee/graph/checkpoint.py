@@ -31,13 +31,14 @@ from lassi_ee.state import (
     RunSummary,
     Verdict,
 )
-from lassi_ee.tools.check import CheckResult
+from lassi_ee.tools.check import CheckResult, GuardFinding
+from lassi_ee.tools.equivalence import InputSet, RecordedOutput
 
 STATE_TYPES = (
     App, AppManifest, BuildSpec, Device, EnergyMeasurement, EnergyProfile, Stats, RoleUsage,
     Usage, Candidate, CategorizedOptimization, CompileSummary, Limits, ReferenceRun,
-    RunSummary, Verdict, CheckResult, Decision, DecisionRule, Confirmation, PairedMeasurement,
-    FinalCheck,
+    RunSummary, Verdict, CheckResult, GuardFinding, InputSet, RecordedOutput, Decision,
+    DecisionRule, Confirmation, PairedMeasurement, FinalCheck,
 )  # fmt: skip
 
 

@@ -1,5 +1,8 @@
 """Evaluate the candidate in flight: compile -> run + check -> measure -> judge -> assess.
 
+The check runs the candidate on every input set and reads its code (tools/equivalence.py,
+tools/guards.py); a gain too good to be true gets a second look before the judge.
+
 Each step is its own node so that a resumed trial repeats none of them; the
 routes between them (self-correction, the check's veto, confirmation) are in
 graph/routes.py. The measurement here is a screen; a candidate it finds lower
@@ -38,14 +41,13 @@ from lassi_ee.state import (
     TrialState,
     Verdict,
 )
-from lassi_ee.tools.check import CheckRequest, ProgramOutput, compare_outputs, read_output_files
 from lassi_ee.tools.compile import CompileRequest, compile_app
+from lassi_ee.tools.equivalence import check_on_every_input, confirmable, gain_flag
+from lassi_ee.tools.guards import GuardInput, run_guards
 from lassi_ee.tools.profile import (
     MeasurementFailed,
     measure_binary,
-    run_request,
 )
-from lassi_ee.tools.run import run_program
 
 SENSOR_ATTEMPTS = 2
 
@@ -99,49 +101,47 @@ def _binary(state: TrialState, runtime: Runtime[TrialContext]) -> Path:
 
 
 def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """Run once in the sandbox, then check the outputs against the source's."""
+    """Run on every input set in the sandbox, each checked against the source's outputs
+    there, and read the code with the static guards."""
     settings = context_of(runtime).settings
     candidate = _in_flight(state)
     app, reference = state["app"], state["reference"]
-    result = run_program(
-        run_request(app, state["device_info"], _binary(state, runtime), settings), settings
+    references = reference.recorded(app.manifest.args)
+    outcome = check_on_every_input(
+        app, state["device_info"], _binary(state, runtime), references, settings
     )
     logs = version_dir(settings, candidate)
-    (logs / "stdout.txt").write_text(result.stdout)
-    (logs / "stderr.txt").write_text(result.stderr)
-    failure = result.failure()
+    for index, run in enumerate(outcome.runs):
+        suffix = f"-{index}" if index else ""  # stdout.txt: args; stdout-1.txt: the next set
+        (logs / f"stdout{suffix}.txt").write_text(run.stdout)
+        (logs / f"stderr{suffix}.txt").write_text(run.stderr)
+    shown = outcome.failed_run or outcome.runs[0]
     summary = RunSummary(
-        ok=failure is None,
-        failure=failure,
-        stdout=result.stdout[-20_000:],
-        stderr=result.stderr[-20_000:],
-        wall_s=result.wall_s,
-        isolation=result.isolation.summary(),
+        ok=shown.failure is None,
+        failure=shown.failure,
+        stdout=shown.stdout[-20_000:],
+        stderr=shown.stderr[-20_000:],
+        wall_s=outcome.runs[0].wall_s,
+        isolation=outcome.runs[0].isolation,
     )
     update: dict[str, Any] = {"run": summary}
-    if failure is None:
-        reference_files = {}
-        if reference.output_files_dir:
-            reference_files = read_output_files(
-                Path(reference.output_files_dir),
-                app.manifest.output_files,
-                settings.max_output_bytes,
-            )
-        candidate_files = read_output_files(
-            result.workdir, app.manifest.output_files, settings.max_output_bytes
-        )
-        update["check"] = compare_outputs(
-            CheckRequest(
-                reference=ProgramOutput(stdout=reference.stdout, files=reference_files),
-                candidate=ProgramOutput(stdout=result.stdout, files=candidate_files),
-                rtol=settings.check_rtol,
-                atol=settings.check_atol,
-                pass_regex=app.manifest.pass_regex,
-                fail_regex=app.manifest.fail_regex,
+    if outcome.check is not None:
+        guards = run_guards(
+            GuardInput(
+                language=app.manifest.language,
+                source_code=state["source_code"],
+                candidate_code=candidate.code,
+                source_outputs=[recorded.stdout for recorded in references],
                 ignore_regex=app.manifest.ignore_regex,
+                arg_sets=[recorded.input.args for recorded in references],
+                protected_paths=[
+                    str(path.resolve())
+                    for path in (settings.cache_dir, settings.runs_dir, settings.work_root)
+                ],
             )
         )
-    result.discard()
+        update["check"] = outcome.check.model_copy(update={"guards": guards})
+        update["flags"] = [*candidate.flags, *outcome.flags]
     return {"candidate": candidate.model_copy(update=update)}
 
 
@@ -170,9 +170,67 @@ def measure_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict
     return {"candidate": candidate.model_copy(update={"note": note})}
 
 
+def _second_look(
+    state: TrialState, runtime: Runtime[TrialContext], candidate: Candidate
+) -> Candidate:
+    """A candidate too good to be true is flagged and run again on every input; it is
+    rejected here when no check can back the gain (one input, or nothing compared) or
+    when the second runs do not match. Only a candidate that passes goes to the judge,
+    who is told the flag."""
+    settings = context_of(runtime).settings
+    reference = state["reference"]
+    assert candidate.profile is not None and candidate.check is not None
+    flag = gain_flag(reference.profile, candidate.profile, settings.suspicious_gain)
+    if flag is None:
+        return candidate
+    unbacked = confirmable(candidate.check)
+    if unbacked:
+        return _rejected(
+            candidate,
+            flag,
+            f"{flag}, and {unbacked}: such a gain counts only when the output check matched on "
+            "at least two inputs (add check_args to the manifest)",
+        )
+    app = state["app"]
+    again = check_on_every_input(
+        app,
+        state["device_info"],
+        _binary(state, runtime),
+        reference.recorded(app.manifest.args),
+        settings,
+    )
+    failed = again.failed_run
+    if failed is not None or again.check is None or again.check.vetoes:
+        why = failed.failure if failed is not None else again.check.finding if again.check else ""
+        return _rejected(candidate, flag, f"{flag}; run again on every input, it failed: {why}")
+    looked_twice = f"{flag}; run again on all {again.check.inputs_checked} inputs, it matched again"
+    return candidate.model_copy(update={"flags": [*candidate.flags, looked_twice]})
+
+
+def _rejected(candidate: Candidate, flag: str, reason: str) -> Candidate:
+    return candidate.model_copy(
+        update={
+            "flags": [*candidate.flags, flag],
+            "verdict": Verdict(verdict="INVALID", reasons=[reason], by="check"),
+        }
+    )
+
+
+def _flags_for_judge(candidate: Candidate) -> str:
+    if not candidate.flags:
+        return "none"
+    return (
+        "; ".join(candidate.flags) + ". Be sure it does all of the original's work for every "
+        "input, not only for the inputs it was run on."
+    )
+
+
 def judge_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """LLM-as-a-Judge, told the check's finding and both sets of figures."""
-    candidate = _in_flight(state)
+    """LLM-as-a-Judge, told the check's finding, the guards', any flag and both sets of
+    figures; a candidate that the second look rejects is not put to the judge."""
+    candidate = _second_look(state, runtime, _in_flight(state))
+    if candidate.verdict is not None:
+        return {"candidate": candidate}
     reference = state["reference"]
     assert candidate.run is not None and candidate.check is not None
     try:
@@ -186,7 +244,8 @@ def judge_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[s
                     candidate=candidate.code,
                     source_output=reference.stdout[-8000:],
                     candidate_output=candidate.run.stdout[-8000:],
-                    check_finding=candidate.check.finding,
+                    check_finding=candidate.check.summary(),
+                    flags=_flags_for_judge(candidate),
                     source_figures=figures(reference.profile),
                     candidate_figures=figures(candidate.profile),
                 ),
@@ -257,10 +316,9 @@ def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     lower = is_confirmed_lower(candidate)
     outcome = classify(candidate, lower) if candidate.outcome == "pending" else candidate.outcome
     if outcome == "invalid" and candidate.verdict is None and candidate.check is not None:
+        reasons = candidate.check.veto_reasons()
         candidate = candidate.model_copy(
-            update={
-                "verdict": Verdict(verdict="INVALID", reasons=[candidate.check.finding], by="check")
-            }
+            update={"verdict": Verdict(verdict="INVALID", reasons=reasons, by="check")}
         )
     finished = candidate.model_copy(update={"outcome": outcome})
     update: dict[str, Any] = {"history": [finished], "candidate": None}

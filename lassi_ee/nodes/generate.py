@@ -163,6 +163,7 @@ def _corrected(state: TrialState, code: str, temperature: float | None) -> dict[
             "compile": None,
             "run": None,
             "check": None,
+            "flags": [],
             "outcome": "pending",
             "note": "",
         }

@@ -1,9 +1,11 @@
 """Stage 0: build, run and measure the source once; every candidate is screened against it.
 
 The result is cached per source, arguments, device and measurement settings, so
-30 trials of one app measure the source once. The cached figures serve the
-screen, the prompts and the reports only: every claim against the source
-re-measures it, interleaved with the candidate (nodes/confirm.py).
+30 trials of one app measure the source once. The cache entry also keeps the
+source's outputs on every further input set (smoke_args, check_args) that
+candidates are checked on. The cached figures serve the screen, the prompts and
+the reports only: every claim against the source re-measures it, interleaved
+with the candidate (nodes/confirm.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, work_di
 from lassi_ee.settings import Settings
 from lassi_ee.state import Limits, ReferenceRun, TrialState
 from lassi_ee.tools.check import read_output_files
+from lassi_ee.tools.equivalence import RecordedOutput, input_sets, run_source_on_other_inputs
 from lassi_ee.tools.profile import profile_app
 
 _MEASUREMENT_KNOBS = (
@@ -40,6 +43,7 @@ def cache_key(app: App, device: Device, settings: Settings) -> str:
         "manifest": app.manifest.model_dump(mode="json"),
         "device": [device.kind, device.name, device.arch, device.visible_id],
         "measurement": [getattr(settings, knob) for knob in _MEASUREMENT_KNOBS],
+        "inputs": [inputs.args for inputs in input_sets(app.manifest)],
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -84,15 +88,17 @@ def _measure_into_cache(
             f"the source cannot be used: {outcome.failure}. Fix it so that it builds and "
             f"passes on {device.spec}, then start again.\n{detail}".rstrip()
         )
-    files = read_output_files(
-        outcome.run.workdir, app.manifest.output_files, settings.max_output_bytes
-    )
-    outputs = staging / "outputs"
-    outputs.mkdir()
-    for name, data in files.items():
-        (outputs / name).parent.mkdir(parents=True, exist_ok=True)
-        (outputs / name).write_bytes(data)
+    files = read_output_files(outcome.run.workdir, app.manifest.outputs, settings.max_output_bytes)
+    _save(files, staging / "outputs")
     outcome.run.discard()
+    assert outcome.compile.binary is not None
+    other_inputs = []
+    for index, (inputs, stdout, input_files) in enumerate(
+        run_source_on_other_inputs(app, device, outcome.compile.binary, settings), 1
+    ):
+        _save(input_files, staging / "inputs" / str(index))
+        files_dir = str(entry / "inputs" / str(index))
+        other_inputs.append(RecordedOutput(input=inputs, stdout=stdout, files_dir=files_dir))
     final_profile = outcome.profile.model_copy(update={"timeline_path": entry / "timeline.json"})
     reference = ReferenceRun(
         profile=final_profile,
@@ -100,11 +106,19 @@ def _measure_into_cache(
         output_files_dir=str(entry / "outputs"),
         runtime_s=outcome.run.wall_s,
         cache_key=key,
+        other_inputs=other_inputs,
     )
     (staging / "reference.json").write_text(reference.model_dump_json(indent=1))
     shutil.rmtree(entry, ignore_errors=True)
     staging.rename(entry)  # all or nothing: a killed Stage 0 leaves no half entry
     return reference
+
+
+def _save(files: dict[str, bytes], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
 
 
 def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:

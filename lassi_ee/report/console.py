@@ -53,7 +53,12 @@ def progress_line(node: str, update: dict[str, Any]) -> str | None:
     if node == "run_candidate" and candidate is not None and candidate.run is not None:
         if not candidate.run.ok:
             return f"  run FAILED: {candidate.run.failure}"
-        return f"  run ok; check: {candidate.check.finding if candidate.check else '-'}"
+        if candidate.check is None:
+            return "  run ok; check: -"
+        vetoing = "; ".join(guard.text for guard in candidate.check.guards if guard.vetoes)
+        return f"  run ok; check: {candidate.check.finding}" + (
+            f"; static guard {vetoing}" if vetoing else ""
+        )
     if node == "measure_candidate" and candidate is not None:
         if candidate.profile is None:
             return f"  measured: {candidate.note}"

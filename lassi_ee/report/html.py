@@ -21,6 +21,7 @@ from lassi_ee.report.text import (
     plot_captions,
     usage_rows,
     version_figure,
+    version_notes,
 )
 from lassi_ee.report.trial import TrialReport
 
@@ -32,6 +33,7 @@ h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
 .meta { color: #555; } .banner { padding: .6rem .9rem; border-radius: 6px; margin: .8rem 0; }
 .scripted { background: #fff4d6; border: 1px solid #e0b84a; }
 .sensor { background: #e8f1fb; border: 1px solid #8fb3de; }
+.warning { background: #fff0e0; border: 1px solid #e09a4a; }
 .error { background: #fbe9e7; border: 1px solid #e57373; }
 table { border-collapse: collapse; margin: .6rem 0; }
 th, td { border: 1px solid #ddd; padding: .3rem .6rem; text-align: left; vertical-align: top; }
@@ -91,6 +93,7 @@ def _banners(report: TrialReport) -> str:
         )
     if report.sensor_note:
         parts.append(f'<div class="banner sensor">{escape(report.sensor_note)}</div>')
+    parts += [f'<div class="banner warning">{escape(w)}</div>' for w in report.check_warnings]
     if report.result.error:
         parts.append(f'<div class="banner error">{escape(report.result.error)}</div>')
     if not report.finished:
@@ -128,11 +131,7 @@ def _versions(report: TrialReport) -> str:
     )
     rows = []
     for row in report.versions:
-        reasons = "".join(f"<li>{escape(r)}</li>" for r in row.reasons)
-        if row.problem:
-            reasons += f"<li>{escape(row.problem)}</li>"
-        if row.confirmation:
-            reasons += f"<li>{escape(row.confirmation)}</li>"
+        reasons = "".join(f"<li>{escape(r)}</li>" for r in version_notes(row))
         verdict = f"{row.verdict} ({row.verdict_by})" if row.verdict else "-"
         temperature = f"{row.temperature:.1f}" if row.temperature is not None else "-"
         star = " ★ best" if row.is_best else ""

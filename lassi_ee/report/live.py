@@ -66,6 +66,8 @@ def step_text(node: str, update: dict[str, Any]) -> str:
     if node == "compile_candidate" and candidate.compile is not None:
         return f"{v} compile {'ok' if candidate.compile.ok else 'FAILED'}"
     if node == "run_candidate" and candidate.run is not None:
+        if candidate.run.ok and candidate.check is not None and candidate.check.vetoes:
+            return f"{v} run ok, vetoed by the output check"
         return f"{v} run {'ok' if candidate.run.ok else 'FAILED'}"
     if node == "judge_candidate" and candidate.verdict is not None:
         return f"{v} judged {candidate.verdict.verdict}"

@@ -12,6 +12,7 @@ from lassi_ee.report.text import (
     plot_captions,
     usage_rows,
     version_figure,
+    version_notes,
 )
 from lassi_ee.report.trial import TrialReport
 
@@ -50,6 +51,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
         )
     if report.sensor_note:
         parts.append(f"> {report.sensor_note}")
+    parts += [f"> **Output check:** {warning}" for warning in report.check_warnings]
     if result.error:
         parts.append(f"> **Error:** {result.error}")
     if not report.finished:
@@ -77,9 +79,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
     parts.append("## Versions, verdicts and reasons")
     rows = []
     for row in report.versions:
-        notes = [*row.reasons, row.problem] if row.problem else list(row.reasons)
-        if row.confirmation:
-            notes.append(row.confirmation)
+        notes = version_notes(row)
         rows.append(
             [
                 row.label + (" ★ best" if row.is_best else ""),

@@ -82,6 +82,19 @@ def version_figure(report: TrialReport, row: VersionRow) -> str:
     return f"{row.objective_value:.4g} {report.objective_unit}{cv}"
 
 
+def version_notes(row: VersionRow) -> list[str]:
+    """The reasons cell of a version: its verdict's reasons, what went wrong, its flags,
+    what the static guards found and its interleaved re-measurement."""
+    notes = [*row.reasons, *([row.problem] if row.problem else [])]
+    notes += [f"flagged: {flag}" for flag in row.flags if not any(flag in n for n in notes)]
+    notes += [f"guard {finding}" for finding in row.guards]
+    if row.check:
+        notes.append(f"output check: {row.check}")
+    if row.confirmation:
+        notes.append(f"confirmation: {row.confirmation}")
+    return notes
+
+
 def usage_rows(report: TrialReport) -> list[tuple[str, ...]]:
     usage = report.result.usage
     rows: list[tuple[str, ...]] = [

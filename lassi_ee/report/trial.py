@@ -22,6 +22,7 @@ from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
+from lassi_ee.tools.check import numbers_in, significant_lines
 
 
 class VersionRow(BaseModel):
@@ -41,6 +42,9 @@ class VersionRow(BaseModel):
     verdict_by: str | None = None
     reasons: list[str] = Field(default_factory=list)
     problem: str = Field("", description="why it failed: compiler, run or note, one line")
+    check: str = Field("", description="the output check's status and on how many inputs")
+    flags: list[str] = Field(default_factory=list, description="too good to be true, and why")
+    guards: list[str] = Field(default_factory=list, description="the static guards' findings")
     confirmation: str = Field(
         "", description="its interleaved re-measurement against the best, in one line"
     )
@@ -63,6 +67,7 @@ class TrialReport(BaseModel):
     code_lang: str = ""
     scripted: bool = Field(False, description="the replies came from the scripted demo model")
     sensor_note: str | None = Field(None, description="set when runtime was the objective")
+    check_warnings: list[str] = Field(default_factory=list, description="see check_warnings()")
     versions: list[VersionRow] = Field(default_factory=list)
     source_code: str = ""
     best_code: str | None = None
@@ -117,6 +122,7 @@ def version_row(
         except ValueError:  # measured without energy figures
             value = None
     verdict = candidate.verdict
+    check = candidate.check
     return VersionRow(
         version=candidate.version,
         label=candidate.label,
@@ -132,9 +138,56 @@ def version_row(
         verdict_by=verdict.by if verdict else None,
         reasons=list(verdict.reasons) if verdict else [],
         problem=_problem(candidate),
+        check=f"{check.status} on {check.inputs_checked} input(s)" if check else "",
+        flags=list(candidate.flags),
+        guards=[guard.text for guard in check.guards] if check else [],
         confirmation=candidate.confirmation.summary() if candidate.confirmation else "",
         is_best=candidate.version == best_version,
     )
+
+
+def check_warnings(state: TrialState) -> list[str]:
+    """What the report warns about the output check: one input only, inputs on which the
+    source's results do not change, versions it had nothing to compare for, and versions
+    flagged as too good to be true."""
+    reference, history = state.get("reference"), state.get("history", [])
+    warnings = []
+    if reference is not None and not reference.other_inputs:
+        warnings.append(
+            "The output check ran every version on one input only: the manifest lists no "
+            "smoke_args or check_args, so a version that prints this input's answer without "
+            "computing it would pass the check. Add check_args (argument sets that change the "
+            "answer) to the app's manifest."
+        )
+    if reference is not None and reference.other_inputs:
+        app = state.get("app")
+        ignore = app.manifest.ignore_regex if app is not None else None
+
+        def results(stdout: str) -> list[float]:
+            return [value for value, _ in numbers_in(significant_lines(stdout, ignore))]
+
+        same = [
+            recorded.input.label
+            for recorded in reference.other_inputs
+            if results(recorded.stdout) == results(reference.stdout)
+        ]
+        if same:
+            warnings.append(
+                f"On {', '.join(same)} the source prints the same results as on args: such an "
+                "input cannot expose an answer copied from a run. Choose check_args that "
+                "change the results."
+            )
+    inconclusive = [
+        f"v{c.version}" for c in history if c.check and c.check.status == "inconclusive"
+    ]
+    if inconclusive:
+        warnings.append(
+            f"The output check had nothing to compare for {', '.join(inconclusive)}: the source "
+            "prints no result numbers and writes no output file named in the manifest "
+            "(outputs:), so only the judge, reading the code, stood between them and a result."
+        )
+    warnings += [f"v{c.version} was flagged: {'; '.join(c.flags)}" for c in history if c.flags]
+    return warnings
 
 
 def _timeline(label: str, profile: EnergyProfile | None) -> TimelineView:
@@ -188,6 +241,7 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
         code_lang=languages.get(app.manifest.language, "") if app is not None else "",
         scripted=is_scripted(state),
         sensor_note=sensor_note,
+        check_warnings=check_warnings(state),
         versions=[
             version_row(c, objective, best.version if best else None)
             for c in state.get("history", [])

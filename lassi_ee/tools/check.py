@@ -3,8 +3,10 @@
 The LLM judge reads code and can be talked round; this check cannot. It
 compares the numbers a program prints (and the files it writes) with a
 tolerance, ignoring timing lines, and requires the source's PASS marker. A
-mismatch vetoes the judge. What it cannot catch (a program that prints the
-expected numbers without computing them) is left to the judge reading code.
+mismatch vetoes the judge. A comparison with nothing to compare (no number
+printed, no output file) is ``inconclusive``, never a match. This module
+compares one run with one run; tools/equivalence.py runs both programs on
+several inputs and tools/guards.py reads the code.
 """
 
 from __future__ import annotations
@@ -45,14 +47,43 @@ class CheckRequest(BaseModel):
     ignore_regex: str | None = None
 
 
+class GuardFinding(BaseModel):
+    """What one static guard (tools/guards.py) found in a candidate's code."""
+
+    rule: str
+    finding: str
+    vetoes: bool = Field(False, description="only where the code leaves no doubt")
+
+    @property
+    def text(self) -> str:
+        return f"{self.rule}: {self.finding}" + (" (vetoes)" if self.vetoes else "")
+
+
 class CheckResult(BaseModel):
-    status: Literal["match", "mismatch"]
+    status: Literal["match", "mismatch", "inconclusive"] = Field(
+        description="inconclusive: nothing to compare (no number printed, no output file)"
+    )
     finding: str = Field(description="one short paragraph for the judge and the report")
     numbers_compared: int = 0
+    files_compared: int = 0
+    inputs_checked: int = Field(1, description="argument sets both programs were run on")
+    guards: list[GuardFinding] = Field(
+        default_factory=list, description="what the static guards found in the candidate's code"
+    )
 
     @property
     def vetoes(self) -> bool:
-        return self.status == "mismatch"
+        """The outputs differ, or a static guard found an unambiguous cheat."""
+        return self.status == "mismatch" or any(guard.vetoes for guard in self.guards)
+
+    def veto_reasons(self) -> list[str]:
+        reasons = [self.finding] if self.status == "mismatch" else []
+        return reasons + [guard.text for guard in self.guards if guard.vetoes]
+
+    def summary(self) -> str:
+        """The finding and every guard's, for the judge and the progress line."""
+        guards = "; ".join(guard.text for guard in self.guards)
+        return f"{self.finding}. Static guards on the code: {guards or 'nothing found'}"
 
 
 def significant_lines(text: str, ignore_regex: str | None = None) -> list[str]:
@@ -129,18 +160,26 @@ def compare_outputs(req: CheckRequest) -> CheckResult:
     problems += _compare_numbers(ref_numbers, cand_numbers, "stdout", req)
     for name, expected in sorted(req.reference.files.items()):
         problems += _compare_file(name, expected, req.candidate.files.get(name), req)
-    compared = len(ref_numbers)
+    compared, files = len(ref_numbers), len(req.reference.files)
+    counts = {"numbers_compared": compared, "files_compared": files}
     if problems:
         shown = problems[:MAX_REPORTED_DIFFERENCES]
         more = len(problems) - len(shown)
         finding = "outputs differ: " + "; ".join(shown) + (f"; and {more} more" if more else "")
-        return CheckResult(status="mismatch", finding=finding, numbers_compared=compared)
-    files = f" and {len(req.reference.files)} output file(s)" if req.reference.files else ""
+        return CheckResult(status="mismatch", finding=finding, **counts)
+    if compared == 0 and files == 0:
+        marker = f"only the success marker /{req.pass_regex}/" if req.pass_regex else "nothing"
+        finding = (
+            "nothing to compare: the source prints no result numbers and writes no output "
+            f"file named in the manifest (outputs:), so {marker} was compared"
+        )
+        return CheckResult(status="inconclusive", finding=finding, **counts)
+    also = f" and {files} output file(s)" if files else ""
     finding = (
-        f"outputs match: {compared} printed numbers{files} agree within "
+        f"outputs match: {compared} printed numbers{also} agree within "
         f"rtol {req.rtol:g} / atol {req.atol:g} (timing lines ignored)"
     )
-    return CheckResult(status="match", finding=finding, numbers_compared=compared)
+    return CheckResult(status="match", finding=finding, **counts)
 
 
 def read_output_files(workdir: Path, names: list[str], max_bytes: int) -> dict[str, bytes]:

@@ -42,7 +42,7 @@ def variants(app: str) -> dict[str, str]:
         "source": program(spin_ms, result),
         "same": _declaring(program(spin_ms, result), "same_as_the_source"),
         "faster": program(40, result),
-        "fastest": program(10, result),
+        "fastest": program(20, result),
         "wrong": program(40, result + 1),
         "broken": broken,
         "broken_again": _declaring(broken, "broken_again"),

@@ -24,6 +24,12 @@ from lassi_ee.prompts.loader import device_vars
 from lassi_ee.state import Candidate
 from lassi_ee.tools.check import CheckRequest, ProgramOutput, compare_outputs
 from lassi_ee.tools.compile import CompileRequest, compile_app
+from lassi_ee.tools.equivalence import (
+    RecordedOutput,
+    check_on_every_input,
+    input_sets,
+    run_source_on_other_inputs,
+)
 from lassi_ee.tools.run import RunRequest, run_program
 
 OMP = demo_program("heat2d-omp")
@@ -74,8 +80,8 @@ def test_refactor_replies_follow_the_story(llm):
 
 
 def test_story_goes_on_when_the_fix_did_not_measure_lower(llm):
-    """On a busy machine the hoisted version may not beat the source: the judge and the
-    crash still come next."""
+    """On a busy machine the hoisted version may not beat the source: the hard-coded reply
+    and the crash still come next."""
     source = OMP.app.source_code()
     after_fix = feedback_after("not_lower", 1)
     assert refactor(llm, source, after_fix) == canned(OMP, "refactor_hardcoded.cpp")
@@ -93,6 +99,7 @@ def test_judge_rejects_only_the_hard_coded_version(llm):
         "source_output": "",
         "candidate_output": "",
         "check_finding": "outputs match",
+        "flags": "none",
         "source_figures": "-",
         "candidate_figures": "-",
     }
@@ -145,21 +152,37 @@ def test_cuda_replies_build_except_the_broken_one(settings, tmp_path):
     assert build(CUDA, CUDA.app.source_code(), H100, tmp_path / "source", settings).ok
 
 
-def test_hard_coded_reply_fools_the_check_so_only_the_judge_catches_it(settings, tmp_path):
-    outputs = []
-    for name, code in (
-        ("source", OMP.app.source_code()),
-        ("hardcoded", canned(OMP, "refactor_hardcoded.cpp")),
-    ):
-        built = build(OMP, code, cpu_device(), tmp_path / name, settings)
+def test_hard_coded_reply_matches_on_the_benchmark_input_and_fails_on_the_next(settings, tmp_path):
+    """On the benchmark's arguments the hard-coded reply prints what the source prints;
+    the demo's check_args expose it before the judge is asked."""
+    built = {
+        name: build(OMP, code, cpu_device(), tmp_path / name, settings).binary
+        for name, code in (
+            ("source", OMP.app.source_code()),
+            ("hardcoded", canned(OMP, "refactor_hardcoded.cpp")),
+        )
+    }
+    stdout = {}
+    for name, binary in built.items():
         run = run_program(
-            RunRequest(binary=built.binary, args=OMP.app.manifest.args, device=cpu_device()),
-            settings,
+            RunRequest(binary=binary, args=OMP.app.manifest.args, device=cpu_device()), settings
         )
         assert run.ok, run.failure()
-        outputs.append(ProgramOutput(stdout=run.stdout))
+        stdout[name] = run.stdout
         run.discard()
-    check = compare_outputs(
-        CheckRequest(reference=outputs[0], candidate=outputs[1], pass_regex="PASS")
+    on_args = compare_outputs(
+        CheckRequest(
+            reference=ProgramOutput(stdout=stdout["source"]),
+            candidate=ProgramOutput(stdout=stdout["hardcoded"]),
+            pass_regex="PASS",
+        )
     )
-    assert check.status == "match", check.finding
+    assert on_args.status == "match", on_args.finding
+    others = run_source_on_other_inputs(OMP.app, cpu_device(), built["source"], settings)
+    references = [
+        RecordedOutput(input=input_sets(OMP.app.manifest)[0], stdout=stdout["source"]),
+        *(RecordedOutput(input=inputs, stdout=out) for inputs, out, _ in others),
+    ]
+    result = check_on_every_input(OMP.app, cpu_device(), built["hardcoded"], references, settings)
+    assert result.check.vetoes
+    assert result.check.finding.startswith("on check_args[0] (64 40): outputs differ")

@@ -161,7 +161,7 @@ def test_improvement_leads_to_a_new_analysis_and_plan_of_the_new_best(source_fil
     assert [c.outcome for c in state["history"][1:3]] == ["improved", "improved"]
     assert len(model.calls_for("plan")) == 3 and len(state["plans"]) == 3
     assert "0.040" in model.calls_for("analyze_code")[1].prompt  # analysed the new best
-    assert "0.010" in model.calls_for("refactor")[2].prompt
+    assert "0.020" in model.calls_for("refactor")[2].prompt
     assert state["best"].version == 3 and result.best_iteration == 2
 
 

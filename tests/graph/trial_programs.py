@@ -38,10 +38,10 @@ def program(spin_ms: int, result: int = 42, body: str = "") -> str:
 
 SOURCE = program(150)
 FASTER = program(40)
-FASTEST = program(10)
+FASTEST = program(20)
 SAME = program(150)
 WRONG_RESULT = program(40, result=43)
-FASTEST_WRONG = program(10, result=43)
+FASTEST_WRONG = program(20, result=43)
 DOES_NOT_COMPILE = program(40).replace("return 0;", "return 0 undeclared;")
 CRASHES = program(40, body="volatile int *null_pointer = nullptr; *null_pointer = 1;")
 

@@ -292,30 +292,36 @@ def test_gigabytes_of_output_are_cut_off_and_the_trial_goes_on(source_file, tria
     assert wait_until_gone(process_name("chatty")) == []
 
 
-def test_printing_the_expected_output_passes_the_check_and_the_judge_rejects_it(
+def test_printing_the_expected_output_on_the_one_input_is_refused_as_too_good_to_be_true(
     source_file, trial_settings
 ):
-    """The output check compares outputs and cannot tell a program that computes the
-    result from one that prints it; the judge reads the code. Sleeping first is slower,
-    so on a time objective it cannot win either."""
+    """The spin program takes no arguments, so the output check has one input and cannot
+    tell a program that computes the result from one that prints it. The cheat is far
+    faster than the source: flagged, and since one input cannot back such a gain it is
+    refused even by a judge that says VALID to everything. Sleeping first is slower, so
+    on a time objective it cannot win either."""
     settings = trial_settings.model_copy(update={"max_iterations": 2})
-    cheat_verdict = {"verdict": "INVALID", "reasons": ["prints the result without computing it"]}
     model = scripted(
         vanilla=[fenced(CHEAT)],
         refactor=[fenced(SLEEPY), fenced(FASTER)],
-        judge=[cheat_verdict, *forever(VALID)],
+        judge=forever(VALID),
     )
     result, state = run_trial(source_file, settings, model)
     cheat, sleepy, faster = state["history"]
     assert cheat.check.status == "match" and not cheat.check.vetoes
-    assert cheat.verdict.by == "judge" and cheat.verdict.verdict == "INVALID"
-    assert cheat.outcome == "invalid"
-    assert CHEAT.strip() in model.calls_for("judge")[0].prompt  # the judge saw the code
-    # only the judge stood between the cheat and a 'win'
+    assert "on one input only" in cheat.check.finding
     reference = state["reference"].profile
-    assert screen_lower(reference, cheat.profile, settings.min_energy_gain, settings.noise_sigmas)
+    assert screen_lower(
+        reference, cheat.profile, settings.min_energy_gain, settings.noise_sigmas
+    )  # it would have won on the figures
+    assert cheat.flags[0].startswith("too good to be true:")
+    assert cheat.verdict.by == "check" and cheat.outcome == "invalid"
+    assert "the output check ran it on one input only" in cheat.verdict.reasons[0]
+    assert all(CHEAT.strip() not in call.prompt for call in model.calls_for("judge"))
     assert sleepy.outcome == "not_lower"
     assert sleepy.profile.runtime_s.mean > reference.runtime_s.mean
+    assert any(g.rule == "shapes power" for g in sleepy.check.guards)  # told to the judge
+    assert "1 more sleep call(s)" in model.calls_for("judge")[0].prompt
     assert faster.outcome == "improved" and result.best_version == faster.version
 
 

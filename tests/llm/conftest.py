@@ -46,6 +46,7 @@ def prompt_vars(device: Device) -> dict[str, Any]:
         "source_output": "PASS",
         "candidate_output": "PASS",
         "check_finding": "outputs match within rtol 1e-05",
+        "flags": "none",
         "source_figures": "energy 120 J, runtime 1.2 s",
         "best_figures": "energy 100 J, runtime 1.0 s",
         "candidate_figures": "energy 100 J, runtime 1.0 s",

@@ -32,7 +32,15 @@ def test_demo_runs_a_whole_trial_and_says_it_is_scripted(demo_env, capsys):
     assert main(["demo", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("lassi-ee demo: the LLM replies are SCRIPTED (a demo model, not an LLM)")
-    for step in ("stage 0: source", "fix_compile: wrote", "judge: INVALID", "fix_runtime: wrote"):
+    steps = (
+        "stage 0: source",
+        "fix_compile: wrote",
+        "check: on check_args[0] (64 40): outputs differ",  # the hard-coded version
+        "static guard hard-coded results",
+        "judge: VALID",
+        "fix_runtime: wrote",
+    )
+    for step in steps:
         assert step in out
     assert "This was a scripted demo: every LLM reply came from lassi-ee's scripted demo" in out
     report = Path(re.search(r"^report: +(\S+)", out, re.M).group(1))

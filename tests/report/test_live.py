@@ -39,7 +39,7 @@ def test_steps_in_a_few_words(finished_trial):
     for expected in (
         "v2 compile FAILED",
         "wrote v3, a fix of v2",
-        "v4 judged INVALID",
+        "v4 run ok, vetoed by the output check",
         "v5 run FAILED",
         "wrote v6, a fix of v5",
     ):
@@ -62,7 +62,10 @@ def test_plain_lines_when_output_is_not_a_terminal(finished_trial):
     assert lines[1].startswith("stage 0: source runtime") or lines[1].startswith(
         "stage 0: source net"
     )
-    assert "  judge: INVALID" in lines
+    assert any(
+        line.startswith("  run ok; check: on check_args[0] (64 40): outputs differ")
+        for line in lines
+    )
     assert any(line.startswith("fix_compile: wrote v") for line in lines)
     assert any(line.startswith("fix_runtime: wrote v") for line in lines)
     assert any("stopping: temperature" in line for line in lines)
@@ -89,7 +92,7 @@ def test_live_panel_on_a_terminal(finished_trial):
     row = next(line for line in panel.splitlines() if "heat2d-omp on cpu" in line)
     assert "3: refactor, check, measure" in row and "0.4" in row and "vs source" in row
     assert "\x1b[" in out.getvalue()  # drawn live
-    assert "judge: INVALID" in out.getvalue()  # step lines still scroll above the panel
+    assert "check: on check_args[0] (64 40)" in out.getvalue()  # step lines still scroll above
     final = text_of(view)
     assert "trials: 1 done, 0 left of 1" in final
     assert f"finished: trial {thread_id} {finished_trial.result.status}" in final

@@ -16,6 +16,7 @@ from lassi_ee.llm.usage import Usage
 from lassi_ee.report.files import report_trial, write_trial_report
 from lassi_ee.report.trial import is_scripted, load_trial_report, trial_report_from_state
 from lassi_ee.state import TrialState
+from lassi_ee.tools.check import GuardFinding
 
 
 def test_report_tells_the_whole_story(finished_trial):
@@ -29,9 +30,12 @@ def test_report_tells_the_whole_story(finished_trial):
     assert "make_coefficients" in unbuildable.problem and unbuildable.verdict is None
     crashed = next(row for row in rows if row.outcome == "run_failed")
     assert crashed.problem == "run failed: killed by SIGABRT"
-    rejected = next(row for row in rows if row.outcome == "invalid")
-    assert rejected.verdict == "INVALID" and rejected.verdict_by == "judge"
-    assert SCRIPTED_MARK in rejected.reasons[0] and "prints checksum values" in rejected.reasons[0]
+    rejected = next(row for row in rows if row.outcome == "invalid")  # the hard-coded one
+    assert rejected.verdict == "INVALID" and rejected.verdict_by == "check"
+    assert rejected.reasons[0].startswith("on check_args[0] (64 40): outputs differ")
+    assert rejected.reasons[1].startswith("hard-coded results: its code holds 1.022801e+07")
+    assert rejected.check == "mismatch on 2 input(s)"
+    assert not any("one input only" in warning for warning in report.check_warnings)
     assert [row.version for row in rows if row.is_best] == [report.result.best_version]
     assert report.best_code is not None and "make_coefficients" in report.best_code
     assert report.result.stop_reason
@@ -56,7 +60,7 @@ def test_html_page_is_self_contained_and_complete(finished_trial, tmp_path):
     assert "<link" not in html
     assert "Scripted demo." in html
     assert 'class="diff"' in html and "make_coefficients" in html
-    assert "Plan 2" in html and "INVALID (judge)" in html
+    assert "Plan 2" in html and "INVALID (check)" in html and "VALID (judge)" in html
     assert f"<td class='num'>{result.usage.calls}</td>" in html  # the total row
     if result.objective == "runtime":
         assert "No energy sensor" in html
@@ -114,6 +118,58 @@ def test_report_of_a_trial_that_beat_nothing(finished_trial, tmp_path):
     html = files.html.read_text()
     assert "No version beat the source, so there is nothing to compare." in html
     assert html.count('<img class="plot"') == 2
+
+
+def test_the_report_warns_about_what_the_output_check_could_not_see(finished_trial, tmp_path):
+    """One input only, a version it had nothing to compare for, a flagged version: each is
+    a banner on both pages, and the flag and the guards' findings sit in the version's row."""
+    state = trial_state(finished_trial)
+    state["reference"] = state["reference"].model_copy(update={"other_inputs": []})
+    first, rest = state["history"][0], state["history"][1:]
+    flag = "too good to be true: 40x less runtime than the source (0.01 s against 0.4 s per run)"
+    shown = first.model_copy(
+        update={
+            "flags": [flag],
+            "check": first.check.model_copy(
+                update={
+                    "status": "inconclusive",
+                    "guards": [GuardFinding(rule="shapes power", finding="1 more sleep call(s)")],
+                }
+            ),
+        }
+    )
+    state["history"] = [shown, *rest]
+    report = trial_report_from_state("warned", cast(TrialState, state), finished=True)
+    warnings = report.check_warnings
+    assert warnings[0].startswith("The output check ran every version on one input only")
+    assert warnings[1].startswith("The output check had nothing to compare for v1:")
+    assert warnings[2] == f"v1 was flagged: {flag}"
+    row = report.versions[0]
+    assert row.check == "inconclusive on 3 input(s)" and row.flags == [flag]
+    files = write_trial_report(report, tmp_path)
+    html, markdown = files.html.read_text(), files.markdown.read_text()
+    assert html.count('class="banner warning"') == len(warnings)  # later versions may be flagged
+    assert "<li>flagged: too good to be true: 40x less runtime" in html
+    assert "<li>guard shapes power: 1 more sleep call(s)</li>" in html
+    assert "> **Output check:** The output check ran every version on one input only" in markdown
+    assert "flagged: too good to be true" in markdown
+    quiet = trial_report_from_state("quiet", cast(TrialState, trial_state(finished_trial)), True)
+    assert not any("one input only" in w or "nothing to compare" in w for w in quiet.check_warnings)
+    assert not any("prints the same results" in w for w in quiet.check_warnings)
+
+
+def test_the_report_warns_about_a_check_input_that_does_not_change_the_results(finished_trial):
+    state = trial_state(finished_trial)
+    reference = state["reference"]
+    first, second = reference.other_inputs
+    state["reference"] = reference.model_copy(
+        update={"other_inputs": [first.model_copy(update={"stdout": reference.stdout}), second]}
+    )
+    report = trial_report_from_state("same", cast(TrialState, state), finished=True)
+    assert report.check_warnings[0].startswith(
+        "On check_args[0] the source prints the same results as on args"
+    )
+    assert len(report.check_warnings) == 1 + sum(bool(row.flags) for row in report.versions)
 
 
 def test_a_trial_without_the_demo_model_is_not_called_scripted(finished_trial):
