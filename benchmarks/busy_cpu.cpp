@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
         ++rounds;
         elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } while (elapsed < seconds);
-    printf("PASS %ld rounds in %.3f s\n", rounds, elapsed);
+    // the round count varies from run to run: on a timing line, which output checks skip
+    printf("time: %.3f s, %ld rounds\n", elapsed, rounds);
+    printf("PASS\n");
     return 0;
 }

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
         elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } while (elapsed < seconds);
     cudaFree(sink);
-    printf("PASS %ld launches in %.3f s\n", launches, elapsed);
+    // the launch count varies from run to run: on a timing line, which output checks skip
+    printf("time: %.3f s, %ld launches\n", elapsed, launches);
+    printf("PASS\n");
     return 0;
 }
