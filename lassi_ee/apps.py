@@ -61,6 +61,12 @@ class AppManifest(BaseModel):
     )
     data_files: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
+    env: list[str] = Field(
+        default_factory=list,
+        description="environment variables its build and runs need (passed from lassi-ee's "
+        "own environment) beyond the sandbox's allowlist: PATH, LD_LIBRARY_PATH, LANG, LC_*, "
+        "TZ, the GPU selection, OMP_*/GOMP_*/KMP_*",
+    )
     smoke_args: list[str] | None = Field(
         None, description="small arguments for a seconds-long trial run (CI, quick checks)"
     )

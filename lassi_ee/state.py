@@ -48,6 +48,7 @@ class RunSummary(BaseModel):
     stderr: str = ""
     wall_s: float = 0.0
     isolation: str = ""
+    env_names: list[str] = Field(default_factory=list, description="the variables it was given")
 
 
 class Verdict(BaseModel):

@@ -97,6 +97,7 @@ def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str
         stderr=result.stderr[-20_000:],
         wall_s=result.wall_s,
         isolation=result.isolation.summary(),
+        env_names=result.env_names,
     )
     update: dict[str, Any] = {"run": summary}
     if failure is None:

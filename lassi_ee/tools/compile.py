@@ -22,7 +22,14 @@ from lassi_ee.apps import App
 from lassi_ee.devices import Device
 from lassi_ee.errors import UsageError
 from lassi_ee.settings import Settings
-from lassi_ee.tools.sandbox import SANDBOX_DIR, hand_over, read_capped, run_contained, sandbox_ids
+from lassi_ee.tools.sandbox import (
+    SANDBOX_DIR,
+    hand_over,
+    inherited,
+    read_capped,
+    run_contained,
+    sandbox_ids,
+)
 
 _DIAGNOSTIC = re.compile(r"(error|warning|note|undefined reference|fatal)", re.IGNORECASE)
 _IGNORED_COPY = shutil.ignore_patterns(".git", "*.o", "build", "__pycache__")
@@ -173,6 +180,7 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
             stdout_path=request.build_dir / "compile.stdout",
             stderr_path=request.build_dir / "compile.stderr",
             run_as=run_as,
+            env=inherited(app.manifest.env),
         )
         for name in ("compile.stdout", "compile.stderr"):
             log_parts.append(read_capped(request.build_dir / name, settings.max_output_bytes)[0])
