@@ -26,8 +26,10 @@ from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext
 from lassi_ee.settings import Settings, load_settings
 from lassi_ee.state import Candidate, TrialState, Verdict
+from lassi_ee.thread_ids import check_thread_id, thread_name
 
 OnUpdate = Callable[[str, dict[str, Any]], None]
+OnStart = Callable[[str], object]
 VALID_OUTCOMES = ("improved", "not_lower")
 
 
@@ -206,7 +208,8 @@ def unknown_trial(thread_id: str, settings: Settings) -> UsageError:
 
 
 def new_thread_id(source: str | Path) -> str:
-    return f"{Path(source).stem or 'trial'}-{uuid.uuid4().hex[:8]}"
+    """A fresh id named after the source: ``heat2d-1a2b3c4d``."""
+    return f"{thread_name(Path(source).stem)[:100]}-{uuid.uuid4().hex[:8]}"
 
 
 def run_graph(
@@ -220,6 +223,7 @@ def run_graph(
     args: list[str] | None = None,
     on_update: OnUpdate | None = None,
     request_gate: RequestGate | None = None,
+    on_start: OnStart | None = None,
 ) -> TrialResult:
     """Run one LASSI-EE trial of ``source`` on ``device`` and return its result.
 
@@ -227,8 +231,11 @@ def run_graph(
     work) raises a UsageError/LassiError before anything starts. ``models`` is one
     LangChain chat model or a mapping role/group -> model; None uses settings.
     ``request_gate`` limits concurrent LLM requests (see lassi_ee.llm.gate).
+    ``on_start(thread_id)`` is called once every check has passed and the trial starts.
     """
     settings = settings or load_settings()
+    if thread_id is not None:
+        check_thread_id(thread_id)
     load_app(source, args)
     resolve_device(device)
     context = TrialContext(settings=settings, models=models, request_gate=request_gate)
@@ -242,6 +249,8 @@ def run_graph(
                 f"trial {thread_id} already exists: `lassi-ee resume {thread_id}` continues it"
             )
         trial_input = {"source": str(source), "device": device, "args": args}
+        if on_start is not None:
+            on_start(thread_id)
         _stream(graph, trial_input, config, context, on_update)
         snapshot = graph.get_state(config)
         return result_of(thread_id, snapshot)
@@ -255,8 +264,13 @@ def resume_graph(
     checkpointer: BaseCheckpointSaver | None = None,
     on_update: OnUpdate | None = None,
     request_gate: RequestGate | None = None,
+    on_start: OnStart | None = None,
 ) -> TrialResult:
-    """Continue a trial from its last completed step; a finished trial is just read."""
+    """Continue a trial from its last completed step; a finished trial is just read.
+
+    ``on_start(thread_id)`` is called when the trial really continues (not for a
+    finished one)."""
+    check_thread_id(thread_id)
     settings = settings or load_settings()
     context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
@@ -267,6 +281,8 @@ def resume_graph(
             raise unknown_trial(thread_id, settings)
         if snapshot.next:
             context.llm()
+            if on_start is not None:
+                on_start(thread_id)
             _stream(graph, None, config, context, on_update)
             snapshot = graph.get_state(config)
         return result_of(thread_id, snapshot)

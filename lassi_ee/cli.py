@@ -92,16 +92,17 @@ def cmd_run(options: argparse.Namespace) -> int:
     from lassi_ee.api import new_thread_id, run_graph
     from lassi_ee.report.live import ProgressView
 
-    thread_id = options.thread or new_thread_id(options.source)
+    options.thread = options.thread or new_thread_id(options.source)
+    title = f"{Path(options.source).name} on {options.device}"
     with ProgressView() as view:
-        view.trial_started(thread_id, f"{Path(options.source).name} on {options.device}")
         result = run_graph(
             options.source,
             options.device,
-            thread_id=thread_id,
+            thread_id=options.thread,
             settings=_settings(options),
             args=_args(options),
             on_update=view.on_update,
+            on_start=lambda thread_id: view.trial_started(thread_id, title),
         )
         view.trial_finished(result)
     _print_result(result)
@@ -115,9 +116,14 @@ def cmd_resume(options: argparse.Namespace) -> int:
 
     settings = _settings(options)
     so_far = show_trial(options.thread, settings)
+    title = f"{so_far.app} on {so_far.device}"
     with ProgressView() as view:
-        view.trial_started(options.thread, f"{so_far.app} on {so_far.device}", seed=so_far)
-        result = resume_graph(options.thread, settings=settings, on_update=view.on_update)
+        result = resume_graph(
+            options.thread,
+            settings=settings,
+            on_update=view.on_update,
+            on_start=lambda thread_id: view.trial_started(thread_id, title, seed=so_far),
+        )
         view.trial_finished(result)
     _print_result(result)
     return 0 if result.status != "failed" else 1
@@ -281,7 +287,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(rest.rstrip(), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("lassi-ee: interrupted; `lassi-ee resume THREAD` continues a trial", file=sys.stderr)
+        thread = getattr(options, "thread", None) or "THREAD"
+        print(
+            f"lassi-ee: interrupted; `lassi-ee resume {thread}` continues the trial",
+            file=sys.stderr,
+        )
         return 130
 
 

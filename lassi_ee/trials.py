@@ -15,6 +15,7 @@ from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.nodes.finalize import write_archive
 from lassi_ee.settings import Settings
 from lassi_ee.state import TrialState
+from lassi_ee.thread_ids import check_thread_id
 
 
 class TrialRow(BaseModel):
@@ -51,6 +52,7 @@ def list_trials(settings: Settings) -> list[TrialRow]:
 def show_trial(thread_id: str, settings: Settings, rewrite_archive: bool = False) -> TrialResult:
     """One trial's result; ``rewrite_archive`` writes its archive again from the checkpoint
     (after a full disk, say) and records that it is now complete."""
+    check_thread_id(thread_id)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
         graph = compile_graph(saver)

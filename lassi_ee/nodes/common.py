@@ -18,6 +18,7 @@ from lassi_ee.llm.usage import Usage
 from lassi_ee.prompts.loader import device_vars
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
+from lassi_ee.thread_ids import check_thread_id
 
 
 @dataclass
@@ -53,8 +54,9 @@ def context_of(runtime: Any) -> TrialContext:
 
 
 def thread_id() -> str:
-    """The running trial's thread id (from the LangGraph run config)."""
-    return str(get_config().get("configurable", {}).get("thread_id", "no-thread"))
+    """The running trial's thread id (from the LangGraph run config), checked before it
+    names a folder: LangGraph Studio and the SDK pass ids that no entry of ours saw."""
+    return check_thread_id(str(get_config().get("configurable", {}).get("thread_id", "no-thread")))
 
 
 def work_dir(settings: Settings) -> Path:

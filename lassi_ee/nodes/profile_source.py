@@ -20,7 +20,7 @@ from lassi_ee.devices import Device, resolve_device
 from lassi_ee.energy.lock import device_lock
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import Usage
-from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, work_dir
+from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, thread_id, work_dir
 from lassi_ee.settings import Settings
 from lassi_ee.state import Limits, ReferenceRun, TrialState
 from lassi_ee.tools.check import read_output_files
@@ -105,6 +105,7 @@ def _measure_into_cache(
 
 
 def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    thread_id()  # an id that is not a name (from Studio or the SDK) stops here, folderless
     ctx = context_of(runtime)
     settings = ctx.settings
     start: dict[str, Any] = {

@@ -16,24 +16,31 @@ import pytest
 from hardening_trials import run_trial
 from trial_programs import DOES_NOT_COMPILE, SOURCE, scripted
 
-from lassi_ee.api import run_graph
+from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.apps import load_app
 from lassi_ee.devices import resolve_device
 from lassi_ee.energy.measure import MAX_RUNS_PER_WINDOW, measure, one_at_a_time
 from lassi_ee.energy.none import NoSensorBackend
 from lassi_ee.errors import UsageError
+from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.nodes.common import TrialContext
 from lassi_ee.tools.profile import profile_app
+from lassi_ee.trials import show_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = os.getuid() == 0
 
 
-def lassi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def lassi(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lassi_ee.cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        cwd=cwd,
         timeout=120,
     )
 
@@ -116,6 +123,52 @@ def test_no_gpu_is_one_line(bad_sources, trial_settings):
         pytest.skip("an NVIDIA GPU is visible here")
     with pytest.raises(UsageError, match="no NVIDIA GPU visible"):
         run_graph(bad_sources["good"], "cuda:0", settings=trial_settings, models=scripted())
+
+
+NOT_NAMES = ["../../escape1", "/tmp/abs", "..", ".hidden", "-x", "a b", "x;y", "t" * 129]
+
+
+@pytest.mark.parametrize("thread", NOT_NAMES)
+def test_a_thread_id_that_is_not_a_name_is_refused_at_every_entry(
+    thread, bad_sources, trial_settings
+):
+    """A thread id names folders that the build step deletes in: the API, the trial
+    commands and a graph run with no entry of ours in front (Studio) all refuse it."""
+    model = scripted()
+    with pytest.raises(UsageError, match="thread id") as refused:
+        run_graph(bad_sources["good"], "cpu", thread_id=thread, settings=trial_settings)
+    assert "\n" not in str(refused.value)
+    for read in (resume_graph, show_trial):
+        with pytest.raises(UsageError, match="thread id"):
+            read(thread, settings=trial_settings)
+    assert not Path(trial_settings.checkpoint_url).exists()
+    with open_checkpointer(trial_settings.checkpoint_url) as saver:
+        studio = compile_graph(saver)
+        with pytest.raises(UsageError, match="thread id"):
+            studio.invoke(
+                {"source": str(bad_sources["good"]), "device": "cpu"},
+                {"configurable": {"thread_id": thread}},
+                context=TrialContext(settings=trial_settings, models=model),
+            )
+    assert model.calls == []
+    assert not trial_settings.runs_dir.exists()
+    assert list(trial_settings.work_root.iterdir()) == []
+
+
+def test_a_thread_id_that_escapes_is_one_line_at_the_command_line(bad_sources, tmp_path):
+    """`--thread ../../escape1` once made /escape1/ and an archive outside runs/."""
+    cwd = tmp_path / "deep" / "er"
+    cwd.mkdir(parents=True)
+    env = {"LASSI_WORK_ROOT": str(tmp_path / "work"), "LASSI_BASE_URL": "http://127.0.0.1:9/v1"}
+    proc = lassi(
+        "run", str(bad_sources["good"]), "--device", "cpu", "--thread", "../../escape1",
+        env=env, cwd=cwd,
+    )  # fmt: skip
+    assert_one_line(proc, 2, "thread id '../../escape1' is not a name")
+    assert "started" not in proc.stdout
+    assert list(tmp_path.rglob("escape1")) == [] and not Path("/escape1").exists()
+    assert list(cwd.iterdir()) == []  # no runs/ or checkpoints/ either
+    assert_one_line(lassi("resume", "../x", env=env, cwd=cwd), 2, "thread id '../x'")
 
 
 @contextlib.contextmanager
