@@ -17,6 +17,8 @@ from typing import Literal
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
+from lassi_ee.tools.sandbox import CUT_LINE
+
 _NUMBER = re.compile(
     r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|(?<!\w)[-+]?(?:nan|inf)\b", re.I
 )
@@ -46,7 +48,9 @@ class CheckRequest(BaseModel):
 
 
 class CheckResult(BaseModel):
-    status: Literal["match", "mismatch"]
+    status: Literal["match", "mismatch", "incomplete"] = Field(
+        description="incomplete: what was kept agrees, but an output was cut (max_output_bytes)"
+    )
     finding: str = Field(description="one short paragraph for the judge and the report")
     numbers_compared: int = 0
 
@@ -61,7 +65,10 @@ def significant_lines(text: str, ignore_regex: str | None = None) -> list[str]:
     return [
         line.strip()
         for line in text.splitlines()
-        if line.strip() and not _TIMING.search(line) and not (ignore and ignore.search(line))
+        if line.strip()
+        and not _TIMING.search(line)
+        and not CUT_LINE.match(line)
+        and not (ignore and ignore.search(line))
     ]
 
 
@@ -136,6 +143,16 @@ def compare_outputs(req: CheckRequest) -> CheckResult:
         finding = "outputs differ: " + "; ".join(shown) + (f"; and {more} more" if more else "")
         return CheckResult(status="mismatch", finding=finding, numbers_compared=compared)
     files = f" and {len(req.reference.files)} output file(s)" if req.reference.files else ""
+    cut = [
+        who for who, out in (("source", ref_out), ("candidate", cand_out)) if CUT_LINE.search(out)
+    ]
+    if cut:
+        finding = (
+            f"not all compared: the {' and the '.join(cut)}'s output was longer than "
+            f"max_output_bytes and its middle was not kept; the {compared} printed numbers "
+            f"kept{files} agree within rtol {req.rtol:g} / atol {req.atol:g}"
+        )
+        return CheckResult(status="incomplete", finding=finding, numbers_compared=compared)
     finding = (
         f"outputs match: {compared} printed numbers{files} agree within "
         f"rtol {req.rtol:g} / atol {req.atol:g} (timing lines ignored)"

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -262,8 +263,24 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+# The line that stands for the middle of an output too long to keep (digits and all, so
+# the output check recognizes it and compares no number of it).
+CUT_LINE = re.compile(r"^\[lassi-ee: \d+ bytes of output cut here", re.MULTILINE)
+TAIL_BYTES = 64 * 1024
+
+
 def read_capped(path: Path, max_bytes: int) -> tuple[str, bool]:
-    """The first ``max_bytes`` of a log, and whether there was more."""
+    """A log as kept, and whether any was cut: all of it up to ``max_bytes``; beyond,
+    its start and its end (where success markers and final results are printed) around a
+    line that says how much of the middle is missing."""
+    size = path.stat().st_size
     with path.open("rb") as handle:
-        data = handle.read(max_bytes + 1)
-    return data[:max_bytes].decode(errors="replace"), len(data) > max_bytes
+        if size <= max_bytes:
+            return handle.read().decode(errors="replace"), False
+        tail_bytes = min(max_bytes // 4, TAIL_BYTES)
+        head = handle.read(max_bytes - tail_bytes)
+        handle.seek(size - tail_bytes)
+        tail = handle.read(tail_bytes)
+    cut = size - len(head) - len(tail)
+    line = f"[lassi-ee: {cut} bytes of output cut here (max_output_bytes keeps {max_bytes})]"
+    return f"{head.decode(errors='replace')}\n{line}\n{tail.decode(errors='replace')}", True
