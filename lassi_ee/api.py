@@ -19,7 +19,7 @@ from lassi_ee.apps import load_app
 from lassi_ee.devices import resolve_device
 from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage
@@ -27,6 +27,7 @@ from lassi_ee.nodes.common import TrialContext
 from lassi_ee.settings import Settings, load_settings
 from lassi_ee.state import Candidate, TrialState, Verdict
 from lassi_ee.thread_ids import check_thread_id, thread_name
+from lassi_ee.tools.compile import require_device_for
 
 OnUpdate = Callable[[str, dict[str, Any]], None]
 OnStart = Callable[[str], object]
@@ -57,7 +58,9 @@ class TrialResult(BaseModel):
     vanilla: Figures | None = None
     final_valid: bool = Field(False, description="some version was VALID (improved or not)")
     final: Figures | None = Field(None, description="the lowest valid version's figures")
-    pipeline_s: float | None = Field(None, description="wall time from Stage 0 to the end")
+    pipeline_s: float | None = Field(
+        None, description="running time from Stage 0 to the end (not the time it lay killed)"
+    )
     verdicts: dict[int, Verdict] = Field(default_factory=dict)
     versions: int = 0
     iterations: int = 0
@@ -130,8 +133,8 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         archive_error=state.get("archive_error"),
         usage=state.get("usage") or Usage(),
     )
-    if "finished_unix" in state and "started_unix" in state:
-        result.pipeline_s = state["finished_unix"] - state["started_unix"]
+    if "finished_unix" in state:  # the time its steps ran, not the time it lay dead
+        result.pipeline_s = state.get("running_s") or state["finished_unix"] - state["started_unix"]
     if best is not None:
         result.best = figures_of(best.profile)
         result.best_code = best.code
@@ -204,7 +207,10 @@ def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
 
 
 def unknown_trial(thread_id: str, settings: Settings) -> UsageError:
-    return UsageError(f"no trial {thread_id} in {settings.checkpoint_url}: see `lassi-ee trials`")
+    missing = "" if checkpoints_exist(settings.checkpoint_url) else " (there is no such file)"
+    return UsageError(
+        f"no trial {thread_id} in {settings.checkpoint_url}{missing}: see `lassi-ee trials`"
+    )
 
 
 def new_thread_id(source: str | Path) -> str:
@@ -236,8 +242,7 @@ def run_graph(
     settings = settings or load_settings()
     if thread_id is not None:
         check_thread_id(thread_id)
-    load_app(source, args)
-    resolve_device(device)
+    require_device_for(load_app(source, args), resolve_device(device))
     context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
@@ -272,6 +277,8 @@ def resume_graph(
     finished one)."""
     check_thread_id(thread_id)
     settings = settings or load_settings()
+    if checkpointer is None and not checkpoints_exist(settings.checkpoint_url):
+        raise unknown_trial(thread_id, settings)  # and no empty database is left behind
     context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:

@@ -132,9 +132,13 @@ def cmd_resume(options: argparse.Namespace) -> int:
 def cmd_trials(options: argparse.Namespace) -> int:
     from lassi_ee.trials import list_trials
 
-    rows = list_trials(_settings(options))
+    settings = _settings(options)
+    rows = list_trials(settings)
     if not rows:
-        print("no trials yet: start one with `lassi-ee run SOURCE --device D`")
+        print(
+            f"no trials in {settings.checkpoint_url} yet: start one with "
+            "`lassi-ee run SOURCE --device D`"
+        )
     for row in rows:
         print(f"{row.thread_id:32} {row.status:15} {row.app or '-':20} {row.summary}")
     return 0

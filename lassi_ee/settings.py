@@ -25,7 +25,14 @@ from lassi_ee.errors import UsageError
 
 
 def _config_file() -> Path:
-    return Path(os.environ.get("LASSI_CONFIG", "lassi-ee.toml"))
+    """The TOML file settings come from: ``LASSI_CONFIG``, which must exist, or
+    ``lassi-ee.toml`` here when there is one."""
+    named = os.environ.get("LASSI_CONFIG")
+    if named is not None and not Path(named).exists():
+        raise UsageError(
+            f"LASSI_CONFIG names {named}, which does not exist: fix the path, or unset it"
+        )
+    return Path(named or "lassi-ee.toml")
 
 
 class Settings(BaseSettings):
@@ -37,23 +44,31 @@ class Settings(BaseSettings):
     judge_model: str | None = Field(None, description="defaults to context_model")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = OpenAI")
     api_key: SecretStr | None = Field(None, description="falls back to OPENAI_API_KEY")
-    request_timeout_s: float = 300.0
-    llm_max_attempts: int = 6
-    max_output_tokens: int = 16_000
-    max_reasks: int = 2
+    request_timeout_s: float = Field(
+        300.0, gt=0, description="seconds an LLM request may take before it is tried again"
+    )
+    llm_max_attempts: int = Field(
+        6, ge=1, description="attempts per LLM request (rate limits, 5xx and timeouts retried)"
+    )
+    max_output_tokens: int = Field(16_000, ge=1, description="longest reply asked for, tokens")
+    max_reasks: int = Field(
+        2, ge=0, description="times a reply with nothing usable (no program) is asked again"
+    )
     prices_per_mtok: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="model -> (USD per 1M input, per 1M output tokens)"
     )
-    budget_tokens: int | None = None
-    budget_usd: float | None = None
+    budget_tokens: int | None = Field(None, ge=1, description="tokens per trial; None = no limit")
+    budget_usd: float | None = Field(None, gt=0, description="USD per trial; None = no limit")
     docs_paths: list[Path] = Field(default_factory=list, description="own programming notes")
     # --- LLM layer: retries and cut-off replies (added with lassi_ee/llm) ---
     llm_backoff_initial_s: float = Field(
-        1.0, description="first retry wait on rate limits, 5xx and timeouts; grows exponentially"
+        1.0,
+        ge=0,
+        description="first retry wait on rate limits, 5xx and timeouts; grows exponentially",
     )
-    llm_backoff_max_s: float = Field(60.0, description="longest wait between two retries")
+    llm_backoff_max_s: float = Field(60.0, ge=0, description="longest wait between two retries")
     max_continuations: int = Field(
-        2, description="times a reply cut off by the length limit is asked to continue"
+        2, ge=0, description="times a reply cut off by the length limit is asked to continue"
     )
     # --- LLM layer: concurrency (added with the Ray engine, lassi_ee/campaign/ray_engine.py) ---
     llm_max_concurrent: int | None = Field(
@@ -64,42 +79,69 @@ class Settings(BaseSettings):
     )
 
     # --- the method (trial graph) ---
-    initial_temperature: float = 0.2
-    temperature_step: float = 0.2
-    max_temperature: float = 0.8
-    max_iterations: int = 10
-    max_self_corrections: int = 5
-    max_fruitless_without_temperature: int = 3
-    min_energy_gain: float = Field(
-        0.02, description="relative gain a candidate needs beyond the measurement spread"
+    initial_temperature: float = Field(
+        0.2, ge=0, le=2, description="temperature of the first attempts (Stages 1 and 3)"
     )
-    noise_sigmas: float = Field(2.0, description="spread multiples a gain must exceed")
+    temperature_step: float = Field(
+        0.2, gt=0, description="added to the temperature after a valid try that saved nothing"
+    )
+    max_temperature: float = Field(
+        0.8, ge=0, le=2, description="Stage 3 stops once the temperature passes this"
+    )
+    max_iterations: int = Field(10, ge=1, description="Stage-3 refactorings at most")
+    max_self_corrections: int = Field(
+        5, ge=0, description="compile/runtime fixes per Stage-3 candidate"
+    )
+    max_fruitless_without_temperature: int = Field(
+        3, ge=1, description="tries without a gain that end Stage 3 for models with no temperature"
+    )
+    min_energy_gain: float = Field(
+        0.02,
+        ge=0,
+        lt=1,
+        description="relative gain a candidate needs beyond the measurement spread",
+    )
+    noise_sigmas: float = Field(2.0, ge=0, description="spread multiples a gain must exceed")
 
-    check_rtol: float = Field(1e-3, description="output check: relative tolerance on numbers")
-    check_atol: float = Field(1e-6, description="output check: absolute tolerance on numbers")
+    check_rtol: float = Field(1e-3, ge=0, description="output check: relative tolerance on numbers")
+    check_atol: float = Field(1e-6, ge=0, description="output check: absolute tolerance on numbers")
 
     # --- measurement (profile tool) ---
-    repeats: int = 3
-    min_window_s: float = Field(2.0, description="short programs run back to back until this long")
-    sample_period_s: float = 0.01
-    settle_window_s: float = 1.0
-    settle_tolerance_w: float = 3.0
-    settle_timeout_s: float = 30.0
+    repeats: int = Field(3, ge=1, description="measured windows per version")
+    min_window_s: float = Field(
+        2.0, gt=0, description="short programs run back to back until this long"
+    )
+    sample_period_s: float = Field(0.01, gt=0, description="power timeline period, seconds")
+    settle_window_s: float = Field(
+        1.0, gt=0, description="idle is settled when two windows this long agree"
+    )
+    settle_tolerance_w: float = Field(
+        3.0, gt=0, description="how closely (W) two idle windows must agree"
+    )
+    settle_timeout_s: float = Field(
+        30.0, gt=0, description="longest wait for the idle power to settle"
+    )
     lock_dir: Path = Path("/tmp/lassi-ee-locks")
     # --- measurement: added by the energy layer (lassi_ee/energy) ---
     lock_timeout_s: float = Field(
-        900.0, description="how long a measurement waits for another one on the same device"
+        900.0, ge=0, description="how long a measurement waits for another one on the same device"
     )
 
     # --- compile and run ---
-    compile_timeout_s: float = 300.0
-    run_timeout_s: float = 600.0
-    max_output_bytes: int = 1_000_000
-    max_file_size_mb: int = 2048
-    max_open_files: int = 1024
-    max_processes: int = 512
+    compile_timeout_s: float = Field(300.0, gt=0, description="seconds a build may take")
+    run_timeout_s: float = Field(600.0, gt=0, description="seconds one run of a program may take")
+    max_output_bytes: int = Field(
+        1_000_000,
+        ge=1,
+        description="output kept per run and stream (its start and its end when longer)",
+    )
+    max_file_size_mb: int = Field(2048, ge=1, description="RLIMIT_FSIZE of every sandboxed run")
+    max_open_files: int = Field(1024, ge=16, description="RLIMIT_NOFILE of every sandboxed run")
+    max_processes: int = Field(
+        512, ge=1, description="RLIMIT_NPROC of every sandboxed run (threads count)"
+    )
     address_space_gb: float | None = Field(
-        32.0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
+        32.0, gt=0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
     )
     sandbox_user: str = Field("nobody", description="uid the child runs as when we are root")
     # --- containment: added by the hardening work (issue 8) ---
@@ -114,7 +156,9 @@ class Settings(BaseSettings):
     # --- storage ---
     checkpoint_url: str = "checkpoints/lassi-ee.sqlite"
     checkpoint_lock_timeout_s: float = Field(
-        30.0, description="how long a SQLite checkpoint write waits for another process's lock"
+        30.0,
+        ge=0,
+        description="how long a SQLite checkpoint write waits for another process's lock",
     )
     cache_dir: Path = Field(Path("checkpoints/source-cache"), description="Stage-0 profiles")
     runs_dir: Path = Path("runs")
@@ -140,9 +184,21 @@ class Settings(BaseSettings):
         return self.judge_model or self.context_model or self.generate_model
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with the given non-None values replaced (for CLI flags)."""
+        """A copy with the given non-None values replaced (for CLI flags), checked as the
+        settings themselves are: a bad value is one UsageError."""
         update = {k: v for k, v in overrides.items() if v is not None}
-        return self.model_copy(update=update)
+        try:
+            return type(self).model_validate({**self.model_dump(), **update})
+        except ValidationError as error:
+            raise UsageError(f"invalid settings (command-line flags): {_problems(error)}") from None
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']} "
+        f"(got {problem['input']!r})"
+        for problem in error.errors()
+    )
 
 
 def load_settings() -> Settings:
@@ -150,13 +206,8 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']} "
-            f"(got {problem['input']!r})"
-            for problem in error.errors()
-        )
         raise UsageError(
-            f"invalid settings (LASSI_* variables, or {_config_file()}): {problems}"
+            f"invalid settings (LASSI_* variables, or {_config_file()}): {_problems(error)}"
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{_config_file()}: not valid TOML ({error})") from None

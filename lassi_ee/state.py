@@ -148,3 +148,4 @@ class TrialState(TypedDict, total=False):
     archive_error: str | None
     started_unix: float
     finished_unix: float
+    running_s: Annotated[float, operator.add]  # every step's own time (graph/builder.py)

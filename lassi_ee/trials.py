@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from lassi_ee.api import TrialResult, result_of, unknown_trial
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
 from lassi_ee.nodes.finalize import write_archive
 from lassi_ee.settings import Settings
 from lassi_ee.state import TrialState
@@ -29,12 +29,18 @@ def _summary(result: TrialResult) -> str:
     if result.error:
         return result.error.splitlines()[0]
     if result.reduction is not None:
-        return f"best v{result.best_version}: {result.reduction:+.1%} {result.objective}"
+        return f"best v{result.best_version}: {result.objective} {-result.reduction:+.1%} vs source"
     return f"{result.versions} versions so far" if result.status == "unfinished" else "no gain"
 
 
 def list_trials(settings: Settings) -> list[TrialRow]:
-    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
+    """Every trial in the checkpoint database; none when there is no database (and none is
+    made: a mistyped path must not leave an empty one behind)."""
+    if not checkpoints_exist(settings.checkpoint_url):
+        return []
+    with open_checkpointer(
+        settings.checkpoint_url, settings.checkpoint_lock_timeout_s, create=False
+    ) as saver:
         graph = compile_graph(saver)
         threads = sorted({c.config["configurable"]["thread_id"] for c in saver.list(None)})
         rows = []
@@ -53,8 +59,12 @@ def show_trial(thread_id: str, settings: Settings, rewrite_archive: bool = False
     """One trial's result; ``rewrite_archive`` writes its archive again from the checkpoint
     (after a full disk, say) and records that it is now complete."""
     check_thread_id(thread_id)
+    if not checkpoints_exist(settings.checkpoint_url):
+        raise unknown_trial(thread_id, settings)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
+    with open_checkpointer(
+        settings.checkpoint_url, settings.checkpoint_lock_timeout_s, create=False
+    ) as saver:
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)
         if not snapshot.values:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,10 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     assert server.requests[0].headers["authorization"] == "Bearer sk-test-key"
     assert resumed.returncode == 0 and len(server.requests) == asked  # finished: nothing re-asked
     assert "cli-1" in trials.stdout and "improved" in trials.stdout
+    # a reduction is a negative change everywhere: "-74.0%", never "+74.0%" for less
+    assert re.search(r"best v2: runtime -\d+\.\d% vs source", trials.stdout), trials.stdout
+    assert re.search(r"best v2 \S+ s \(-\d+\.\d% vs source\)", run.stdout), run.stdout
+    assert re.search(r"trial cli-1 improved, runtime -\d+\.\d% vs source", run.stdout)
     result = json.loads(shown.stdout)
     assert result["best_version"] == 2 and result["stop_reason"] == "iteration cap reached (1)"
     archive = Path(result["archive_path"])

@@ -3,7 +3,10 @@ how each branch is chosen in routes.py (see docs/DESIGN.md, "The trial graph")."
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
+from typing import Any, Self
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -27,8 +30,26 @@ def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
     return route
 
 
+def _timed(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    @functools.wraps(node)  # LangGraph reads the node's own signature (state, runtime)
+    def timed(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        update = node(*args, **kwargs)
+        return {**update, "running_s": time.monotonic() - started}
+
+    return timed
+
+
+class _TrialGraph(StateGraph[TrialState, TrialContext, TrialInput, TrialState]):
+    """A StateGraph whose every node also adds the seconds it ran to ``running_s``: the
+    trial's running time, leaving out the hours a killed trial lay dead before a resume."""
+
+    def add_node(self, node: Any, action: Any = None, **options: Any) -> Self:
+        return super().add_node(node, _timed(action), **options)
+
+
 def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState]:
-    graph = StateGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
+    graph = _TrialGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
     # Stage 0 and Stage 1
     graph.add_node("profile_source", profile_source.profile_source)
     graph.add_node("vanilla", generate.vanilla)

@@ -17,7 +17,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from lassi_ee.apps import App, AppManifest, BuildSpec
 from lassi_ee.devices import Device
 from lassi_ee.energy.base import EnergyMeasurement, EnergyProfile, Stats
-from lassi_ee.errors import LassiError
+from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import RoleUsage, Usage
 from lassi_ee.state import Candidate, CompileSummary, Limits, ReferenceRun, RunSummary, Verdict
@@ -62,47 +62,89 @@ def _setup_lock(connection: Any) -> Iterator[None]:
         connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
+def sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def checkpoints_exist(url: str) -> bool:
+    """Whether there is a checkpoint database to read (a Postgres one is assumed to be)."""
+    return is_postgres(url) or sqlite_path(url).is_file()
+
+
 @contextmanager
-def open_checkpointer(url: str, lock_timeout_s: float = 30.0) -> Iterator[BaseCheckpointSaver]:
+def open_checkpointer(
+    url: str, lock_timeout_s: float = 30.0, *, create: bool = True
+) -> Iterator[BaseCheckpointSaver]:
     """A ready checkpointer for a SQLite path (default) or a postgres:// URL.
 
     A SQLite write waits up to ``lock_timeout_s`` for another process's lock, then fails.
+    ``create=False`` is for commands that read trials (and resume): a SQLite file that
+    is not there is a UsageError, nothing is created, and a file that is no checkpoint
+    database (damaged, or another program's) is one line naming it.
     """
     if is_postgres(url):
-        try:
-            from langgraph.checkpoint.postgres import PostgresSaver
-            from psycopg import Connection, OperationalError
-        except ImportError:
-            raise LassiError(
-                "a postgres:// checkpoint URL needs the postgres extra: "
-                "pip install 'lassi-ee[postgres]'"
-            ) from None
-        with ExitStack() as stack:
-            try:
-                postgres = stack.enter_context(PostgresSaver.from_conn_string(url))
-            except OperationalError as error:
-                raise LassiError(
-                    f"checkpoint database {redacted(url)} cannot be reached "
-                    f"({str(error).strip().splitlines()[0]}): check the URL and that the "
-                    "server runs"
-                ) from None
-            postgres.serde = serializer()
-            with _setup_lock(cast(Connection, postgres.conn)):  # from_conn_string: one
-                postgres.setup()
+        with _postgres_checkpointer(url) as postgres:
             yield postgres
         return
-    path = Path(url.removeprefix("sqlite:///"))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if not create and not path.is_file():
+        raise UsageError(
+            f"no checkpoint database {path}: no trial has run with it (check --checkpoints "
+            "or LASSI_CHECKPOINT_URL)"
+        )
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, check_same_thread=False, timeout=lock_timeout_s)
     try:
         saver = SqliteSaver(connection, serde=serializer())
+        if create:
+            try:
+                saver.setup()
+            except sqlite3.DatabaseError as error:
+                raise LassiError(_unusable(path, error)) from None
+            yield saver
+            return
+        saver.is_setup = True  # reading: its tables must be there already
         try:
-            saver.setup()
-        except sqlite3.OperationalError as error:
-            raise LassiError(
-                f"checkpoint database {path} cannot be used ({error}): another process may "
-                "hold it locked; wait for it or point LASSI_CHECKPOINT_URL elsewhere"
-            ) from None
-        yield saver
+            yield saver
+        except sqlite3.DatabaseError as error:
+            raise LassiError(_unusable(path, error)) from None
     finally:
         connection.close()
+
+
+def _unusable(path: Path, error: sqlite3.DatabaseError) -> str:
+    if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+        return (
+            f"checkpoint database {path} cannot be used ({error}): another process holds "
+            "it locked; wait for it or point LASSI_CHECKPOINT_URL elsewhere"
+        )
+    return (
+        f"checkpoint database {path} cannot be used ({error}): it is damaged or not a "
+        "lassi-ee checkpoint database; move it away or point LASSI_CHECKPOINT_URL elsewhere"
+    )
+
+
+@contextmanager
+def _postgres_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg import Connection, OperationalError
+    except ImportError:
+        raise LassiError(
+            "a postgres:// checkpoint URL needs the postgres extra: "
+            "pip install 'lassi-ee[postgres]'"
+        ) from None
+    with ExitStack() as stack:
+        try:
+            postgres = stack.enter_context(PostgresSaver.from_conn_string(url))
+        except OperationalError as error:
+            raise LassiError(
+                f"checkpoint database {redacted(url)} cannot be reached "
+                f"({str(error).strip().splitlines()[0]}): check the URL and that the "
+                "server runs"
+            ) from None
+        postgres.serde = serializer()
+        with _setup_lock(cast(Connection, postgres.conn)):  # from_conn_string: one
+            postgres.setup()
+        yield postgres

@@ -19,7 +19,7 @@ from lassi_ee.api import Figures, TrialResult, figures_of, result_from_state, un
 from lassi_ee.demo.model import DEMO_MODEL_NAME, SCRIPTED_MARK
 from lassi_ee.energy.base import EnergyProfile, Timeline
 from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
 
@@ -201,8 +201,12 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
 
 def load_trial_report(thread_id: str, settings: Settings) -> TrialReport:
     """The report of a trial in the checkpoint database; an unknown thread is a UsageError."""
+    if not checkpoints_exist(settings.checkpoint_url):
+        raise unknown_trial(thread_id, settings)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
+    with open_checkpointer(
+        settings.checkpoint_url, settings.checkpoint_lock_timeout_s, create=False
+    ) as saver:
         snapshot = compile_graph(saver).get_state(config)
     if not snapshot.values:
         raise unknown_trial(thread_id, settings)

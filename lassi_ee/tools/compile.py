@@ -62,11 +62,11 @@ def default_command(app: App, device: Device, binary: str) -> list[str]:
     sources = app.manifest.sources or [app.manifest.refactor]
     language = app.manifest.language
     if language == "cuda":
-        _require(device, "cuda", app)
+        require_device_for(app, device)
         flags = build.flags or ["-std=c++14", "-Xcompiler", "-Wall", "-O3"]
         return ["nvcc", *flags, f"-arch={device.arch}", *build.extra_flags, *sources, "-o", binary]
     if language == "hip":
-        _require(device, "rocm", app)
+        require_device_for(app, device)
         flags = build.flags or ["-std=c++14", "-Wall", "-O3"]
         return [
             "hipcc", *flags, f"--offload-arch={device.arch}", *build.extra_flags,
@@ -79,8 +79,13 @@ def default_command(app: App, device: Device, binary: str) -> list[str]:
     return [compiler, *flags, *build.extra_flags, *sources, "-o", binary]
 
 
-def _require(device: Device, kind: str, app: App) -> None:
-    if device.kind != kind:
+_DEVICE_KIND = {"cuda": "cuda", "hip": "rocm"}
+
+
+def require_device_for(app: App, device: Device) -> None:
+    """A CUDA program needs a cuda device and a HIP one a rocm device (OpenMP runs anywhere)."""
+    kind = _DEVICE_KIND.get(app.manifest.language)
+    if kind is not None and device.kind != kind:
         raise UsageError(
             f"{app.name} is a {app.manifest.language.upper()} program but the device is "
             f"{device.spec}: use --device {kind}:0"

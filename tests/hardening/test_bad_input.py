@@ -25,6 +25,7 @@ from lassi_ee.errors import UsageError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.nodes.common import TrialContext
+from lassi_ee.report.files import report_trial
 from lassi_ee.tools.profile import profile_app
 from lassi_ee.trials import show_trial
 
@@ -201,7 +202,7 @@ def test_a_source_the_user_may_not_read_is_one_line(locked):
 
 
 def test_bad_settings_are_every_problem_in_one_line(tmp_path):
-    env = {"LASSI_CONFIG": str(tmp_path / "absent.toml"), "LASSI_REPEATS": "three"}
+    env = {"LASSI_CONFIG": os.devnull, "LASSI_REPEATS": "three"}
     env["LASSI_MIN_WINDOW_S"] = "long"
     proc = lassi("trials", env=env)
     assert_one_line(proc, 2, "invalid settings")
@@ -211,6 +212,63 @@ def test_bad_settings_are_every_problem_in_one_line(tmp_path):
     assert_one_line(lassi("trials", env={"LASSI_CONFIG": str(config)}), 2, "line 2")
     config.write_text("repeats = 3\nrepeat_count = 4\n")
     assert_one_line(lassi("trials", env={"LASSI_CONFIG": str(config)}), 2, "repeat_count")
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "words"),
+    [
+        (
+            ["profile", "GOOD", "--device", "cpu"],
+            {"LASSI_MAX_OUTPUT_BYTES": "-5"},
+            "max_output_bytes",
+        ),
+        (["run", "GOOD", "--device", "cpu"], {"LASSI_REPEATS": "-1"}, "repeats"),
+        (["run", "GOOD", "--device", "cpu", "--repeats", "0"], {}, "repeats"),
+        (["run", "GOOD", "--device", "cpu"], {"LASSI_RUN_TIMEOUT_S": "-1"}, "run_timeout_s"),
+        (["run", "GOOD", "--device", "cpu"], {"LASSI_MAX_ITERATIONS": "0"}, "max_iterations"),
+        (["run", "GOOD", "--device", "cpu"], {"LASSI_MAX_ITERATIONS": "-3"}, "max_iterations"),
+        (["trials"], {"LASSI_CONFIG": "/no/such/lassi-ee.toml"}, "LASSI_CONFIG names"),
+    ],
+    ids=[
+        "output-bytes",
+        "repeats-env",
+        "repeats-flag",
+        "timeout",
+        "iterations-0",
+        "iterations-neg",
+        "config",
+    ],
+)
+def test_a_setting_out_of_its_range_is_a_usage_error_before_anything_starts(
+    command, env, words, bad_sources, tmp_path
+):
+    """Each used to start: a ValueError traceback, a trial that failed, every candidate
+    timed out, an iteration run anyway, a missing config file ignored."""
+    cwd = tmp_path / "here"
+    cwd.mkdir()
+    args = [str(bad_sources["good"]) if arg == "GOOD" else arg for arg in command]
+    env = {"LASSI_CONFIG": os.devnull, "LASSI_BASE_URL": "http://127.0.0.1:9/v1", **env}
+    proc = lassi(*args, env=env, cwd=cwd)
+    assert_one_line(proc, 2, words)
+    assert list(cwd.iterdir()) == []  # no checkpoint database, no runs/
+
+
+def test_a_damaged_or_mistyped_checkpoint_database_is_one_line_and_nothing_is_made(tmp_path):
+    env = {"LASSI_CONFIG": os.devnull}
+    (tmp_path / "checkpoints").mkdir()
+    damaged = tmp_path / "checkpoints" / "lassi-ee.sqlite"
+    damaged.write_text("junk\n")
+    for command in (["trials"], ["show", "t1"], ["report", "t1"]):
+        proc = lassi(*command, env=env, cwd=tmp_path)
+        assert_one_line(proc, 1, f"checkpoint database {damaged.relative_to(tmp_path)}")
+        assert "file is not a database" in proc.stderr
+    assert damaged.read_text() == "junk\n"
+    typo = ["--checkpoints", "chekpoints/x.sqlite"]
+    listed = lassi(*typo, "trials", env=env, cwd=tmp_path)
+    assert listed.returncode == 0 and "no trials in chekpoints/x.sqlite" in listed.stdout
+    for command in (["show", "t1"], ["resume", "t1"], ["report", "t1"]):
+        assert_one_line(lassi(*typo, *command, env=env, cwd=tmp_path), 2, "chekpoints/x.sqlite")
+    assert not (tmp_path / "chekpoints").exists() and not (tmp_path / "runs").exists()
 
 
 def test_unbalanced_quotes_in_args_are_one_line(bad_sources):
@@ -237,14 +295,24 @@ def test_a_source_that_does_not_build_or_fails_stops_at_stage0(
     assert result.status == "failed" and words in (result.error or "")
     assert result.error.splitlines()[0].startswith("the source cannot be used")
     assert model.calls == [] and not state.get("history")
+    report = report_trial("t1", trial_settings).markdown.read_text()
+    assert "No version was made (the source cannot be used" in report
+    assert "beat the source" not in report  # it said so of a trial that made none
 
 
-def test_a_cuda_source_on_the_cpu_device_says_which_device_to_use(tmp_path, trial_settings):
+def test_a_cuda_source_on_the_cpu_device_is_refused_before_the_trial_is_made(
+    tmp_path, trial_settings
+):
+    """It used to make a trial that failed at Stage 0 (exit status 1)."""
     source = tmp_path / "src" / "kernel.cu"
     source.parent.mkdir()
     source.write_text("__global__ void k() {}\nint main() { k<<<1, 1>>>(); }\n")
-    result, _ = run_trial(source, trial_settings, scripted())
-    assert result.status == "failed" and "use --device cuda:0" in (result.error or "")
+    with pytest.raises(UsageError, match="use --device cuda:0"):
+        run_graph(source, "cpu", settings=trial_settings, models=scripted())
+    assert not Path(trial_settings.checkpoint_url).exists()
+    proc = lassi("run", str(source), "--device", "cpu", env={"LASSI_CONFIG": os.devnull})
+    assert_one_line(proc, 2, "is a CUDA program but the device is cpu: use --device cuda:0")
+    assert "started" not in proc.stdout
 
 
 def test_a_program_too_short_to_measure_says_so(settings, tmp_path):
@@ -281,8 +349,17 @@ def test_the_too_short_note_needs_a_short_window(settings):
         ("name: x\nlanguage: [cuda\n", ["not valid YAML at line 3"]),
         ("name: x\nrefactor: spin.cpp\nargs: 7\n", ["language: Field required", "args:"]),
         ("name: x\nlanguage: openmp\nrefactor: gone.cpp\n", ["lists 'gone.cpp'"]),
+        (
+            "name: x\nlanguage: openmp\nrefactor: spin.cpp\nargz: [1]\nfrobnicate: 3\n"
+            "build: {binarry: spin}\n",
+            [
+                "argz: unknown key (did you mean 'args'?)",
+                "build.binarry: unknown key (did you mean 'binary'?)",
+                "frobnicate: unknown key (the keys are name, category",
+            ],
+        ),
     ],
-    ids=["yaml", "fields", "missing-file"],
+    ids=["yaml", "fields", "missing-file", "unknown-keys"],
 )
 def test_a_manifest_with_errors_names_every_one(manifest, words, tmp_path, trial_settings):
     app = tmp_path / "app"

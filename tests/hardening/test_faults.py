@@ -289,7 +289,7 @@ def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewr
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "LASSI_CONFIG": "/nonexistent.toml",
+        "LASSI_CONFIG": os.devnull,
         "LASSI_RUNS_DIR": str(settings.runs_dir),
         "LASSI_CHECKPOINT_URL": settings.checkpoint_url,
     }
@@ -404,7 +404,7 @@ def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_setti
         proc = subprocess.run(
             [sys.executable, "-m", "lassi_ee.cli", "run", str(source_file), "--device", "cpu"],
             env={
-                **os.environ, "PYTHONPATH": str(ROOT), "LASSI_CONFIG": "/nonexistent.toml",
+                **os.environ, "PYTHONPATH": str(ROOT), "LASSI_CONFIG": os.devnull,
                 "LASSI_BASE_URL": "http://127.0.0.1:9/v1",  # a model that needs no key
                 "LASSI_CHECKPOINT_URL": str(database), "LASSI_CHECKPOINT_LOCK_TIMEOUT_S": "0.5",
             },
