@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import errno
+import logging
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -17,18 +17,19 @@ from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
 from lassi_ee.devices import resolve_device
-from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.errors import LassiError, TrialInterrupted, UsageError, disk_failure
 from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
+from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer, redacted
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage
-from lassi_ee.nodes.common import TrialContext
+from lassi_ee.nodes.common import TrialContext, trial_files
 from lassi_ee.settings import Settings, load_settings
 from lassi_ee.state import Candidate, TrialState, Verdict
 from lassi_ee.thread_ids import check_thread_id, thread_name
 from lassi_ee.tools.compile import require_device_for
 
+log = logging.getLogger(__name__)
 OnUpdate = Callable[[str, dict[str, Any]], None]
 OnStart = Callable[[str], object]
 VALID_OUTCOMES = ("improved", "not_lower")
@@ -44,7 +45,9 @@ class Figures(BaseModel):
 
 class TrialResult(BaseModel):
     thread_id: str
-    status: Literal["improved", "no_improvement", "failed", "unfinished"]
+    status: Literal["improved", "no_improvement", "failed", "unfinished", "interrupted"] = Field(
+        description="interrupted: an outage (LLM server, disk, database) stopped it; resume it"
+    )
     app: str | None = None
     device: str | None = None
     objective: Literal["energy", "runtime"] | None = None
@@ -160,27 +163,64 @@ def _checkpointer(
             yield saver
 
 
+def outage(error: BaseException, settings: Settings) -> str | None:
+    """What failed, when ``error`` is an outage (the LLM server, the disk, the checkpoint
+    database) that interrupts a trial rather than ending it; None for any other error."""
+    if isinstance(error, TrialInterrupted):
+        return str(error)
+    disk = disk_failure(error, trial_files(settings))
+    if disk is not None:
+        return str(disk)
+    if isinstance(error, sqlite3.Error) or type(error).__module__.startswith("psycopg"):
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return (
+            f"checkpoint database {redacted(settings.checkpoint_url)} failed ({detail}): wait "
+            "for the process that holds it, or free space on its disk"
+        )
+    return None
+
+
+def resume_hint(thread_id: str) -> str:
+    return f"`lassi-ee resume {thread_id}` continues from the last completed step"
+
+
 @contextmanager
 def _stopped_in_one_line(thread_id: str, settings: Settings) -> Iterator[None]:
-    """What stops a trial from outside (a full disk, a checkpoint database another process
-    holds) becomes one LassiError that says how to go on: every finished step is
-    checkpointed, so the trial resumes where it stopped."""
-    resume = f"then `lassi-ee resume {thread_id}` continues from the last finished step"
+    """An outage outside the trial's steps (opening or reading its checkpoints) becomes one
+    LassiError that says how to go on."""
     try:
         yield
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except Exception as error:
+        what = outage(error, settings)
+        if what is None:
             raise
-        where = error.filename or (
-            f"the trial's files (runs_dir {settings.runs_dir}, work_root {settings.work_root}, "
-            f"cache_dir {settings.cache_dir})"
-        )
-        raise LassiError(f"cannot write {where}: {error.strerror}; free space, {resume}") from None
-    except sqlite3.OperationalError as error:
-        raise LassiError(
-            f"checkpoint database {settings.checkpoint_url} failed ({error}): wait for the "
-            f"process that holds it, or free space on its disk, {resume}"
-        ) from None
+        raise LassiError(f"{what}; then {resume_hint(thread_id)}") from None
+
+
+def _run_steps(
+    graph: Any,
+    graph_input: Any,
+    config: RunnableConfig,
+    context: TrialContext,
+    on_update: OnUpdate | None,
+) -> TrialResult:
+    """Run the trial's steps to the end, or until an outage interrupts it: then nothing is
+    finalized and the result says what failed and how to resume."""
+    thread_id = config["configurable"]["thread_id"]
+    try:
+        _stream(graph, graph_input, config, context, on_update)
+    except Exception as error:
+        what = outage(error, context.settings)
+        if what is None:
+            raise
+        log.warning("trial %s interrupted: %s", thread_id, what)
+        reason = f"interrupted: {what}; {resume_hint(thread_id)}"
+        try:
+            so_far = result_of(thread_id, graph.get_state(config))
+        except Exception:  # the checkpoint database itself is what failed
+            so_far = TrialResult(thread_id=thread_id, status="interrupted")
+        return so_far.model_copy(update={"status": "interrupted", "stop_reason": reason})
+    return result_of(thread_id, graph.get_state(config))
 
 
 def _stream(
@@ -202,8 +242,18 @@ def _stream(
 
 
 def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
-    """The result of a trial as its latest checkpoint has it (finished or not)."""
-    return result_from_state(thread_id, cast(TrialState, snapshot.values), not snapshot.next)
+    """The result of a trial as its latest checkpoint has it (finished or not). A step
+    that failed there (LangGraph keeps its error) means the trial was interrupted."""
+    result = result_from_state(thread_id, cast(TrialState, snapshot.values), not snapshot.next)
+    failed = [task for task in snapshot.tasks if task.error] if snapshot.next else []
+    if failed and result.status == "unfinished":
+        error = str(failed[0].error)
+        what = error.removeprefix(TrialInterrupted.MARK)
+        if what == error:  # not one of ours: a step that crashed
+            what = f"step {failed[0].name} failed: {error}"
+        result.status = "interrupted"
+        result.stop_reason = f"interrupted: {what}; {resume_hint(thread_id)}"
+    return result
 
 
 def unknown_trial(thread_id: str, settings: Settings) -> UsageError:
@@ -256,9 +306,7 @@ def run_graph(
         trial_input = {"source": str(source), "device": device, "args": args}
         if on_start is not None:
             on_start(thread_id)
-        _stream(graph, trial_input, config, context, on_update)
-        snapshot = graph.get_state(config)
-        return result_of(thread_id, snapshot)
+        return _run_steps(graph, trial_input, config, context, on_update)
 
 
 def resume_graph(
@@ -290,6 +338,5 @@ def resume_graph(
             context.llm()
             if on_start is not None:
                 on_start(thread_id)
-            _stream(graph, None, config, context, on_update)
-            snapshot = graph.get_state(config)
+            return _run_steps(graph, None, config, context, on_update)
         return result_of(thread_id, snapshot)

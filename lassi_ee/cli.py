@@ -26,6 +26,14 @@ def _settings(options: argparse.Namespace) -> Settings:
     )
 
 
+# An interrupted trial is no failure, and no result yet: EX_TEMPFAIL, "try again later".
+EXIT_INTERRUPTED = 75
+
+
+def exit_status(trial_status: str) -> int:
+    return {"failed": 1, "interrupted": EXIT_INTERRUPTED}.get(trial_status, 0)
+
+
 def _args(options: argparse.Namespace) -> list[str] | None:
     if options.args is None:
         return None
@@ -106,7 +114,7 @@ def cmd_run(options: argparse.Namespace) -> int:
         )
         view.trial_finished(result)
     _print_result(result)
-    return 0 if result.status != "failed" else 1
+    return exit_status(result.status)
 
 
 def cmd_resume(options: argparse.Namespace) -> int:
@@ -126,7 +134,7 @@ def cmd_resume(options: argparse.Namespace) -> int:
         )
         view.trial_finished(result)
     _print_result(result)
-    return 0 if result.status != "failed" else 1
+    return exit_status(result.status)
 
 
 def cmd_trials(options: argparse.Namespace) -> int:

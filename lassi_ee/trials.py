@@ -28,6 +28,8 @@ class TrialRow(BaseModel):
 def _summary(result: TrialResult) -> str:
     if result.error:
         return result.error.splitlines()[0]
+    if result.status == "interrupted" and result.stop_reason:
+        return result.stop_reason.removeprefix("interrupted: ")
     if result.reduction is not None:
         return f"best v{result.best_version}: {result.objective} {-result.reduction:+.1%} vs source"
     return f"{result.versions} versions so far" if result.status == "unfinished" else "no gain"

@@ -12,9 +12,10 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from lassi_ee.errors import disk_failure
 from lassi_ee.graph import routes
 from lassi_ee.nodes import context, evaluate, finalize, generate, profile_source
-from lassi_ee.nodes.common import TrialContext
+from lassi_ee.nodes.common import TrialContext, context_of, trial_files
 from lassi_ee.state import TrialInput, TrialState
 
 STAGE4 = ["compare", "finalize"]
@@ -30,22 +31,32 @@ def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
     return route
 
 
-def _timed(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def _step(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``node`` as a step of a trial: it adds the seconds it ran to ``running_s``, and a
+    disk that fails under it interrupts the trial (the step is not committed)."""
+
     @functools.wraps(node)  # LangGraph reads the node's own signature (state, runtime)
-    def timed(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    def step(*args: Any, **kwargs: Any) -> dict[str, Any]:
         started = time.monotonic()
-        update = node(*args, **kwargs)
+        try:
+            update = node(*args, **kwargs)
+        except OSError as error:
+            runtime = kwargs.get("runtime", args[1] if len(args) > 1 else None)
+            interruption = disk_failure(error, trial_files(context_of(runtime).settings))
+            if interruption is None:
+                raise
+            raise interruption from error
         return {**update, "running_s": time.monotonic() - started}
 
-    return timed
+    return step
 
 
 class _TrialGraph(StateGraph[TrialState, TrialContext, TrialInput, TrialState]):
-    """A StateGraph whose every node also adds the seconds it ran to ``running_s``: the
-    trial's running time, leaving out the hours a killed trial lay dead before a resume."""
+    """A StateGraph whose every node is a ``_step``: the trial's running time leaves out
+    the hours a killed trial lay dead before a resume."""
 
     def add_node(self, node: Any, action: Any = None, **options: Any) -> Self:
-        return super().add_node(node, _timed(action), **options)
+        return super().add_node(node, _step(action), **options)
 
 
 def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState]:

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ from lassi_ee.energy.base import Timeline
 from lassi_ee.energy.nvidia import NvidiaBackend
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
+from lassi_ee.trials import show_trial
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -159,6 +161,63 @@ def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
     assert result.status == "improved" and result.stop_reason == "iteration cap reached (2)"
     assert state["comparison"].startswith("(no comparison report")
     assert (Path(result.archive_path) / "manifest.json").is_file()
+
+
+def test_an_unreachable_a_failing_and_a_stalled_llm_server_interrupt_and_resume_finishes(
+    source_file, trial_settings
+):
+    """A closed port, a server that answers 503 and one that stalls past the timeout:
+    after the retries each interrupts the trial (no outcome, nothing finalized); against
+    a live server the resume finishes it, asking nothing that had been answered."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    closed.close()
+    failing, stalled, live = (StubOpenAIServer().start() for _ in range(3))
+    for _ in range(2):
+        failing.fail(503, "the server is overloaded")
+        stalled.reply(fenced(SAME), delay_s=3.0)
+    for reply in (
+        fenced(SAME), JUDGE_VALID, "Avoid busy waiting.", "It spins.", "1. Spin less.",
+        fenced(FASTER), JUDGE_VALID, "It spins less.", "ACE | shorter loop | less work",
+    ):  # fmt: skip
+        live.reply(reply)
+    base = trial_settings.model_copy(
+        update={
+            "api_key": SecretStr("sk-test"),
+            "llm_max_attempts": 2,
+            "request_timeout_s": 1.0,
+            "llm_backoff_initial_s": 0.01,
+            "llm_backoff_max_s": 0.02,
+        }
+    )
+    try:
+        at = {
+            url: base.model_copy(update={"base_url": url})
+            for url in (closed_url, failing.base_url, stalled.base_url, live.base_url)
+        }
+        results = [run_graph(source_file, "cpu", thread_id="t1", settings=at[closed_url])]
+        for url in (failing.base_url, stalled.base_url):
+            results.append(resume_graph("t1", settings=at[url]))
+        finished = resume_graph("t1", settings=at[live.base_url])
+    finally:
+        for server in (failing, stalled, live):
+            server.stop()
+    for result, url, words in zip(
+        results,
+        (closed_url, failing.base_url, stalled.base_url),
+        ("Connection error", "503", "timed out"),
+        strict=True,
+    ):
+        assert result.status == "interrupted", result
+        assert f"the LLM server at {url} for 'vanilla'" in result.stop_reason
+        assert words in result.stop_reason and "`lassi-ee resume t1`" in result.stop_reason
+        assert result.archive_path is None  # nothing was finalized
+    assert len(failing.requests) == len(stalled.requests) == 2  # each retried once
+    assert finished.status == "improved" and finished.best_version == 2
+    assert len(live.requests) == 9  # the whole trial once: nothing answered was asked again
+    state = trial_state(at[live.base_url], "t1")
+    assert [c.outcome for c in state["history"]] == ["not_lower", "improved"]
 
 
 # --- the sensor fails mid-measurement --------------------------------------------------
@@ -302,7 +361,7 @@ def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewr
     assert json.loads(shown.stdout)["archive_error"] is None
 
 
-def test_a_full_disk_mid_trial_stops_it_in_one_line_and_it_resumes_once_there_is_space(
+def test_a_full_disk_mid_trial_interrupts_it_and_it_resumes_once_there_is_space(
     source_file, trial_settings, small_disk
 ):
     settings = trial_settings.model_copy(update={"runs_dir": small_disk / "runs"})
@@ -313,14 +372,15 @@ def test_a_full_disk_mid_trial_stops_it_in_one_line_and_it_resumes_once_there_is
             filler.append(fill(small_disk))
 
     model = scripted(vanilla=[fenced(SAME)], refactor=[fenced(FASTER)], judge=[VALID] * 2)
-    with pytest.raises(LassiError) as stopped:
-        run_graph(
-            source_file, "cpu", thread_id="t1", settings=settings, models=model,
-            on_update=fill_after_the_plan,
-        )  # fmt: skip
-    message = str(stopped.value)
+    stopped = run_graph(
+        source_file, "cpu", thread_id="t1", settings=settings, models=model,
+        on_update=fill_after_the_plan,
+    )  # fmt: skip
+    message = stopped.stop_reason or ""
+    assert stopped.status == "interrupted" and stopped.archive_path is None
     assert "\n" not in message and "No space left" in message and str(small_disk) in message
     assert "lassi-ee resume t1" in message
+    assert show_trial("t1", settings).status == "interrupted"  # what `show` reads later
     filler[0].unlink()
     result = resume_graph("t1", settings=settings, models=model)
     assert result.status == "improved" and result.best_version == 2
@@ -416,9 +476,7 @@ def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_setti
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
-def test_a_database_locked_mid_trial_stops_it_in_one_line_and_it_resumes(
-    source_file, trial_settings
-):
+def test_a_database_locked_mid_trial_interrupts_it_and_it_resumes(source_file, trial_settings):
     settings = trial_settings.model_copy(update={"checkpoint_lock_timeout_s": 0.5})
     lockers: list[contextlib.ExitStack] = []
 
@@ -430,15 +488,15 @@ def test_a_database_locked_mid_trial_stops_it_in_one_line_and_it_resumes(
 
     model = scripted(vanilla=[fenced(FASTER)], refactor=[fenced(WRONG_RESULT)], judge=[VALID])
     try:
-        with pytest.raises(LassiError) as stopped:
-            run_graph(
-                source_file, "cpu", thread_id="t1", settings=settings, models=model,
-                on_update=lock_after_vanilla,
-            )  # fmt: skip
+        stopped = run_graph(
+            source_file, "cpu", thread_id="t1", settings=settings, models=model,
+            on_update=lock_after_vanilla,
+        )  # fmt: skip
     finally:
         for stack in lockers:
             stack.close()
-    message = str(stopped.value)
+    message = stopped.stop_reason or ""
+    assert stopped.status == "interrupted" and "database is locked" in message
     assert settings.checkpoint_url in message and "lassi-ee resume t1" in message
     result = resume_graph("t1", settings=settings, models=model)
     assert result.status == "improved" and result.best_version == 1
