@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import uuid
@@ -19,7 +20,11 @@ from lassi_ee.apps import load_app
 from lassi_ee.devices import resolve_device
 from lassi_ee.errors import LassiError, TrialInterrupted, UsageError, disk_failure
 from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer, redacted
+from lassi_ee.graph.checkpoint import (
+    checkpoints_exist,
+    open_checkpointer,
+    redacted,
+)
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage
@@ -231,7 +236,10 @@ def _stream(
     on_update: OnUpdate | None,
 ) -> None:
     # durability="sync": each step's checkpoint is on disk before the next step starts,
-    # so a trial killed at any moment repeats no completed step when resumed.
+    # so a trial killed at any moment repeats no completed step when resumed. Each
+    # checkpoint's metadata carries the settings its step ran with.
+    record = json.dumps(context.settings.trial_record(), sort_keys=True)
+    config = {**config, "metadata": {**config.get("metadata", {}), "lassi_settings": record}}
     chunks = graph.stream(
         graph_input, config, context=context, stream_mode="updates", durability="sync"
     )
@@ -297,7 +305,10 @@ def run_graph(
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
+    with (
+        _stopped_in_one_line(thread_id, settings),
+        _checkpointer(checkpointer, settings) as saver,
+    ):
         graph = compile_graph(saver)
         if graph.get_state(config).values:
             raise UsageError(
@@ -313,6 +324,7 @@ def resume_graph(
     thread_id: str,
     *,
     settings: Settings | None = None,
+    overrides: Mapping[str, Any] | None = None,
     models: Any | Mapping[str, Any] | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
     on_update: OnUpdate | None = None,
@@ -321,22 +333,62 @@ def resume_graph(
 ) -> TrialResult:
     """Continue a trial from its last completed step; a finished trial is just read.
 
-    ``on_start(thread_id)`` is called when the trial really continues (not for a
-    finished one)."""
+    The trial goes on with the settings it started with (recorded at Stage 0), taking
+    from ``settings`` only what belongs to this machine (the API key, paths, locks).
+    ``overrides`` (setting name -> value, e.g. the CLI's --base-url) replace recorded
+    ones explicitly and become the trial's own: each change is logged and kept in the
+    trial ("resumed with base_url X instead of Y"); what the trial's figures depend on
+    (repeats, thresholds, limits) cannot change. ``on_start(thread_id)`` is called when
+    the trial really continues.
+    """
     check_thread_id(thread_id)
     settings = settings or load_settings()
     if checkpointer is None and not checkpoints_exist(settings.checkpoint_url):
         raise unknown_trial(thread_id, settings)  # and no empty database is left behind
-    context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
+    with (
+        _stopped_in_one_line(thread_id, settings),
+        _checkpointer(checkpointer, settings) as saver,
+    ):
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)
         if not snapshot.values:
             raise unknown_trial(thread_id, settings)
-        if snapshot.next:
-            context.llm()
-            if on_start is not None:
-                on_start(thread_id)
-            return _run_steps(graph, None, config, context, on_update)
-        return result_of(thread_id, snapshot)
+        if not snapshot.next:
+            return result_of(thread_id, snapshot)
+        settings, changes = _settings_to_resume_with(
+            thread_id, snapshot.values.get("trial_settings"), settings, dict(overrides or {})
+        )
+        context = TrialContext(settings=settings, models=models, request_gate=request_gate)
+        context.llm()
+        if changes:  # from now on the trial's own settings, with the change noted
+            record = settings.trial_record()
+            graph.update_state(config, {"trial_settings": record, "resumed_with": changes})
+        if on_start is not None:
+            on_start(thread_id)
+        return _run_steps(graph, None, config, context, on_update)
+
+
+def _settings_to_resume_with(
+    thread_id: str, record: dict[str, Any] | None, given: Settings, overrides: dict[str, Any]
+) -> tuple[Settings, list[str]]:
+    """The trial's own settings with this machine's and the overrides; the changes."""
+    if record is None:  # cut off before Stage 0 recorded them: nothing to keep yet
+        return given.with_overrides(**overrides), []
+    settings, changes = given.resumed(record, overrides)
+    for change in changes:
+        log.warning("trial %s %s", thread_id, change)
+    ambient = given.trial_record()
+    ignored = sorted(
+        name
+        for name, value in record.items()
+        if name not in overrides and name in ambient and ambient[name] != value
+    )
+    if ignored:
+        log.warning(
+            "trial %s keeps the settings it started with: %s here differ and are not used "
+            "(a flag such as --base-url or --model overrides one)",
+            thread_id,
+            ", ".join(ignored),
+        )
+    return settings, changes

@@ -122,13 +122,20 @@ def cmd_resume(options: argparse.Namespace) -> int:
     from lassi_ee.report.live import ProgressView
     from lassi_ee.trials import show_trial
 
-    settings = _settings(options)
+    settings = load_settings().with_overrides(checkpoint_url=options.checkpoints)
     so_far = show_trial(options.thread, settings)
     title = f"{so_far.app} on {so_far.device}"
+    flags = {
+        "generate_model": options.model,
+        "judge_model": options.judge_model,
+        "base_url": options.base_url,
+        "repeats": options.repeats,
+    }  # the trial keeps its own settings: only what is given here changes them
     with ProgressView() as view:
         result = resume_graph(
             options.thread,
             settings=settings,
+            overrides={name: value for name, value in flags.items() if value is not None},
             on_update=view.on_update,
             on_start=lambda thread_id: view.trial_started(thread_id, title, seed=so_far),
         )
@@ -245,8 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(run)
     run.set_defaults(handler=cmd_run)
 
-    resume = commands.add_parser("resume", help="continue a trial from its last step")
+    resume = commands.add_parser(
+        "resume", help="continue a trial from its last step, with the settings it started with"
+    )
     resume.add_argument("thread")
+    resume.add_argument(
+        "--repeats", type=int, help="a resume keeps the trial's; another is refused"
+    )
     _add_model_options(resume)
     resume.set_defaults(handler=cmd_resume)
 

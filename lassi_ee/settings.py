@@ -23,6 +23,25 @@ from pydantic_settings import (
 
 from lassi_ee.errors import UsageError
 
+# What a trial does not keep as its own: the key, and where this machine keeps files and
+# locks (a trial may resume on another node, or with its files moved).
+MACHINE_SETTINGS = frozenset(
+    {
+        "api_key", "checkpoint_url", "checkpoint_lock_timeout_s", "work_root", "runs_dir",
+        "cache_dir", "lock_dir", "lock_timeout_s", "llm_max_concurrent", "sandbox_user",
+        "sandbox_fresh_uid",
+    }
+)  # fmt: skip
+# What a trial's figures were measured and decided with: a resume cannot change them.
+FIXED_FOR_A_TRIAL = frozenset(
+    {
+        "repeats", "min_window_s", "sample_period_s", "settle_window_s", "settle_tolerance_w",
+        "min_energy_gain", "noise_sigmas", "check_rtol", "check_atol", "initial_temperature",
+        "temperature_step", "max_temperature", "max_iterations", "max_self_corrections",
+        "max_fruitless_without_temperature",
+    }
+)  # fmt: skip
+
 
 def _config_file() -> Path:
     """The TOML file settings come from: ``LASSI_CONFIG``, which must exist, or
@@ -191,6 +210,47 @@ class Settings(BaseSettings):
             return type(self).model_validate({**self.model_dump(), **update})
         except ValidationError as error:
             raise UsageError(f"invalid settings (command-line flags): {_problems(error)}") from None
+
+    def trial_record(self) -> dict[str, Any]:
+        """The settings a trial keeps as its own, as JSON values: models, endpoint,
+        measurement, method and limits; never the API key or this machine's paths."""
+        return self.model_dump(mode="json", exclude=set(MACHINE_SETTINGS))
+
+    def resumed(
+        self, record: dict[str, Any], overrides: dict[str, Any]
+    ) -> tuple[Settings, list[str]]:
+        """The settings a trial resumes with: these (this process's) for the machine, the
+        trial's ``record`` for everything else, then ``overrides`` (flags, arguments).
+        Returns them and one line per override that changed the record. Changing what
+        the trial's figures depend on is a UsageError."""
+        fields = type(self).model_fields
+        unknown = sorted(set(overrides) - set(fields))
+        if unknown:
+            raise UsageError(f"not settings: {', '.join(unknown)} (see lassi_ee/settings.py)")
+        recorded = {name: value for name, value in record.items() if name in fields}
+        machine = {name: getattr(self, name) for name in MACHINE_SETTINGS}
+        try:
+            settings = type(self).model_validate(
+                {**self.model_dump(), **recorded, **machine, **overrides}
+            )
+        except ValidationError as error:
+            raise UsageError(f"invalid settings to resume with: {_problems(error)}") from None
+        now = settings.model_dump(mode="json")
+        changed = [
+            name
+            for name in overrides
+            if name not in MACHINE_SETTINGS and now[name] != recorded.get(name)
+        ]
+        fixed = [name for name in changed if name in FIXED_FOR_A_TRIAL]
+        if fixed:
+            was = ", ".join(f"{name} {recorded.get(name)}" for name in fixed)
+            raise UsageError(
+                f"{', '.join(fixed)} cannot change on resume: the trial's figures were "
+                f"measured and decided with {was}; start a new trial for other values"
+            )
+        return settings, [
+            f"resumed with {name} {now[name]} instead of {recorded.get(name)}" for name in changed
+        ]
 
 
 def _problems(error: ValidationError) -> str:

@@ -9,7 +9,7 @@ one vocabulary.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -138,6 +138,10 @@ class TrialState(TypedDict, total=False):
     temperature: float
     temperature_applies: bool
     fruitless: int
+    # --- how the trial runs: its settings from Stage 0 on (never the API key), and the
+    # explicit changes resumes made to them ---
+    trial_settings: dict[str, Any]
+    resumed_with: Annotated[list[str], operator.add]
     # --- Stage 4 and bookkeeping ---
     comparison: str | None
     categories: list[CategorizedOptimization]

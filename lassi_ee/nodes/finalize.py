@@ -136,6 +136,8 @@ def write_archive(state: TrialState, root: Path) -> Path:
         "versions": versions,
         "files": files,
         "usage": usage.model_dump(mode="json") if usage else None,
+        "settings": state.get("trial_settings"),
+        "resumed_with": state.get("resumed_with", []),
     }
     return Path(_write(root / "manifest.json", json.dumps(manifest, indent=1)))
 

@@ -118,6 +118,7 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
         "fruitless": 0,
         "temperature": settings.initial_temperature,
         "usage": Usage(),
+        "trial_settings": settings.trial_record(),
         "limits": Limits(
             max_iterations=settings.max_iterations,
             max_self_corrections=settings.max_self_corrections,
@@ -134,6 +135,7 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
         return {**start, "error": str(error)}
     archive = archive_dir(settings)
     (archive / "reference.json").write_text(reference.model_dump_json(indent=1))
+    (archive / "settings.json").write_text(json.dumps(start["trial_settings"], indent=1))
     return {
         **start,
         "app": app,

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from lassi_ee.energy.base import Timeline
 from lassi_ee.energy.nvidia import NvidiaBackend
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.trials import show_trial
 
 HERE = Path(__file__).resolve().parent
@@ -93,7 +95,15 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
     for field in ("best_version", "best_code", "stop_reason", "versions", "iterations"):
         assert getattr(killed, field) == getattr(straight, field), field
     assert killed.self_corrections == straight.self_corrections == 2
-    assert outcomes(trial_state(settings, "killed")) == outcomes(trial_state(settings, "straight"))
+    killed_state, straight_state = (
+        trial_state(settings, "killed"),
+        trial_state(settings, "straight"),
+    )
+    assert outcomes(killed_state) == outcomes(straight_state)
+    # resumed 17 times with no flags: the settings it started with, never changed
+    assert killed_state["trial_settings"] == straight_state["trial_settings"]
+    assert killed_state["trial_settings"] == settings.trial_record()
+    assert killed_state.get("resumed_with", []) == []
     manifest = json.loads((Path(killed.archive_path) / "manifest.json").read_text())
     assert [v["outcome"] for v in manifest["versions"]] == [
         "invalid", "compile_failed", "run_failed", "improved", "invalid",
@@ -192,14 +202,11 @@ def test_an_unreachable_a_failing_and_a_stalled_llm_server_interrupt_and_resume_
         }
     )
     try:
-        at = {
-            url: base.model_copy(update={"base_url": url})
-            for url in (closed_url, failing.base_url, stalled.base_url, live.base_url)
-        }
-        results = [run_graph(source_file, "cpu", thread_id="t1", settings=at[closed_url])]
-        for url in (failing.base_url, stalled.base_url):
-            results.append(resume_graph("t1", settings=at[url]))
-        finished = resume_graph("t1", settings=at[live.base_url])
+        started = base.model_copy(update={"base_url": closed_url})
+        results = [run_graph(source_file, "cpu", thread_id="t1", settings=started)]
+        for url in (failing.base_url, stalled.base_url):  # the trial keeps its endpoint
+            results.append(resume_graph("t1", settings=base, overrides={"base_url": url}))
+        finished = resume_graph("t1", settings=base, overrides={"base_url": live.base_url})
     finally:
         for server in (failing, stalled, live):
             server.stop()
@@ -216,8 +223,22 @@ def test_an_unreachable_a_failing_and_a_stalled_llm_server_interrupt_and_resume_
     assert len(failing.requests) == len(stalled.requests) == 2  # each retried once
     assert finished.status == "improved" and finished.best_version == 2
     assert len(live.requests) == 9  # the whole trial once: nothing answered was asked again
-    state = trial_state(at[live.base_url], "t1")
+    state = trial_state(base, "t1")
     assert [c.outcome for c in state["history"]] == ["not_lower", "improved"]
+    assert state["resumed_with"] == [
+        f"resumed with base_url {new} instead of {old}"
+        for old, new in pairwise([closed_url, failing.base_url, stalled.base_url, live.base_url])
+    ]
+    assert state["trial_settings"]["base_url"] == live.base_url  # the override stays
+    with open_checkpointer(base.checkpoint_url) as saver:  # each step's own, newest first
+        steps = saver.list({"configurable": {"thread_id": "t1"}})
+        urls = [
+            json.loads(c.metadata["lassi_settings"])["base_url"]
+            for c in steps
+            if "lassi_settings" in c.metadata
+        ]
+    assert urls[0] == live.base_url and urls[-1] == closed_url
+    assert "api_key" not in state["trial_settings"]
 
 
 # --- the sensor fails mid-measurement --------------------------------------------------
