@@ -24,6 +24,7 @@ from lassi_ee.graph.checkpoint import (
     checkpoints_exist,
     open_checkpointer,
     redacted,
+    trial_lock,
 )
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.replies import CategorizedOptimization
@@ -308,6 +309,7 @@ def run_graph(
     with (
         _stopped_in_one_line(thread_id, settings),
         _checkpointer(checkpointer, settings) as saver,
+        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
     ):
         graph = compile_graph(saver)
         if graph.get_state(config).values:
@@ -349,6 +351,7 @@ def resume_graph(
     with (
         _stopped_in_one_line(thread_id, settings),
         _checkpointer(checkpointer, settings) as saver,
+        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
     ):
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)

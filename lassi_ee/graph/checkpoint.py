@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -148,3 +151,65 @@ def _postgres_checkpointer(url: str) -> Iterator[BaseCheckpointSaver]:
         with _setup_lock(cast(Connection, postgres.conn)):  # from_conn_string: one
             postgres.setup()
         yield postgres
+
+
+_TRIAL_LOCKS = 0x1A551EF  # the advisory lock class of trial locks in a Postgres database
+
+
+def _holder() -> str:
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def _already_driven(thread_id: str, holder: str) -> LassiError:
+    return LassiError(
+        f"trial {thread_id} is being run by {holder}: wait for it to end or stop it (a "
+        "second process would repeat its steps and break the first)"
+    )
+
+
+@contextmanager
+def trial_lock(url: str, thread_id: str) -> Iterator[None]:
+    """One process at a time drives a trial. The lock is the kernel's (a file lock beside
+    a SQLite database) or the server's (an advisory lock in Postgres), so it goes with
+    the process that held it: a killed driver leaves nothing to clean up, and the next
+    `resume` takes over. A trial already driven is one LassiError naming its driver."""
+    if is_postgres(url):
+        with _postgres_trial_lock(url, thread_id):
+            yield
+        return
+    folder = sqlite_path(url).with_name(sqlite_path(url).name + ".locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{thread_id}.lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise _already_driven(thread_id, handle.read().strip() or "another process") from None
+        handle.truncate(0)
+        handle.write(_holder())
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+
+
+@contextmanager
+def _postgres_trial_lock(url: str, thread_id: str) -> Iterator[None]:
+    """The advisory lock lives as long as this connection; the holder is named by the
+    connection's application_name, which the server shows every other client."""
+    from psycopg import connect
+
+    with connect(url, autocommit=True, application_name=f"lassi-ee {_holder()}") as connection:
+        key = (_TRIAL_LOCKS, thread_id)
+        taken = connection.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key).fetchone()
+        if not (taken and taken[0]):
+            row = connection.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.classid::int4 = %s AND l.objid::int4 = hashtext(%s) AND l.objsubid = 2",
+                key,
+            ).fetchone()
+            holder = str(row[0]).removeprefix("lassi-ee ") if row else "another process"
+            raise _already_driven(thread_id, holder)
+        yield

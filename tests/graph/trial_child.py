@@ -2,8 +2,9 @@
 
     python trial_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
 
-KILL is "none", "after:NODE" (once NODE's step is checkpointed) or
-"during:measure" (part-way through the first measurement this process makes).
+KILL is "none", "after:NODE" (once NODE's step is checkpointed), "during:measure"
+(part-way through the first measurement this process makes) or "hold:NODE" (once
+NODE's step is checkpointed, create LOG.held and wait to be killed).
 LLM calls and measurements are appended to LOG, one line each.
 """
 
@@ -13,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from trial_programs import answer_by_best_code
@@ -44,6 +46,9 @@ def main() -> None:
     def on_update(node: str, update: dict) -> None:
         if kill == f"after:{node}":
             die()
+        if kill == f"hold:{node}":
+            Path(f"{log}.held").touch()
+            time.sleep(600)
 
     model = answer_by_best_code(log)
     if mode == "run":

@@ -23,7 +23,7 @@ import pytest
 from hardening_trials import outcomes, run_trial, trial_state
 from openai_stub import StubOpenAIServer
 from pydantic import SecretStr
-from trial_programs import FASTER, SAME, VALID, WRONG_RESULT, fenced, scripted
+from trial_programs import FASTER, SAME, VALID, WRONG_RESULT, answer_by_best_code, fenced, scripted
 
 import lassi_ee.tools.profile as profile_tool
 from lassi_ee.api import resume_graph, run_graph
@@ -447,6 +447,53 @@ def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
         (a, b) for a in windows["first"] for b in windows["second"]
     ):
         assert a_end <= b_start or b_end <= a_start, "two measurements overlapped"
+
+
+# --- one driver per trial --------------------------------------------------------------
+
+
+def test_a_second_driver_of_a_live_trial_is_refused_and_a_dead_ones_lock_is_taken_over(
+    source_file, trial_settings, tmp_path
+):
+    """A resume of a trial another process is running used to re-measure a finished
+    version, ask the LLM again and crash the first process; now it is one line naming
+    that process. Once that process is killed, its lock is taken over."""
+    log = tmp_path / "calls.log"
+    trial_child = ROOT / "tests" / "graph" / "trial_child.py"
+    args = ["run", str(source_file), "t1", trial_settings.model_dump_json(), str(log)]
+    driver = child(trial_child, *args, "hold:vanilla")
+    try:
+        deadline = time.monotonic() + 120
+        while not Path(f"{log}.held").exists():
+            assert driver.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        holder = f"trial t1 is being run by pid {driver.pid} on "
+        with pytest.raises(LassiError, match=holder):
+            resume_graph("t1", settings=trial_settings, models=answer_by_best_code(log))
+        env = {
+            **os.environ, "PYTHONPATH": str(ROOT), "LASSI_CONFIG": os.devnull,
+            "LASSI_CHECKPOINT_URL": trial_settings.checkpoint_url,
+            "LASSI_BASE_URL": "http://127.0.0.1:9/v1",
+        }  # fmt: skip
+        for command in (
+            ["resume", "t1"],
+            ["run", str(source_file), "--device", "cpu", "--thread", "t1"],
+        ):
+            refused = subprocess.run(
+                [sys.executable, "-m", "lassi_ee.cli", *command],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            assert refused.returncode == 1 and refused.stderr.startswith(f"lassi-ee: {holder}")
+            assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    finally:
+        driver.kill()
+        driver.wait()
+    result = resume_graph("t1", settings=trial_settings, models=answer_by_best_code(log))
+    assert result.status == "improved"
+    calls = log.read_text().split()
+    assert calls.count("vanilla") == 1 and calls.count("refactor") == 1  # nothing asked twice
 
 
 # --- the checkpoint database locked by another process -------------------------------
