@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -228,3 +229,23 @@ def test_a_resumed_trial_keeps_its_model_and_endpoint_and_records_an_override(se
     started = json.loads((Path(shown["archive_path"]) / "settings.json").read_text())
     assert (started["generate_model"], started["base_url"]) == ("m1", first.base_url)
     assert "sk-test-key" not in (Path(shown["archive_path"]) / "settings.json").read_text()
+
+
+def test_ctrl_c_names_the_trial_to_resume(settings, tmp_path):
+    """The message used to say `lassi-ee resume THREAD`, with THREAD for any trial."""
+    source = tmp_path / "spin.cpp"
+    source.write_text(SOURCE)
+    server = StubOpenAIServer().start()
+    server.reply(fenced(SAME), delay_s=60)  # the vanilla request is held: Ctrl-C comes then
+    env = {**settings_env(settings), "LASSI_API_KEY": "sk-test", "LASSI_BASE_URL": server.base_url}
+    try:
+        run = cli("run", str(source), "--device", "cpu", "--thread", "cut-7", env=env)
+        deadline = time.monotonic() + 120
+        while not server.requests and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert run.returncode == 130
+    assert "interrupted; `lassi-ee resume cut-7` continues the trial" in stderr
