@@ -177,13 +177,24 @@ def outage(error: BaseException, settings: Settings) -> str | None:
     disk = disk_failure(error, trial_files(settings))
     if disk is not None:
         return str(disk)
-    if isinstance(error, sqlite3.Error) or type(error).__module__.startswith("psycopg"):
+    if _is_database_failure(error):
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return (
             f"checkpoint database {redacted(settings.checkpoint_url)} failed ({detail}): wait "
             "for the process that holds it, or free space on its disk"
         )
     return None
+
+
+def _is_database_failure(error: BaseException) -> bool:
+    """Locked, damaged, full or unreachable; not a mistake in a query."""
+    if isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError:
+        return True
+    try:
+        from psycopg import OperationalError
+    except ImportError:
+        return False
+    return isinstance(error, OperationalError)
 
 
 def resume_hint(thread_id: str) -> str:
