@@ -235,17 +235,10 @@ def test_ctrl_c_names_the_trial_to_resume(settings, tmp_path):
     """The message used to say `lassi-ee resume THREAD`, with THREAD for any trial."""
     source = tmp_path / "spin.cpp"
     source.write_text(SOURCE)
-    server = StubOpenAIServer().start()
-    server.reply(fenced(SAME), delay_s=60)  # the vanilla request is held: Ctrl-C comes then
-    env = {**settings_env(settings), "LASSI_API_KEY": "sk-test", "LASSI_BASE_URL": server.base_url}
-    try:
-        run = cli("run", str(source), "--device", "cpu", "--thread", "cut-7", env=env)
-        deadline = time.monotonic() + 120
-        while not server.requests and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        run.send_signal(signal.SIGINT)
-        _, stderr = run.communicate(timeout=60)
-    finally:
-        server.stop()
+    env = {**settings_env(settings), "LASSI_BASE_URL": "http://127.0.0.1:9/v1"}
+    run = cli("run", str(source), "--device", "cpu", "--thread", "cut-7", env=env)
+    assert run.stdout is not None and "trial cut-7 started" in run.stdout.readline()
+    run.send_signal(signal.SIGINT)  # in Stage 0
+    _, stderr = run.communicate(timeout=60)
     assert run.returncode == 130
     assert "interrupted; `lassi-ee resume cut-7` continues the trial" in stderr

@@ -43,7 +43,7 @@ def test_the_end_of_a_cut_output_is_kept_and_its_success_marker_found(chatty):
     assert result.stdout.startswith("progress line 0")
     assert "bytes of output cut here" in result.stdout
     assert result.stdout.endswith("result 42\nPASS\n")
-    assert len(result.stdout) < 100_200
+    assert len(result.stdout) <= 100_000
     assert self_check_failure(app, result) is None  # it used to say "no success marker"
 
 

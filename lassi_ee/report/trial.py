@@ -15,7 +15,14 @@ from typing import cast
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
-from lassi_ee.api import Figures, TrialResult, figures_of, result_from_state, unknown_trial
+from lassi_ee.api import (
+    Figures,
+    TrialResult,
+    figures_of,
+    result_from_state,
+    result_of,
+    unknown_trial,
+)
 from lassi_ee.demo.model import DEMO_MODEL_NAME, SCRIPTED_MARK
 from lassi_ee.energy.base import EnergyProfile, Timeline
 from lassi_ee.graph.builder import compile_graph
@@ -210,6 +217,8 @@ def load_trial_report(thread_id: str, settings: Settings) -> TrialReport:
         snapshot = compile_graph(saver).get_state(config)
     if not snapshot.values:
         raise unknown_trial(thread_id, settings)
-    return trial_report_from_state(
+    report = trial_report_from_state(
         thread_id, cast(TrialState, snapshot.values), finished=not snapshot.next
     )
+    # the checkpoint also knows whether an outage interrupted its next step
+    return report.model_copy(update={"result": result_of(thread_id, snapshot)})

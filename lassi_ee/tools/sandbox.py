@@ -272,15 +272,20 @@ TAIL_BYTES = 64 * 1024
 def read_capped(path: Path, max_bytes: int) -> tuple[str, bool]:
     """A log as kept, and whether any was cut: all of it up to ``max_bytes``; beyond,
     its start and its end (where success markers and final results are printed) around a
-    line that says how much of the middle is missing."""
+    line that says how much of the middle is missing, ``max_bytes`` in all."""
     size = path.stat().st_size
     with path.open("rb") as handle:
         if size <= max_bytes:
             return handle.read().decode(errors="replace"), False
-        tail_bytes = min(max_bytes // 4, TAIL_BYTES)
-        head = handle.read(max_bytes - tail_bytes)
+        longest_line = _cut_line(size, max_bytes)  # the count of cut bytes is at most size
+        budget = max(max_bytes - len(longest_line) - 2, 0)
+        tail_bytes = min(budget // 4, TAIL_BYTES)
+        head = handle.read(budget - tail_bytes)
         handle.seek(size - tail_bytes)
         tail = handle.read(tail_bytes)
-    cut = size - len(head) - len(tail)
-    line = f"[lassi-ee: {cut} bytes of output cut here (max_output_bytes keeps {max_bytes})]"
+    line = _cut_line(size - len(head) - len(tail), max_bytes)
     return f"{head.decode(errors='replace')}\n{line}\n{tail.decode(errors='replace')}", True
+
+
+def _cut_line(cut_bytes: int, max_bytes: int) -> str:
+    return f"[lassi-ee: {cut_bytes} bytes of output cut here (max_output_bytes keeps {max_bytes})]"

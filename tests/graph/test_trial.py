@@ -25,6 +25,7 @@ from lassi_ee.api import TrialResult, resume_graph, run_graph
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.fake import RoleScriptedChatModel
+from lassi_ee.report.files import report_trial
 from lassi_ee.trials import list_trials, show_trial
 
 
@@ -220,6 +221,8 @@ def test_an_llm_outage_mid_trial_interrupts_it_and_a_resume_finishes_it(
     assert shown.status == "interrupted" and shown.stop_reason == result.stop_reason
     (row,) = list_trials(settings)
     assert row.status == "interrupted" and "connection refused" in row.summary
+    report = report_trial("t1", settings, settings.runs_dir / "report").markdown.read_text()
+    assert "status **interrupted**" in report and "stopped: interrupted: the LLM server" in report
 
     resumed = resume_graph("t1", settings=settings, models=model)
     assert resumed.status == "improved" and resumed.stop_reason == "iteration cap reached (1)"

@@ -18,6 +18,7 @@ from trial_programs import DOES_NOT_COMPILE, SOURCE, scripted
 
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.apps import load_app
+from lassi_ee.cli import main
 from lassi_ee.devices import resolve_device
 from lassi_ee.energy.measure import MAX_RUNS_PER_WINDOW, measure, one_at_a_time
 from lassi_ee.energy.none import NoSensorBackend
@@ -51,6 +52,11 @@ def assert_one_line(proc: subprocess.CompletedProcess[str], code: int, words: st
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lassi-ee: ") and words in lines[0], lines
     assert "Traceback" not in proc.stderr
+
+
+def assert_one_line_in(stderr: str, words: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lassi-ee: ") and words in lines[0], lines
 
 
 def gpu_visible() -> bool:
@@ -240,35 +246,43 @@ def test_bad_settings_are_every_problem_in_one_line(tmp_path):
     ],
 )
 def test_a_setting_out_of_its_range_is_a_usage_error_before_anything_starts(
-    command, env, words, bad_sources, tmp_path
+    command, env, words, bad_sources, tmp_path, monkeypatch, capsys
 ):
     """Each used to start: a ValueError traceback, a trial that failed, every candidate
     timed out, an iteration run anyway, a missing config file ignored."""
     cwd = tmp_path / "here"
     cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    for name, value in {"LASSI_BASE_URL": "http://127.0.0.1:9/v1", **env}.items():
+        monkeypatch.setenv(name, value)
     args = [str(bad_sources["good"]) if arg == "GOOD" else arg for arg in command]
-    env = {"LASSI_CONFIG": os.devnull, "LASSI_BASE_URL": "http://127.0.0.1:9/v1", **env}
-    proc = lassi(*args, env=env, cwd=cwd)
-    assert_one_line(proc, 2, words)
+    assert main(args) == 2
+    assert_one_line_in(capsys.readouterr().err, words)
     assert list(cwd.iterdir()) == []  # no checkpoint database, no runs/
 
 
-def test_a_damaged_or_mistyped_checkpoint_database_is_one_line_and_nothing_is_made(tmp_path):
-    env = {"LASSI_CONFIG": os.devnull}
+def test_a_damaged_or_mistyped_checkpoint_database_is_one_line_and_nothing_is_made(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "checkpoints").mkdir()
     damaged = tmp_path / "checkpoints" / "lassi-ee.sqlite"
     damaged.write_text("junk\n")
     for command in (["trials"], ["show", "t1"], ["report", "t1"]):
-        proc = lassi(*command, env=env, cwd=tmp_path)
-        assert_one_line(proc, 1, f"checkpoint database {damaged.relative_to(tmp_path)}")
-        assert "file is not a database" in proc.stderr
+        assert main(command) == 1
+        stderr = capsys.readouterr().err
+        assert_one_line_in(stderr, "checkpoint database checkpoints/lassi-ee.sqlite")
+        assert "file is not a database" in stderr
     assert damaged.read_text() == "junk\n"
     typo = ["--checkpoints", "chekpoints/x.sqlite"]
-    listed = lassi(*typo, "trials", env=env, cwd=tmp_path)
-    assert listed.returncode == 0 and "no trials in chekpoints/x.sqlite" in listed.stdout
+    assert main([*typo, "trials"]) == 0
+    assert "no trials in chekpoints/x.sqlite" in capsys.readouterr().out
     for command in (["show", "t1"], ["resume", "t1"], ["report", "t1"]):
-        assert_one_line(lassi(*typo, *command, env=env, cwd=tmp_path), 2, "chekpoints/x.sqlite")
+        assert main([*typo, *command]) == 2
+        assert_one_line_in(capsys.readouterr().err, "chekpoints/x.sqlite")
     assert not (tmp_path / "chekpoints").exists() and not (tmp_path / "runs").exists()
+    # the one-line message as a user sees it, exit status and all
+    assert_one_line(lassi("trials", env={"LASSI_CONFIG": os.devnull}, cwd=tmp_path), 1, "damaged")
 
 
 def test_unbalanced_quotes_in_args_are_one_line(bad_sources):

@@ -475,18 +475,18 @@ def test_a_second_driver_of_a_live_trial_is_refused_and_a_dead_ones_lock_is_take
             "LASSI_CHECKPOINT_URL": trial_settings.checkpoint_url,
             "LASSI_BASE_URL": "http://127.0.0.1:9/v1",
         }  # fmt: skip
-        for command in (
-            ["resume", "t1"],
-            ["run", str(source_file), "--device", "cpu", "--thread", "t1"],
-        ):
-            refused = subprocess.run(
-                [sys.executable, "-m", "lassi_ee.cli", *command],
-                env=env,
-                capture_output=True,
-                text=True,
+        with pytest.raises(LassiError, match=holder):
+            run_graph(
+                source_file, "cpu", thread_id="t1", settings=trial_settings, models=scripted()
             )
-            assert refused.returncode == 1 and refused.stderr.startswith(f"lassi-ee: {holder}")
-            assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        refused = subprocess.run(
+            [sys.executable, "-m", "lassi_ee.cli", "resume", "t1"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert refused.returncode == 1 and refused.stderr.startswith(f"lassi-ee: {holder}")
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     finally:
         driver.kill()
         driver.wait()
