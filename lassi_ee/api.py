@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import errno
+import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -17,17 +18,26 @@ from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
 from lassi_ee.devices import resolve_device
-from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.errors import LassiError, TrialInterrupted, UsageError, disk_failure
 from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.graph.checkpoint import (
+    checkpoints_exist,
+    open_checkpointer,
+    redacted,
+    trial_lock,
+)
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage
-from lassi_ee.nodes.common import TrialContext
+from lassi_ee.nodes.common import TrialContext, trial_files
 from lassi_ee.settings import Settings, load_settings
 from lassi_ee.state import Candidate, TrialState, Verdict
+from lassi_ee.thread_ids import check_thread_id, thread_name
+from lassi_ee.tools.compile import require_device_for
 
+log = logging.getLogger(__name__)
 OnUpdate = Callable[[str, dict[str, Any]], None]
+OnStart = Callable[[str], object]
 VALID_OUTCOMES = ("improved", "not_lower")
 
 
@@ -41,7 +51,9 @@ class Figures(BaseModel):
 
 class TrialResult(BaseModel):
     thread_id: str
-    status: Literal["improved", "no_improvement", "failed", "unfinished"]
+    status: Literal["improved", "no_improvement", "failed", "unfinished", "interrupted"] = Field(
+        description="interrupted: an outage (LLM server, disk, database) stopped it; resume it"
+    )
     app: str | None = None
     device: str | None = None
     objective: Literal["energy", "runtime"] | None = None
@@ -75,7 +87,9 @@ class TrialResult(BaseModel):
     vanilla: Figures | None = None
     final_valid: bool = Field(False, description="some version was VALID (improved or not)")
     final: Figures | None = Field(None, description="the lowest valid version's figures")
-    pipeline_s: float | None = Field(None, description="wall time from Stage 0 to the end")
+    pipeline_s: float | None = Field(
+        None, description="running time from Stage 0 to the end (not the time it lay killed)"
+    )
     verdicts: dict[int, Verdict] = Field(default_factory=dict)
     versions: int = 0
     iterations: int = 0
@@ -150,8 +164,8 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         archive_error=state.get("archive_error"),
         usage=state.get("usage") or Usage(),
     )
-    if "finished_unix" in state and "started_unix" in state:
-        result.pipeline_s = state["finished_unix"] - state["started_unix"]
+    if "finished_unix" in state:  # the time its steps ran, not the time it lay dead
+        result.pipeline_s = state.get("running_s") or state["finished_unix"] - state["started_unix"]
     if vanilla is not None and vanilla.outcome == "improved" and vanilla.confirmation:
         result.vanilla_confirmed_reduction = vanilla.confirmation.decision.reduction
     if final_check is not None:
@@ -186,27 +200,75 @@ def _checkpointer(
             yield saver
 
 
+def outage(error: BaseException, settings: Settings) -> str | None:
+    """What failed, when ``error`` is an outage (the LLM server, the disk, the checkpoint
+    database) that interrupts a trial rather than ending it; None for any other error."""
+    if isinstance(error, TrialInterrupted):
+        return str(error)
+    disk = disk_failure(error, trial_files(settings))
+    if disk is not None:
+        return str(disk)
+    if _is_database_failure(error):
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return (
+            f"checkpoint database {redacted(settings.checkpoint_url)} failed ({detail}): wait "
+            "for the process that holds it, or free space on its disk"
+        )
+    return None
+
+
+def _is_database_failure(error: BaseException) -> bool:
+    """Locked, damaged, full or unreachable; not a mistake in a query."""
+    if isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError:
+        return True
+    try:
+        from psycopg import OperationalError
+    except ImportError:
+        return False
+    return isinstance(error, OperationalError)
+
+
+def resume_hint(thread_id: str) -> str:
+    return f"`lassi-ee resume {thread_id}` continues from the last completed step"
+
+
 @contextmanager
 def _stopped_in_one_line(thread_id: str, settings: Settings) -> Iterator[None]:
-    """What stops a trial from outside (a full disk, a checkpoint database another process
-    holds) becomes one LassiError that says how to go on: every finished step is
-    checkpointed, so the trial resumes where it stopped."""
-    resume = f"then `lassi-ee resume {thread_id}` continues from the last finished step"
+    """An outage outside the trial's steps (opening or reading its checkpoints) becomes one
+    LassiError that says how to go on."""
     try:
         yield
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except Exception as error:
+        what = outage(error, settings)
+        if what is None:
             raise
-        where = error.filename or (
-            f"the trial's files (runs_dir {settings.runs_dir}, work_root {settings.work_root}, "
-            f"cache_dir {settings.cache_dir})"
-        )
-        raise LassiError(f"cannot write {where}: {error.strerror}; free space, {resume}") from None
-    except sqlite3.OperationalError as error:
-        raise LassiError(
-            f"checkpoint database {settings.checkpoint_url} failed ({error}): wait for the "
-            f"process that holds it, or free space on its disk, {resume}"
-        ) from None
+        raise LassiError(f"{what}; then {resume_hint(thread_id)}") from None
+
+
+def _run_steps(
+    graph: Any,
+    graph_input: Any,
+    config: RunnableConfig,
+    context: TrialContext,
+    on_update: OnUpdate | None,
+) -> TrialResult:
+    """Run the trial's steps to the end, or until an outage interrupts it: then nothing is
+    finalized and the result says what failed and how to resume."""
+    thread_id = config["configurable"]["thread_id"]
+    try:
+        _stream(graph, graph_input, config, context, on_update)
+    except Exception as error:
+        what = outage(error, context.settings)
+        if what is None:
+            raise
+        log.warning("trial %s interrupted: %s", thread_id, what)
+        reason = f"interrupted: {what}; {resume_hint(thread_id)}"
+        try:
+            so_far = result_of(thread_id, graph.get_state(config))
+        except Exception:  # the checkpoint database itself is what failed
+            so_far = TrialResult(thread_id=thread_id, status="interrupted")
+        return so_far.model_copy(update={"status": "interrupted", "stop_reason": reason})
+    return result_of(thread_id, graph.get_state(config))
 
 
 def _stream(
@@ -217,7 +279,10 @@ def _stream(
     on_update: OnUpdate | None,
 ) -> None:
     # durability="sync": each step's checkpoint is on disk before the next step starts,
-    # so a trial killed at any moment repeats no completed step when resumed.
+    # so a trial killed at any moment repeats no completed step when resumed. Each
+    # checkpoint's metadata carries the settings its step ran with.
+    record = json.dumps(context.settings.trial_record(), sort_keys=True)
+    config = {**config, "metadata": {**config.get("metadata", {}), "lassi_settings": record}}
     chunks = graph.stream(
         graph_input, config, context=context, stream_mode="updates", durability="sync"
     )
@@ -228,16 +293,30 @@ def _stream(
 
 
 def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
-    """The result of a trial as its latest checkpoint has it (finished or not)."""
-    return result_from_state(thread_id, cast(TrialState, snapshot.values), not snapshot.next)
+    """The result of a trial as its latest checkpoint has it (finished or not). A step
+    that failed there (LangGraph keeps its error) means the trial was interrupted."""
+    result = result_from_state(thread_id, cast(TrialState, snapshot.values), not snapshot.next)
+    failed = [task for task in snapshot.tasks if task.error] if snapshot.next else []
+    if failed and result.status == "unfinished":
+        error = str(failed[0].error)
+        what = error.removeprefix(TrialInterrupted.MARK)
+        if what == error:  # not one of ours: a step that crashed
+            what = f"step {failed[0].name} failed: {error}"
+        result.status = "interrupted"
+        result.stop_reason = f"interrupted: {what}; {resume_hint(thread_id)}"
+    return result
 
 
 def unknown_trial(thread_id: str, settings: Settings) -> UsageError:
-    return UsageError(f"no trial {thread_id} in {settings.checkpoint_url}: see `lassi-ee trials`")
+    missing = "" if checkpoints_exist(settings.checkpoint_url) else " (there is no such file)"
+    return UsageError(
+        f"no trial {thread_id} in {settings.checkpoint_url}{missing}: see `lassi-ee trials`"
+    )
 
 
 def new_thread_id(source: str | Path) -> str:
-    return f"{Path(source).stem or 'trial'}-{uuid.uuid4().hex[:8]}"
+    """A fresh id named after the source: ``heat2d-1a2b3c4d``."""
+    return f"{thread_name(Path(source).stem)[:100]}-{uuid.uuid4().hex[:8]}"
 
 
 def run_graph(
@@ -251,6 +330,7 @@ def run_graph(
     args: list[str] | None = None,
     on_update: OnUpdate | None = None,
     request_gate: RequestGate | None = None,
+    on_start: OnStart | None = None,
 ) -> TrialResult:
     """Run one LASSI-EE trial of ``source`` on ``device`` and return its result.
 
@@ -258,46 +338,102 @@ def run_graph(
     work) raises a UsageError/LassiError before anything starts. ``models`` is one
     LangChain chat model or a mapping role/group -> model; None uses settings.
     ``request_gate`` limits concurrent LLM requests (see lassi_ee.llm.gate).
+    ``on_start(thread_id)`` is called once every check has passed and the trial starts.
     """
     settings = settings or load_settings()
-    load_app(source, args)
-    resolve_device(device)
+    if thread_id is not None:
+        check_thread_id(thread_id)
+    require_device_for(load_app(source, args), resolve_device(device))
     context = TrialContext(settings=settings, models=models, request_gate=request_gate)
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
+    with (
+        _stopped_in_one_line(thread_id, settings),
+        _checkpointer(checkpointer, settings) as saver,
+        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
+    ):
         graph = compile_graph(saver)
         if graph.get_state(config).values:
             raise UsageError(
                 f"trial {thread_id} already exists: `lassi-ee resume {thread_id}` continues it"
             )
         trial_input = {"source": str(source), "device": device, "args": args}
-        _stream(graph, trial_input, config, context, on_update)
-        snapshot = graph.get_state(config)
-        return result_of(thread_id, snapshot)
+        if on_start is not None:
+            on_start(thread_id)
+        return _run_steps(graph, trial_input, config, context, on_update)
 
 
 def resume_graph(
     thread_id: str,
     *,
     settings: Settings | None = None,
+    overrides: Mapping[str, Any] | None = None,
     models: Any | Mapping[str, Any] | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
     on_update: OnUpdate | None = None,
     request_gate: RequestGate | None = None,
+    on_start: OnStart | None = None,
 ) -> TrialResult:
-    """Continue a trial from its last completed step; a finished trial is just read."""
+    """Continue a trial from its last completed step; a finished trial is just read.
+
+    The trial goes on with the settings it started with (recorded at Stage 0), taking
+    from ``settings`` only what belongs to this machine (the API key, paths, locks).
+    ``overrides`` (setting name -> value, e.g. the CLI's --base-url) replace recorded
+    ones explicitly and become the trial's own: each change is logged and kept in the
+    trial ("resumed with base_url X instead of Y"); what the trial's figures depend on
+    (repeats, thresholds, limits) cannot change. ``on_start(thread_id)`` is called when
+    the trial really continues.
+    """
+    check_thread_id(thread_id)
     settings = settings or load_settings()
-    context = TrialContext(settings=settings, models=models, request_gate=request_gate)
+    if checkpointer is None and not checkpoints_exist(settings.checkpoint_url):
+        raise unknown_trial(thread_id, settings)  # and no empty database is left behind
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with _stopped_in_one_line(thread_id, settings), _checkpointer(checkpointer, settings) as saver:
+    with (
+        _stopped_in_one_line(thread_id, settings),
+        _checkpointer(checkpointer, settings) as saver,
+        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
+    ):
         graph = compile_graph(saver)
         snapshot = graph.get_state(config)
         if not snapshot.values:
             raise unknown_trial(thread_id, settings)
-        if snapshot.next:
-            context.llm()
-            _stream(graph, None, config, context, on_update)
-            snapshot = graph.get_state(config)
-        return result_of(thread_id, snapshot)
+        if not snapshot.next:
+            return result_of(thread_id, snapshot)
+        settings, changes = _settings_to_resume_with(
+            thread_id, snapshot.values.get("trial_settings"), settings, dict(overrides or {})
+        )
+        context = TrialContext(settings=settings, models=models, request_gate=request_gate)
+        context.llm()
+        if changes:  # from now on the trial's own settings, with the change noted
+            record = settings.trial_record()
+            graph.update_state(config, {"trial_settings": record, "resumed_with": changes})
+        if on_start is not None:
+            on_start(thread_id)
+        return _run_steps(graph, None, config, context, on_update)
+
+
+def _settings_to_resume_with(
+    thread_id: str, record: dict[str, Any] | None, given: Settings, overrides: dict[str, Any]
+) -> tuple[Settings, list[str]]:
+    """The trial's own settings with this machine's and the overrides; the changes."""
+    if record is None:  # cut off before Stage 0 recorded them: nothing to keep yet
+        return given.with_overrides(**overrides), []
+    settings, changes = given.resumed(record, overrides)
+    for change in changes:
+        log.warning("trial %s %s", thread_id, change)
+    ambient = given.trial_record()
+    ignored = sorted(
+        name
+        for name, value in record.items()
+        if name not in overrides and name in ambient and ambient[name] != value
+    )
+    if ignored:
+        log.warning(
+            "trial %s keeps the settings it started with: %s here differ and are not used "
+            "(a flag such as --base-url or --model overrides one)",
+            thread_id,
+            ", ".join(ignored),
+        )
+    return settings, changes

@@ -8,13 +8,14 @@ handed to the LLM").
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from lassi_ee.errors import UsageError
 
@@ -35,6 +36,7 @@ _EXTENSIONS: dict[str, Language] = {
 class BuildSpec(BaseModel):
     """How to build: the default compiler line, or the app's own Makefile/CMake."""
 
+    model_config = ConfigDict(extra="forbid")  # a mistyped key must not be ignored
     system: Literal["compiler", "make", "cmake"] = "compiler"
     flags: list[str] | None = Field(
         None, description="replace the default flags (the arch flag is still added)"
@@ -45,6 +47,8 @@ class BuildSpec(BaseModel):
 
 
 class AppManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a mistyped key must not be ignored
+
     name: str
     category: str = ""
     suite: str = Field("", description="where the app comes from: examples, HeCBench, miniApp")
@@ -61,6 +65,12 @@ class AppManifest(BaseModel):
     )
     data_files: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
+    env: list[str] = Field(
+        default_factory=list,
+        description="environment variables its build and runs need (passed from lassi-ee's "
+        "own environment) beyond the sandbox's allowlist: PATH, LD_LIBRARY_PATH, LANG, LC_*, "
+        "TZ, the GPU selection, OMP_*/GOMP_*/KMP_*",
+    )
     smoke_args: list[str] | None = Field(
         None,
         description="small arguments for a seconds-long trial run (CI, quick checks); "
@@ -184,10 +194,20 @@ def load_manifest(path: Path) -> AppManifest:
     try:
         return AppManifest.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
+        problems = "; ".join(_manifest_problem(e) for e in err.errors())
         raise UsageError(f"{path}: {problems}") from None
+
+
+def _manifest_problem(error: Any) -> str:
+    """One problem of a manifest; an unknown key names the closest known one."""
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] != "extra_forbidden":
+        return f"{where}: {error['msg']}"
+    model = BuildSpec if error["loc"][0] == "build" and len(error["loc"]) > 1 else AppManifest
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"the keys are {', '.join(known)}"
+    return f"{where}: unknown key ({hint})"
 
 
 def load_app(source: str | Path, args: list[str] | None = None) -> App:

@@ -26,6 +26,14 @@ def _settings(options: argparse.Namespace) -> Settings:
     )
 
 
+# An interrupted trial is no failure, and no result yet: EX_TEMPFAIL, "try again later".
+EXIT_INTERRUPTED = 75
+
+
+def exit_status(trial_status: str) -> int:
+    return {"failed": 1, "interrupted": EXIT_INTERRUPTED}.get(trial_status, 0)
+
+
 def _args(options: argparse.Namespace) -> list[str] | None:
     if options.args is None:
         return None
@@ -103,20 +111,21 @@ def cmd_run(options: argparse.Namespace) -> int:
     from lassi_ee.api import new_thread_id, run_graph
     from lassi_ee.report.live import ProgressView
 
-    thread_id = options.thread or new_thread_id(options.source)
+    options.thread = options.thread or new_thread_id(options.source)
+    title = f"{Path(options.source).name} on {options.device}"
     with ProgressView() as view:
-        view.trial_started(thread_id, f"{Path(options.source).name} on {options.device}")
         result = run_graph(
             options.source,
             options.device,
-            thread_id=thread_id,
+            thread_id=options.thread,
             settings=_settings(options),
             args=_args(options),
             on_update=view.on_update,
+            on_start=lambda thread_id: view.trial_started(thread_id, title),
         )
         view.trial_finished(result)
     _print_result(result)
-    return 0 if result.status != "failed" else 1
+    return exit_status(result.status)
 
 
 def cmd_resume(options: argparse.Namespace) -> int:
@@ -124,22 +133,38 @@ def cmd_resume(options: argparse.Namespace) -> int:
     from lassi_ee.report.live import ProgressView
     from lassi_ee.trials import show_trial
 
-    settings = _settings(options)
+    settings = load_settings().with_overrides(checkpoint_url=options.checkpoints)
     so_far = show_trial(options.thread, settings)
+    title = f"{so_far.app} on {so_far.device}"
+    flags = {
+        "generate_model": options.model,
+        "judge_model": options.judge_model,
+        "base_url": options.base_url,
+        "repeats": options.repeats,
+    }  # the trial keeps its own settings: only what is given here changes them
     with ProgressView() as view:
-        view.trial_started(options.thread, f"{so_far.app} on {so_far.device}", seed=so_far)
-        result = resume_graph(options.thread, settings=settings, on_update=view.on_update)
+        result = resume_graph(
+            options.thread,
+            settings=settings,
+            overrides={name: value for name, value in flags.items() if value is not None},
+            on_update=view.on_update,
+            on_start=lambda thread_id: view.trial_started(thread_id, title, seed=so_far),
+        )
         view.trial_finished(result)
     _print_result(result)
-    return 0 if result.status != "failed" else 1
+    return exit_status(result.status)
 
 
 def cmd_trials(options: argparse.Namespace) -> int:
     from lassi_ee.trials import list_trials
 
-    rows = list_trials(_settings(options))
+    settings = _settings(options)
+    rows = list_trials(settings)
     if not rows:
-        print("no trials yet: start one with `lassi-ee run SOURCE --device D`")
+        print(
+            f"no trials in {settings.checkpoint_url} yet: start one with "
+            "`lassi-ee run SOURCE --device D`"
+        )
     for row in rows:
         print(f"{row.thread_id:32} {row.status:15} {row.app or '-':20} {row.summary}")
     return 0
@@ -249,8 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(run)
     run.set_defaults(handler=cmd_run)
 
-    resume = commands.add_parser("resume", help="continue a trial from its last step")
+    resume = commands.add_parser(
+        "resume", help="continue a trial from its last step, with the settings it started with"
+    )
     resume.add_argument("thread")
+    resume.add_argument(
+        "--repeats", type=int, help="a resume keeps the trial's; another is refused"
+    )
     _add_model_options(resume)
     resume.set_defaults(handler=cmd_resume)
 
@@ -303,7 +333,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(rest.rstrip(), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("lassi-ee: interrupted; `lassi-ee resume THREAD` continues a trial", file=sys.stderr)
+        thread = getattr(options, "thread", None) or "THREAD"
+        print(
+            f"lassi-ee: interrupted; `lassi-ee resume {thread}` continues the trial",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -23,9 +23,35 @@ from pydantic_settings import (
 
 from lassi_ee.errors import UsageError
 
+# What a trial does not keep as its own: the key, and where this machine keeps files and
+# locks (a trial may resume on another node, or with its files moved).
+MACHINE_SETTINGS = frozenset(
+    {
+        "api_key", "checkpoint_url", "checkpoint_lock_timeout_s", "work_root", "runs_dir",
+        "cache_dir", "lock_dir", "lock_timeout_s", "llm_max_concurrent", "sandbox_user",
+        "sandbox_fresh_uid",
+    }
+)  # fmt: skip
+# What a trial's figures were measured and decided with: a resume cannot change them.
+FIXED_FOR_A_TRIAL = frozenset(
+    {
+        "repeats", "min_window_s", "sample_period_s", "settle_window_s", "settle_tolerance_w",
+        "min_energy_gain", "noise_sigmas", "check_rtol", "check_atol", "initial_temperature",
+        "temperature_step", "max_temperature", "max_iterations", "max_self_corrections",
+        "max_fruitless_without_temperature",
+    }
+)  # fmt: skip
+
 
 def _config_file() -> Path:
-    return Path(os.environ.get("LASSI_CONFIG", "lassi-ee.toml"))
+    """The TOML file settings come from: ``LASSI_CONFIG``, which must exist, or
+    ``lassi-ee.toml`` here when there is one."""
+    named = os.environ.get("LASSI_CONFIG")
+    if named is not None and not Path(named).exists():
+        raise UsageError(
+            f"LASSI_CONFIG names {named}, which does not exist: fix the path, or unset it"
+        )
+    return Path(named or "lassi-ee.toml")
 
 
 class Settings(BaseSettings):
@@ -37,23 +63,31 @@ class Settings(BaseSettings):
     judge_model: str | None = Field(None, description="defaults to context_model")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = OpenAI")
     api_key: SecretStr | None = Field(None, description="falls back to OPENAI_API_KEY")
-    request_timeout_s: float = 300.0
-    llm_max_attempts: int = 6
-    max_output_tokens: int = 16_000
-    max_reasks: int = 2
+    request_timeout_s: float = Field(
+        300.0, gt=0, description="seconds an LLM request may take before it is tried again"
+    )
+    llm_max_attempts: int = Field(
+        6, ge=1, description="attempts per LLM request (rate limits, 5xx and timeouts retried)"
+    )
+    max_output_tokens: int = Field(16_000, ge=1, description="longest reply asked for, tokens")
+    max_reasks: int = Field(
+        2, ge=0, description="times a reply with nothing usable (no program) is asked again"
+    )
     prices_per_mtok: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="model -> (USD per 1M input, per 1M output tokens)"
     )
-    budget_tokens: int | None = None
-    budget_usd: float | None = None
+    budget_tokens: int | None = Field(None, ge=1, description="tokens per trial; None = no limit")
+    budget_usd: float | None = Field(None, gt=0, description="USD per trial; None = no limit")
     docs_paths: list[Path] = Field(default_factory=list, description="own programming notes")
     # --- LLM layer: retries and cut-off replies (added with lassi_ee/llm) ---
     llm_backoff_initial_s: float = Field(
-        1.0, description="first retry wait on rate limits, 5xx and timeouts; grows exponentially"
+        1.0,
+        ge=0,
+        description="first retry wait on rate limits, 5xx and timeouts; grows exponentially",
     )
-    llm_backoff_max_s: float = Field(60.0, description="longest wait between two retries")
+    llm_backoff_max_s: float = Field(60.0, ge=0, description="longest wait between two retries")
     max_continuations: int = Field(
-        2, description="times a reply cut off by the length limit is asked to continue"
+        2, ge=0, description="times a reply cut off by the length limit is asked to continue"
     )
     # --- LLM layer: concurrency (added with the Ray engine, lassi_ee/campaign/ray_engine.py) ---
     llm_max_concurrent: int | None = Field(
@@ -64,12 +98,22 @@ class Settings(BaseSettings):
     )
 
     # --- the method (trial graph) ---
-    initial_temperature: float = 0.2
-    temperature_step: float = 0.2
-    max_temperature: float = 0.8
-    max_iterations: int = 10
-    max_self_corrections: int = 5
-    max_fruitless_without_temperature: int = 3
+    initial_temperature: float = Field(
+        0.2, ge=0, le=2, description="temperature of the first attempts (Stages 1 and 3)"
+    )
+    temperature_step: float = Field(
+        0.2, gt=0, description="added to the temperature after a valid try that saved nothing"
+    )
+    max_temperature: float = Field(
+        0.8, ge=0, le=2, description="Stage 3 stops once the temperature passes this"
+    )
+    max_iterations: int = Field(10, ge=1, description="Stage-3 refactorings at most")
+    max_self_corrections: int = Field(
+        5, ge=0, description="compile/runtime fixes per Stage-3 candidate"
+    )
+    max_fruitless_without_temperature: int = Field(
+        3, ge=1, description="tries without a gain that end Stage 3 for models with no temperature"
+    )
     min_energy_gain: float = Field(
         0.02,
         ge=0.0,
@@ -109,8 +153,8 @@ class Settings(BaseSettings):
         "paired estimate and 95 % interval are the trial's reported reduction",
     )
 
-    check_rtol: float = Field(1e-3, description="output check: relative tolerance on numbers")
-    check_atol: float = Field(1e-6, description="output check: absolute tolerance on numbers")
+    check_rtol: float = Field(1e-3, ge=0, description="output check: relative tolerance on numbers")
+    check_atol: float = Field(1e-6, ge=0, description="output check: absolute tolerance on numbers")
     suspicious_gain: float = Field(
         10.0,
         gt=1.0,
@@ -120,27 +164,41 @@ class Settings(BaseSettings):
     )
 
     # --- measurement (profile tool) ---
-    repeats: int = 3
-    min_window_s: float = Field(2.0, description="short programs run back to back until this long")
-    sample_period_s: float = 0.01
-    settle_window_s: float = 1.0
-    settle_tolerance_w: float = 3.0
-    settle_timeout_s: float = 30.0
+    repeats: int = Field(3, ge=1, description="measured windows per version")
+    min_window_s: float = Field(
+        2.0, gt=0, description="short programs run back to back until this long"
+    )
+    sample_period_s: float = Field(0.01, gt=0, description="power timeline period, seconds")
+    settle_window_s: float = Field(
+        1.0, gt=0, description="idle is settled when two windows this long agree"
+    )
+    settle_tolerance_w: float = Field(
+        3.0, gt=0, description="how closely (W) two idle windows must agree"
+    )
+    settle_timeout_s: float = Field(
+        30.0, gt=0, description="longest wait for the idle power to settle"
+    )
     lock_dir: Path = Path("/tmp/lassi-ee-locks")
     # --- measurement: added by the energy layer (lassi_ee/energy) ---
     lock_timeout_s: float = Field(
-        900.0, description="how long a measurement waits for another one on the same device"
+        900.0, ge=0, description="how long a measurement waits for another one on the same device"
     )
 
     # --- compile and run ---
-    compile_timeout_s: float = 300.0
-    run_timeout_s: float = 600.0
-    max_output_bytes: int = 1_000_000
-    max_file_size_mb: int = 2048
-    max_open_files: int = 1024
-    max_processes: int = 512
+    compile_timeout_s: float = Field(300.0, gt=0, description="seconds a build may take")
+    run_timeout_s: float = Field(600.0, gt=0, description="seconds one run of a program may take")
+    max_output_bytes: int = Field(
+        1_000_000,
+        ge=1,
+        description="output kept per run and stream (its start and its end when longer)",
+    )
+    max_file_size_mb: int = Field(2048, ge=1, description="RLIMIT_FSIZE of every sandboxed run")
+    max_open_files: int = Field(1024, ge=16, description="RLIMIT_NOFILE of every sandboxed run")
+    max_processes: int = Field(
+        512, ge=1, description="RLIMIT_NPROC of every sandboxed run (threads count)"
+    )
     address_space_gb: float | None = Field(
-        32.0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
+        32.0, gt=0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
     )
     sandbox_user: str = Field("nobody", description="uid the child runs as when we are root")
     # --- containment: added by the hardening work (issue 8) ---
@@ -155,7 +213,9 @@ class Settings(BaseSettings):
     # --- storage ---
     checkpoint_url: str = "checkpoints/lassi-ee.sqlite"
     checkpoint_lock_timeout_s: float = Field(
-        30.0, description="how long a SQLite checkpoint write waits for another process's lock"
+        30.0,
+        ge=0,
+        description="how long a SQLite checkpoint write waits for another process's lock",
     )
     cache_dir: Path = Field(Path("checkpoints/source-cache"), description="Stage-0 profiles")
     calibration_log: Path = Field(
@@ -195,9 +255,62 @@ class Settings(BaseSettings):
         return self.judge_model or self.context_model or self.generate_model
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with the given non-None values replaced (for CLI flags)."""
+        """A copy with the given non-None values replaced (for CLI flags), checked as the
+        settings themselves are: a bad value is one UsageError."""
         update = {k: v for k, v in overrides.items() if v is not None}
-        return self.model_copy(update=update)
+        try:
+            return type(self).model_validate({**self.model_dump(), **update})
+        except ValidationError as error:
+            raise UsageError(f"invalid settings (command-line flags): {_problems(error)}") from None
+
+    def trial_record(self) -> dict[str, Any]:
+        """The settings a trial keeps as its own, as JSON values: models, endpoint,
+        measurement, method and limits; never the API key or this machine's paths."""
+        return self.model_dump(mode="json", exclude=set(MACHINE_SETTINGS))
+
+    def resumed(
+        self, record: dict[str, Any], overrides: dict[str, Any]
+    ) -> tuple[Settings, list[str]]:
+        """The settings a trial resumes with: these (this process's) for the machine, the
+        trial's ``record`` for everything else, then ``overrides`` (flags, arguments).
+        Returns them and one line per override that changed the record. Changing what
+        the trial's figures depend on is a UsageError."""
+        fields = type(self).model_fields
+        unknown = sorted(set(overrides) - set(fields))
+        if unknown:
+            raise UsageError(f"not settings: {', '.join(unknown)} (see lassi_ee/settings.py)")
+        recorded = {name: value for name, value in record.items() if name in fields}
+        machine = {name: getattr(self, name) for name in MACHINE_SETTINGS}
+        try:
+            settings = type(self).model_validate(
+                {**self.model_dump(), **recorded, **machine, **overrides}
+            )
+        except ValidationError as error:
+            raise UsageError(f"invalid settings to resume with: {_problems(error)}") from None
+        now = settings.model_dump(mode="json")
+        changed = [
+            name
+            for name in overrides
+            if name not in MACHINE_SETTINGS and now[name] != recorded.get(name)
+        ]
+        fixed = [name for name in changed if name in FIXED_FOR_A_TRIAL]
+        if fixed:
+            was = ", ".join(f"{name} {recorded.get(name)}" for name in fixed)
+            raise UsageError(
+                f"{', '.join(fixed)} cannot change on resume: the trial's figures were "
+                f"measured and decided with {was}; start a new trial for other values"
+            )
+        return settings, [
+            f"resumed with {name} {now[name]} instead of {recorded.get(name)}" for name in changed
+        ]
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']} "
+        f"(got {problem['input']!r})"
+        for problem in error.errors()
+    )
 
 
 def load_settings() -> Settings:
@@ -205,13 +318,8 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']} "
-            f"(got {problem['input']!r})"
-            for problem in error.errors()
-        )
         raise UsageError(
-            f"invalid settings (LASSI_* variables, or {_config_file()}): {problems}"
+            f"invalid settings (LASSI_* variables, or {_config_file()}): {_problems(error)}"
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{_config_file()}: not valid TOML ({error})") from None

@@ -9,7 +9,7 @@ one vocabulary.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,7 @@ class RunSummary(BaseModel):
     stderr: str = ""
     wall_s: float = 0.0
     isolation: str = ""
+    env_names: list[str] = Field(default_factory=list, description="the variables it was given")
 
 
 class Verdict(BaseModel):
@@ -176,6 +177,10 @@ class TrialState(TypedDict, total=False):
     temperature: float
     temperature_applies: bool
     fruitless: int
+    # --- how the trial runs: its settings from Stage 0 on (never the API key), and the
+    # explicit changes resumes made to them ---
+    trial_settings: dict[str, Any]
+    resumed_with: Annotated[list[str], operator.add]
     # --- Stage 4 and bookkeeping ---
     final_check: FinalCheck | None
     comparison: str | None
@@ -187,3 +192,4 @@ class TrialState(TypedDict, total=False):
     archive_error: str | None
     started_unix: float
     finished_unix: float
+    running_s: Annotated[float, operator.add]  # every step's own time (graph/builder.py)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -139,6 +142,10 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     assert server.requests[0].headers["authorization"] == "Bearer sk-test-key"
     assert resumed.returncode == 0 and len(server.requests) == asked  # finished: nothing re-asked
     assert "cli-1" in trials.stdout and "improved" in trials.stdout
+    # a reduction is a negative change everywhere: "-74.0%", never "+74.0%" for less
+    assert re.search(r"best v2: runtime -\d+\.\d% vs source", trials.stdout), trials.stdout
+    assert re.search(r"best v2 \S+ s \(-\d+\.\d% vs source\)", run.stdout), run.stdout
+    assert re.search(r"trial cli-1 improved, runtime -\d+\.\d% vs source", run.stdout)
     result = json.loads(shown.stdout)
     assert result["best_version"] == 2 and result["stop_reason"] == "iteration cap reached (1)"
     low, high = result["reduction_ci95"]  # the paired estimate of Stage 4, with its interval
@@ -153,3 +160,88 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     assert (archive / "plans" / "plan-01.md").read_text() == "1. Shorten the loop."
     assert (archive / "comparison.md").is_file()
     assert json.loads((archive / "categories.json").read_text())[0]["category"] == "ACE"
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lassi_ee.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+    )
+
+
+def killed_once_asked(process: subprocess.Popen[str], server: StubOpenAIServer, n: int) -> None:
+    """SIGKILL the process once the server has received its n-th request (held there)."""
+    deadline = time.monotonic() + 120
+    while len(server.requests) < n and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(server.requests) >= n, process.communicate()
+    process.kill()
+    process.wait()
+
+
+def test_a_resumed_trial_keeps_its_model_and_endpoint_and_records_an_override(settings, tmp_path):
+    """`run --model m1 --base-url A`, killed, then `resume` with no flags: the next calls
+    still go to m1 at A (they used to go to gpt-4o at OpenAI). Killed again, `resume
+    --base-url B --model m2` moves it, and the trial's record says so; a resume cannot
+    change the repeats its figures were measured with."""
+    source = tmp_path / "spin.cpp"
+    source.write_text(SOURCE)
+    first, second = StubOpenAIServer().start(), StubOpenAIServer().start()
+    for reply, delay_s in (
+        (fenced(SAME), 0), (JUDGE_VALID, 60), (JUDGE_VALID, 0), ("Avoid busy waiting.", 0),
+        ("The loop spins too long.", 0), ("1. Shorten the loop.", 60),
+    ):  # fmt: skip
+        first.reply(reply, delay_s=delay_s)  # held replies: the process is killed waiting
+    for reply in (
+        "1. Shorten the loop.", fenced(FASTER), JUDGE_VALID, "The loop is shorter.",
+        "ACE | shorter loop | less work",
+    ):  # fmt: skip
+        second.reply(reply)
+    env = {**settings_env(settings), "LASSI_API_KEY": "sk-test-key", "LASSI_MAX_ITERATIONS": "1"}
+    try:
+        run = cli(
+            "run", str(source), "--device", "cpu", "--thread", "kept",
+            "--model", "m1", "--base-url", first.base_url, env=env,
+        )  # fmt: skip
+        killed_once_asked(run, first, 2)  # in the vanilla version's judgement
+        resumed = cli("resume", "kept", env=env)
+        killed_once_asked(resumed, first, 6)  # in the plan
+        refused = lassi("resume", "kept", "--repeats", "5", env=env)
+        moved = lassi("resume", "kept", "--base-url", second.base_url, "--model", "m2", env=env)
+    finally:
+        first.stop()
+        second.stop()
+    assert [r.body["model"] for r in first.requests] == ["m1"] * 6
+    assert_one_line_error(refused, 2, "repeats cannot change on resume")
+    assert "measured and decided with repeats 2" in refused.stderr
+    assert moved.returncode == 0, moved.stderr
+    assert "trial kept: improved" in moved.stdout
+    assert [r.body["model"] for r in second.requests] == ["m2"] * 5
+    assert "resumed with base_url" in moved.stderr  # logged as it happens
+    shown = json.loads(lassi("show", "kept", "--json", env=env).stdout)
+    manifest = json.loads((Path(shown["archive_path"]) / "manifest.json").read_text())
+    assert manifest["resumed_with"] == [
+        "resumed with generate_model m2 instead of m1",
+        f"resumed with base_url {second.base_url} instead of {first.base_url}",
+    ]
+    assert manifest["settings"]["generate_model"] == "m2" and "api_key" not in manifest["settings"]
+    started = json.loads((Path(shown["archive_path"]) / "settings.json").read_text())
+    assert (started["generate_model"], started["base_url"]) == ("m1", first.base_url)
+    assert "sk-test-key" not in (Path(shown["archive_path"]) / "settings.json").read_text()
+
+
+def test_ctrl_c_names_the_trial_to_resume(settings, tmp_path):
+    """The message used to say `lassi-ee resume THREAD`, with THREAD for any trial."""
+    source = tmp_path / "spin.cpp"
+    source.write_text(SOURCE)
+    env = {**settings_env(settings), "LASSI_BASE_URL": "http://127.0.0.1:9/v1"}
+    run = cli("run", str(source), "--device", "cpu", "--thread", "cut-7", env=env)
+    assert run.stdout is not None and "trial cut-7 started" in run.stdout.readline()
+    run.send_signal(signal.SIGINT)  # in Stage 0
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "interrupted; `lassi-ee resume cut-7` continues the trial" in stderr

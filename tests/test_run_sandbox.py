@@ -15,8 +15,19 @@ from pathlib import Path
 
 import pytest
 
+from lassi_ee.apps import load_app
+from lassi_ee.devices import resolve_device
+from lassi_ee.tools.compile import CompileRequest, compile_app
+from lassi_ee.tools.profile import run_request
 from lassi_ee.tools.run import RunRequest, run_program
-from lassi_ee.tools.sandbox import FRESH_UID_BASE, LAUNCHER, scrubbed_env
+from lassi_ee.tools.sandbox import (
+    CUT_LINE,
+    FRESH_UID_BASE,
+    LAUNCHER,
+    PASSED_PREFIXES,
+    PASSED_VARIABLES,
+    SANDBOX_DIR,
+)
 
 IS_ROOT = os.getuid() == 0
 
@@ -49,35 +60,75 @@ def test_program_runs_in_fresh_dir_with_data_and_reports_new_files(settings, bui
     assert second.workdir != result.workdir
 
 
-def test_environment_has_no_secrets_or_proxies(settings, build_c, monkeypatch):
+ENV_DUMP = r"""
+#include <stdio.h>
+extern char **environ;
+int main(void) { for (char **e = environ; *e; e++) puts(*e); return 0; }
+"""
+
+
+def test_only_allowlisted_variables_and_what_the_manifest_names_reach_the_program(
+    settings, build_c, tmp_path, monkeypatch
+):
+    """A program that prints its whole environment sees the toolchain's PATH, the locale,
+    OpenMP's knobs, what the manifest names and HOME/TMPDIR in its own folder: no secret
+    under any name, no shell state, no checkpoint URL; the run lists the names it passed."""
+    leaks = {
+        "OPENAI_API_KEY": "sk-should-not-leak",
+        "LASSI_CHECKPOINT_URL": "postgresql://user:pw-should-not-leak@db/lassi",
+        "DATABASE_URL": "postgresql://user:pw2-should-not-leak@db/x",
+        "PIP_INDEX_URL": "https://user:pw3-should-not-leak@index.example/simple",
+        "HOSTNAME": "container-should-not-leak",
+        "OLDPWD": "/root/should-not-leak",
+        "https_proxy": "http://proxy.example:3128",
+        "LASSI_HARMLESS": "should-not-leak",
+    }
+    passed = {"OMP_NUM_THREADS": "3", "LC_ALL": "C", "LANG": "C.UTF-8", "APP_INPUT_DIR": "/in"}
+    for name in list(os.environ):  # what this machine happens to set beyond PATH
+        if name != "PATH" and (name in PASSED_VARIABLES or name.startswith(PASSED_PREFIXES)):
+            monkeypatch.delenv(name)
+    for name, value in {**leaks, **passed}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", "/root")
+    monkeypatch.setenv("PWD", "/root/should-not-leak")
+    source = tmp_path / "app" / "envdump.c"
+    source.parent.mkdir()
+    source.write_text(ENV_DUMP)
+    manifest = {"name": "envdump", "language": "openmp", "refactor": "envdump.c"}
+    manifest["env"] = ["APP_INPUT_DIR", "APP_UNSET"]
+    (source.parent / "app.yaml").write_text(json.dumps(manifest))
+    app = load_app(source.parent)
+    binary = build_c("envdump", ENV_DUMP)
+    result = run_program(run_request(app, resolve_device("cpu"), binary, settings), settings)
+    assert result.ok, result.failure()
+    seen = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert "should-not-leak" not in result.stdout and "proxy.example" not in result.stdout
+    assert set(seen) == {"PATH", "HOME", "TMPDIR", *passed}
+    assert all(seen[name] == value for name, value in passed.items())
+    assert seen["HOME"] == seen["TMPDIR"] == SANDBOX_DIR
+    assert seen["PATH"] == os.environ["PATH"]
+    assert result.env_names == sorted(seen)
+
+
+def test_the_compiler_gets_the_same_environment(settings, tmp_path, monkeypatch):
+    """Compilers read LLM-written code: a Makefile that prints its environment shows no
+    secret and HOME in the build folder."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
-    monkeypatch.setenv("HF_TOKEN", "hf-should-not-leak")
-    monkeypatch.setenv("DB_PASSWORD", "pw-should-not-leak")
-    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
-    monkeypatch.setenv("LASSI_HARMLESS", "visible")
-    binary = build_c(
-        "envdump",
-        r"""
-        #include <stdio.h>
-        extern char **environ;
-        int main(void) { for (char **e = environ; *e; e++) puts(*e); return 0; }
-        """,
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:should-not-leak@db/x")
+    folder = tmp_path / "made"
+    folder.mkdir()
+    (folder / "main.c").write_text("int main(void) { return 0; }\n")
+    (folder / "Makefile").write_text("all:\n\tenv\n\tcc -o app main.c\n")
+    manifest = {"name": "made", "language": "openmp", "refactor": "main.c"}
+    manifest["build"] = {"system": "make"}
+    (folder / "app.yaml").write_text(json.dumps(manifest))
+    request = CompileRequest(
+        app=load_app(folder), device=resolve_device("cpu"), build_dir=tmp_path / "build"
     )
-    result = run_program(RunRequest(binary=binary), settings)
-    assert result.ok
-    assert "should-not-leak" not in result.stdout
-    assert "proxy.example" not in result.stdout
-    assert "LASSI_HARMLESS=visible" in result.stdout
-    assert "PATH=" in result.stdout
-
-
-def test_scrubbed_env_rules(monkeypatch):
-    monkeypatch.setenv("MY_SECRET_THING", "x")
-    monkeypatch.setenv("ALL_PROXY", "socks://x")
-    monkeypatch.setenv("OMP_NUM_THREADS", "4")
-    env = scrubbed_env({"EXTRA": "1"})
-    assert "MY_SECRET_THING" not in env and "ALL_PROXY" not in env
-    assert env["OMP_NUM_THREADS"] == "4" and env["EXTRA"] == "1"
+    built = compile_app(request, settings)
+    assert built.ok, built.log
+    assert "should-not-leak" not in built.log
+    assert f"HOME={SANDBOX_DIR}" in built.log.splitlines()
 
 
 def test_network_is_cut_off(settings, build_c):
@@ -188,7 +239,10 @@ def test_output_is_capped_and_huge_files_are_stopped(settings, build_c):
     capped = settings.model_copy(update={"max_output_bytes": 10_000, "max_file_size_mb": 8})
     result = run_program(RunRequest(binary=binary, timeout_s=30), capped)
     assert result.output_truncated
-    assert len(result.stdout) == 10_000
+    kept = result.stdout.splitlines()
+    assert kept[0] == "x" * 1023 and kept[-1] == "x" * 1023
+    assert len([line for line in kept if CUT_LINE.match(line)]) == 1
+    assert len(result.stdout) <= 10_000  # the start, the end and the line between
     assert result.signal == "SIGXFSZ"
     assert "output too large" in (result.failure() or "")
 
@@ -290,3 +344,77 @@ def test_program_dies_with_a_killed_pipeline(settings, build_c, tmp_path):
     while processes_named("orphan") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_named("orphan") == []
+
+
+CHEAT = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Replays a result cached by an earlier run: a file in its folder, a file in /tmp, a
+   System V shared memory segment, or a helper it left running that keeps the file there. */
+static int replayed(const char *tmp_cache, key_t key) {
+  const char *files[] = {"cache.txt", tmp_cache};
+  int found = 0;
+  for (int i = 0; i < 2; i++) {
+    FILE *f = fopen(files[i], "r");
+    if (f) { printf("replayed %s\n", files[i]); fclose(f); found = 1; }
+  }
+  if (key && shmget(key, 0, 0) >= 0) { puts("replayed shm"); found = 1; }
+  return found;
+}
+
+int main(int argc, char **argv) {
+  const char *tmp_cache = argv[1];
+  key_t key = (key_t)atoi(argv[2]);
+  struct timespec helper_time = {0, 50 * 1000 * 1000};
+  if (replayed(tmp_cache, key) || (nanosleep(&helper_time, NULL), replayed(tmp_cache, key))) {
+    puts("result 42");
+    return 0;
+  }
+  puts("computed");
+  puts("result 42");
+  FILE *f = fopen("cache.txt", "w"); fputs("42\n", f); fclose(f);
+  f = fopen(tmp_cache, "w"); if (f) { fputs("42\n", f); fclose(f); }
+  if (key) shmget(key, 64, IPC_CREAT | 0600);
+  fflush(stdout);
+  if (fork() == 0) {
+    struct timespec tick = {0, 1000 * 1000};
+    for (int i = 0; i < 1000; i++) {
+      FILE *c = fopen("cache.txt", "w"); if (c) fclose(c);
+      nanosleep(&tick, NULL);
+    }
+    _exit(0);
+  }
+  return 0;
+}
+"""
+
+
+def test_nothing_carries_over_between_runs_repeated_in_one_sandbox(settings, build_c, tmp_path):
+    """Measured runs go back to back in one sandbox; each starts from the same files. A
+    program that caches its result in its folder, in /tmp, in System V shared memory and
+    through a helper it leaves running computes it again on every run."""
+    binary = build_c("cheat", CHEAT)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for _ in range(2):  # unconfined, the second run replays what the first stored
+        plain = subprocess.run(
+            [str(binary), str(outside / "tmp-cache.txt"), "0"],
+            cwd=outside,
+            capture_output=True,
+            text=True,
+        )
+    assert "replayed cache.txt" in plain.stdout and "computed" not in plain.stdout
+
+    result = run_program(
+        RunRequest(binary=binary, args=["/tmp/lassi-cheat-cache.txt", "4242"], repeat=4), settings
+    )
+    assert result.ok, result.failure()
+    assert result.isolation.readonly_fs and result.isolation.pid and result.isolation.ipc
+    assert len(result.run_s) == 4
+    assert "replayed" not in result.stdout
+    assert result.stdout.count("computed") == 4

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
-from lassi_ee.api import OnUpdate, resume_graph, run_graph
+from lassi_ee.api import OnUpdate, resume_graph, resume_hint, run_graph
 from lassi_ee.campaign.spec import Campaign, CampaignTrial, device_label
 from lassi_ee.campaign.store import ResultsStore, TrialRecord
 from lassi_ee.devices import Device, resolve_device
@@ -93,6 +93,9 @@ def run_campaign_trial(
                 on_update=on_update,
                 request_gate=request_gate,
             )
+    if result.status == "interrupted":  # an outage: no result, the next run resumes it
+        what = (result.stop_reason or "").removesuffix(f"; {resume_hint(trial.thread_id)}")
+        raise LassiError(f"trial {trial.thread_id} {what}; the next campaign run resumes it")
     if result.status == "unfinished":
         raise LassiError(f"trial {trial.thread_id} stopped before its end; rerun to resume it")
     return TrialRecord.from_result(trial, result)

@@ -46,6 +46,7 @@ from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.graph.checkpoint import is_postgres
 from lassi_ee.metrics import DEFAULT_KS
 from lassi_ee.settings import Settings
+from lassi_ee.thread_ids import check_thread_id
 
 Loc = tuple[str | int, ...]
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -417,13 +418,20 @@ def load_campaign(path: str | Path) -> Campaign:
         raise UsageError(_report(file, problems, lines))
     directory = _resolved(spec.directory, base_dir) or base_dir / "campaigns" / spec.name
     apps = [app for pattern in spec.apps for app in apps_matching(pattern, base_dir)]
-    return Campaign(
+    campaign = Campaign(
         spec=spec,
         file=file.resolve(),
         directory=directory,
         store_path=_resolved(spec.store, base_dir) or directory / "results.sqlite",
         apps=list({app.name: app for app in apps}.values()),
     )
+    for trial in campaign.trials():
+        try:
+            check_thread_id(trial.thread_id)
+        except UsageError as error:
+            shorten = "shorten the campaign's or the app's name"
+            raise UsageError(f"{file}: {error} ({shorten})") from None
+    return campaign
 
 
 def _resolved(path: str | None, base_dir: Path) -> Path | None:

@@ -92,8 +92,8 @@ class TrialRecord(BaseModel):
 
     @classmethod
     def from_result(cls, trial: CampaignTrial, result: TrialResult) -> TrialRecord:
-        if result.status == "unfinished":
-            raise ValueError(f"trial {result.thread_id} is unfinished: nothing to record yet")
+        if result.status in ("unfinished", "interrupted"):
+            raise ValueError(f"trial {result.thread_id} is {result.status}: nothing to record yet")
         figures = {
             **_flat("source", result.source),
             **_flat("vanilla", result.vanilla),

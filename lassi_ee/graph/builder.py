@@ -3,15 +3,19 @@ how each branch is chosen in routes.py (see docs/DESIGN.md, "The trial graph")."
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
+from typing import Any, Self
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from lassi_ee.errors import disk_failure
 from lassi_ee.graph import routes
 from lassi_ee.nodes import confirm, context, evaluate, finalize, generate, profile_source
-from lassi_ee.nodes.common import TrialContext
+from lassi_ee.nodes.common import TrialContext, context_of, trial_files
 from lassi_ee.state import TrialInput, TrialState
 
 STAGE4 = ["confirm_final", "compare", "finalize"]
@@ -27,8 +31,36 @@ def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
     return route
 
 
+def _step(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``node`` as a step of a trial: it adds the seconds it ran to ``running_s``, and a
+    disk that fails under it interrupts the trial (the step is not committed)."""
+
+    @functools.wraps(node)  # LangGraph reads the node's own signature (state, runtime)
+    def step(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            update = node(*args, **kwargs)
+        except OSError as error:
+            runtime = kwargs.get("runtime", args[1] if len(args) > 1 else None)
+            interruption = disk_failure(error, trial_files(context_of(runtime).settings))
+            if interruption is None:
+                raise
+            raise interruption from error
+        return {**update, "running_s": time.monotonic() - started}
+
+    return step
+
+
+class _TrialGraph(StateGraph[TrialState, TrialContext, TrialInput, TrialState]):
+    """A StateGraph whose every node is a ``_step``: the trial's running time leaves out
+    the hours a killed trial lay dead before a resume."""
+
+    def add_node(self, node: Any, action: Any = None, **options: Any) -> Self:
+        return super().add_node(node, _step(action), **options)
+
+
 def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState]:
-    graph = StateGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
+    graph = _TrialGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
     # Stage 0 and Stage 1
     graph.add_node("profile_source", profile_source.profile_source)
     graph.add_node("vanilla", generate.vanilla)

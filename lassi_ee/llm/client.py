@@ -411,9 +411,8 @@ class LLM:
         where = f" at {self.settings.base_url}" if self.settings.base_url else ""
         if _is_transient(exc):
             return LLMUnavailable(
-                f"the LLM server for '{role}' (model '{slot.name}') kept failing after "
-                f"{self.settings.llm_max_attempts} attempts ({detail}): try again later, or "
-                "raise LASSI_LLM_MAX_ATTEMPTS or LASSI_REQUEST_TIMEOUT_S",
+                f"the LLM server{where} for '{role}' (model '{slot.name}') kept failing after "
+                f"{self.settings.llm_max_attempts} attempts ({detail})",
                 usage=tally.spent,
             )
         from_settings = slot.origin.startswith("LASSI_")

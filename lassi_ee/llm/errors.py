@@ -6,7 +6,7 @@ continuations), so the graph can still account for it.
 
 from __future__ import annotations
 
-from lassi_ee.errors import LassiError
+from lassi_ee.errors import LassiError, TrialInterrupted
 from lassi_ee.llm.usage import Usage
 
 
@@ -22,8 +22,9 @@ class BudgetExhausted(LLMError):
     """The trial's token or money budget does not allow another call: finalize with what exists."""
 
 
-class LLMUnavailable(LLMError):
-    """The server kept failing (rate limits, 5xx, timeouts) after every allowed attempt."""
+class LLMUnavailable(LLMError, TrialInterrupted):
+    """The server kept failing (rate limits, 5xx, timeouts, no connection) after every
+    allowed attempt: an outage, which interrupts the trial instead of ending it."""
 
 
 class LLMConfigError(LLMError):

@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.config import get_config
 
 from lassi_ee.energy.base import EnergyProfile
+from lassi_ee.errors import TrialInterrupted
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMError
 from lassi_ee.llm.gate import RequestGate
@@ -18,6 +19,7 @@ from lassi_ee.llm.usage import Usage
 from lassi_ee.prompts.loader import device_vars
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
+from lassi_ee.thread_ids import check_thread_id
 
 
 @dataclass
@@ -53,8 +55,17 @@ def context_of(runtime: Any) -> TrialContext:
 
 
 def thread_id() -> str:
-    """The running trial's thread id (from the LangGraph run config)."""
-    return str(get_config().get("configurable", {}).get("thread_id", "no-thread"))
+    """The running trial's thread id (from the LangGraph run config), checked before it
+    names a folder: LangGraph Studio and the SDK pass ids that no entry of ours saw."""
+    return check_thread_id(str(get_config().get("configurable", {}).get("thread_id", "no-thread")))
+
+
+def trial_files(settings: Settings) -> str:
+    """Where a trial writes, for messages about a disk that failed under it."""
+    return (
+        f"the trial's files (runs_dir {settings.runs_dir}, work_root {settings.work_root}, "
+        f"cache_dir {settings.cache_dir})"
+    )
 
 
 def work_dir(settings: Settings) -> Path:
@@ -100,8 +111,12 @@ def prompt_vars(state: TrialState, **extra: object) -> dict[str, object]:
 
 
 def llm_failure(error: LLMError, candidate: Candidate | None = None) -> dict[str, Any]:
-    """State update for an LLM call that failed after retries or hit the budget:
-    the trial stops and Stage 4 finalizes with the best so far."""
+    """State update for an LLM call that hit the budget or was refused: the trial stops
+    and Stage 4 finalizes with the best so far. An outage (the server unreachable after
+    every retry) is no such result: it is raised again, the step is not committed and
+    the trial stops interrupted, to be resumed."""
+    if isinstance(error, TrialInterrupted):
+        raise error
     update: dict[str, Any] = {"stop_reason": str(error), "usage": error.usage or Usage()}
     if candidate is not None:
         update["candidate"] = candidate.model_copy(update={"note": str(error)})

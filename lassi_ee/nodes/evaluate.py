@@ -123,6 +123,7 @@ def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str
         stderr=shown.stderr[-20_000:],
         wall_s=outcome.runs[0].wall_s,
         isolation=outcome.runs[0].isolation,
+        env_names=outcome.runs[0].env_names,
     )
     update: dict[str, Any] = {"run": summary}
     if outcome.check is not None:

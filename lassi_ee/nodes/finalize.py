@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
+from lassi_ee.errors import TrialInterrupted
 from lassi_ee.llm.errors import LLMError
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import (
@@ -68,6 +69,8 @@ def categorize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, A
         values = prompt_vars(state, report=comparison)
         reply = context_of(runtime).llm().categorize(values, usage=state["usage"])
     except LLMError as error:  # the trial is over anyway: keep its result, say what is missing
+        if isinstance(error, TrialInterrupted):  # but an outage must not lose the categories
+            raise
         return {"categories": [], "usage": error.usage or Usage()}
     return {"categories": reply.items, "usage": reply.usage}
 
@@ -145,6 +148,8 @@ def write_archive(state: TrialState, root: Path) -> Path:
         "versions": versions,
         "files": files,
         "usage": usage.model_dump(mode="json") if usage else None,
+        "settings": state.get("trial_settings"),
+        "resumed_with": state.get("resumed_with", []),
     }
     return Path(_write(root / "manifest.json", json.dumps(manifest, indent=1)))
 

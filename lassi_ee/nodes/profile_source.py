@@ -25,7 +25,7 @@ from lassi_ee.energy.decide import REPORTED_CONFIDENCE, DecisionRule
 from lassi_ee.energy.lock import device_lock
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import Usage
-from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, work_dir
+from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, thread_id, work_dir
 from lassi_ee.settings import Settings
 from lassi_ee.state import Limits, ReferenceRun, TrialState
 from lassi_ee.tools.check import read_output_files
@@ -122,6 +122,7 @@ def _save(files: dict[str, bytes], folder: Path) -> None:
 
 
 def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    thread_id()  # an id that is not a name (from Studio or the SDK) stops here, folderless
     ctx = context_of(runtime)
     settings = ctx.settings
     start: dict[str, Any] = {
@@ -134,6 +135,7 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
         "fruitless": 0,
         "temperature": settings.initial_temperature,
         "usage": Usage(),
+        "trial_settings": settings.trial_record(),
         "limits": Limits(
             max_iterations=settings.max_iterations,
             max_self_corrections=settings.max_self_corrections,
@@ -155,6 +157,7 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
         return {**start, "error": str(error)}
     archive = archive_dir(settings)
     (archive / "reference.json").write_text(reference.model_dump_json(indent=1))
+    (archive / "settings.json").write_text(json.dumps(start["trial_settings"], indent=1))
     return {
         **start,
         "app": app,

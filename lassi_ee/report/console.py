@@ -90,6 +90,23 @@ def progress_line(node: str, update: dict[str, Any]) -> str | None:
     return None
 
 
+def stop_words(result: TrialResult) -> str:
+    """Why the trial stopped, or that it has not (yet)."""
+    if result.status == "unfinished":
+        return f"not yet (`lassi-ee resume {result.thread_id}` continues it)"
+    return result.stop_reason or "done"
+
+
+def no_best_words(result: TrialResult) -> str:
+    """What stands where a best version would: none was better, or none was made and why."""
+    if result.status == "unfinished":
+        return "no version beat the source yet"
+    if result.versions > 0:
+        return "no version beat the source"
+    why = result.error or result.stop_reason or "the trial stopped before Stage 1"
+    return f"no version was made ({why.splitlines()[0]})"
+
+
 def print_result(result: TrialResult) -> None:
     console.print(f"trial {result.thread_id}: [bold]{result.status}[/bold]")
     if result.error:
@@ -101,10 +118,10 @@ def print_result(result: TrialResult) -> None:
         interval = ""
         if result.reduction_ci95 is not None:
             low, high = result.reduction_ci95
-            interval = f" (95 % CI {low:.1%} to {high:.1%})"
+            interval = f" (95 % CI {-high:+.1%} to {-low:+.1%})"
         console.print(
-            f"{result.objective}: best v{result.best_version} needs {result.reduction:.1%} less "
-            f"than the source{interval}, measured interleaved with it"
+            f"{result.objective}: best v{result.best_version} {-result.reduction:+.1%} vs "
+            f"source{interval}, measured interleaved with it"
         )
         if result.best is not None and source is not None:
             best = result.best.energy_j if result.objective == "energy" else result.best.runtime_s
@@ -115,12 +132,12 @@ def print_result(result: TrialResult) -> None:
     elif result.confirmation and result.status == "no_improvement":
         console.print(f"{result.objective}: no gain claimed; {result.confirmation}")
     elif source is not None:
-        console.print(f"{result.objective}: source {source:.3g} {unit}; no version beat it")
+        console.print(f"{result.objective}: source {source:.3g} {unit}; {no_best_words(result)}")
     if result.objective == "runtime":
         console.print("(no energy sensor on this device: runtime was the objective)")
     console.print(
         f"{result.versions} versions, {result.iterations} iterations, "
-        f"{result.self_corrections} self-corrections; stopped: {result.stop_reason or 'done'}"
+        f"{result.self_corrections} self-corrections; stopped: {stop_words(result)}"
     )
     console.print(
         f"LLM: {result.usage.calls} calls, {result.usage.total_tokens} tokens, "

@@ -16,6 +16,7 @@ from lassi_ee.report.markdown import render_markdown
 from lassi_ee.report.plots import candidates_svg, timeline_svg
 from lassi_ee.report.trial import TrialReport, load_trial_report
 from lassi_ee.settings import Settings
+from lassi_ee.thread_ids import check_thread_id
 
 
 class ReportFiles(BaseModel):
@@ -42,7 +43,7 @@ def write_trial_report(report: TrialReport, out_dir: Path) -> ReportFiles:
 
 def report_trial(thread_id: str, settings: Settings, out_dir: Path | None = None) -> ReportFiles:
     """The report of a checkpointed trial, written beside its archive unless told otherwise."""
-    report = load_trial_report(thread_id, settings)
+    report = load_trial_report(check_thread_id(thread_id), settings)
     return write_trial_report(report, out_dir or Path(settings.runs_dir) / thread_id)
 
 

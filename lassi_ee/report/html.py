@@ -17,8 +17,11 @@ from lassi_ee.report.text import (
     claim_text,
     delta,
     glance_rows,
+    no_best_words,
     outcome_words,
     plot_captions,
+    sentence,
+    stop_words,
     usage_rows,
     version_figure,
     version_notes,
@@ -146,7 +149,8 @@ def _versions(report: TrialReport) -> str:
 
 def _diff(report: TrialReport) -> str:
     if report.best_code is None:
-        return "<p>No version beat the source, so there is nothing to compare.</p>"
+        nothing = f"{sentence(no_best_words(report.result))}, so there is nothing to compare."
+        return f"<p>{escape(nothing)}</p>"
     table = difflib.HtmlDiff(wrapcolumn=72).make_table(
         report.source_code.splitlines(),
         report.best_code.splitlines(),
@@ -188,6 +192,11 @@ def render_html(report: TrialReport, plots: dict[str, str]) -> str:
         "".join(f"<h3>Plan {n}</h3>{_pre(plan)}" for n, plan in enumerate(report.plans, 1))
         or "<p>No plan was written.</p>"
     )
+    comparison = (
+        _pre(report.comparison)
+        if report.comparison
+        else f"<p>No comparison: {escape(no_best_words(result))}.</p>"
+    )
     context = ""
     if report.docs_summary or report.analysis:
         context = (
@@ -206,7 +215,7 @@ def render_html(report: TrialReport, plots: dict[str, str]) -> str:
 <p class="meta">trial <code>{escape(report.thread_id)}</code> · {escape(report.device_facts)} ·
 status <b>{escape(result.status)}</b> · objective: {escape(report.objective_name)} ·
 {result.versions} versions, {result.iterations} iterations, {result.self_corrections}
-self-corrections · stopped: {escape(result.stop_reason or "done")}</p>
+self-corrections · stopped: {escape(stop_words(result))}</p>
 {_banners(report)}
 <h2>Outcome at a glance</h2>
 <p class="claim">{escape(claim_text(report))}</p>
@@ -222,7 +231,7 @@ self-corrections · stopped: {escape(result.stop_reason or "done")}</p>
 <h2>Refactoring plans</h2>
 {plans}
 <h2>Comparison analysis</h2>
-{_pre(report.comparison) if report.comparison else "<p>No comparison: nothing beat the source.</p>"}
+{comparison}
 {context}
 <h2>Tokens and cost</h2>
 {_usage(report)}

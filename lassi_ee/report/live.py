@@ -215,7 +215,9 @@ class ProgressView:
             self._update(self._latest, node, update)
 
     def trial_finished(self, result: TrialResult) -> None:
-        figure = f", {result.reduction:.1%} less {result.objective}" if result.reduction else ""
+        figure = (
+            f", {result.objective} {-result.reduction:+.1%} vs source" if result.reduction else ""
+        )
         summary = f"trial {result.thread_id} {result.status}{figure}"
         with self._lock:
             self._running.pop(result.thread_id, None)

@@ -8,8 +8,11 @@ from lassi_ee.report.text import (
     claim_text,
     delta,
     glance_rows,
+    no_best_words,
     outcome_words,
     plot_captions,
+    sentence,
+    stop_words,
     usage_rows,
     version_figure,
     version_notes,
@@ -41,7 +44,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
         f"Trial `{report.thread_id}` · {report.device_facts} · status **{result.status}** · "
         f"objective: {report.objective_name} · {result.versions} versions, {result.iterations} "
         f"iterations, {result.self_corrections} self-corrections · stopped: "
-        f"{result.stop_reason or 'done'}",
+        f"{stop_words(result)}",
     ]
     if report.scripted:
         parts.append(
@@ -99,7 +102,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
 
     parts.append("## Best version against the source")
     if report.best_code is None:
-        parts.append("No version beat the source, so there is nothing to compare.")
+        parts.append(f"{sentence(no_best_words(result))}, so there is nothing to compare.")
     else:
         diff = difflib.unified_diff(
             report.source_code.splitlines(),
@@ -115,7 +118,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
         "No plan was written."
     ]
     parts.append("## Comparison analysis")
-    parts.append(report.comparison or "No comparison: no version beat the source.")
+    parts.append(report.comparison or f"No comparison: {no_best_words(result)}.")
     if report.docs_summary or report.analysis:
         parts.append("## Context the plans were written from")
         parts.append(f"### Summary of the programming notes\n\n{report.docs_summary.strip()}")

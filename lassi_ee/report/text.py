@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from lassi_ee.report.console import no_best_words, stop_words
 from lassi_ee.report.trial import TrialReport, VersionRow
+
+__all__ = ["no_best_words", "stop_words"]  # the pages' words, shared with the console
 
 OUTCOME_WORDS = {
     "improved": "valid, confirmed lower: new best",
@@ -14,6 +17,11 @@ OUTCOME_WORDS = {
     "abandoned": "abandoned",
     "pending": "pending",
 }
+
+
+def sentence(text: str) -> str:
+    """``text`` with its first letter capitalized (and nothing else changed)."""
+    return text[:1].upper() + text[1:]
 
 
 def outcome_words(outcome: str) -> str:
@@ -61,7 +69,7 @@ def glance_rows(report: TrialReport) -> list[tuple[str, str, str, float | None]]
     """(quantity, source, best, relative change) for energy, power and runtime per run."""
     source, best = report.result.source, report.result.best
     no_sensor = "not measured (no sensor)" if report.sensor_note else "not measured"
-    no_best = "no version beat the source"
+    no_best = no_best_words(report.result)
     rows = []
     for name, key, unit in (
         ("energy per run (net of idle)", "energy_j", "J"),

@@ -19,6 +19,8 @@ from typing import Literal
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
+from lassi_ee.tools.sandbox import CUT_LINE
+
 _NUMBER = re.compile(
     r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|(?<!\w)[-+]?(?:nan|inf)\b", re.I
 )
@@ -60,8 +62,9 @@ class GuardFinding(BaseModel):
 
 
 class CheckResult(BaseModel):
-    status: Literal["match", "mismatch", "inconclusive"] = Field(
-        description="inconclusive: nothing to compare (no number printed, no output file)"
+    status: Literal["match", "mismatch", "inconclusive", "incomplete"] = Field(
+        description="inconclusive: nothing to compare (no number printed, no output file); "
+        "incomplete: what was kept agrees, but an output was cut (max_output_bytes)"
     )
     finding: str = Field(description="one short paragraph for the judge and the report")
     numbers_compared: int = 0
@@ -92,7 +95,10 @@ def significant_lines(text: str, ignore_regex: str | None = None) -> list[str]:
     return [
         line.strip()
         for line in text.splitlines()
-        if line.strip() and not _TIMING.search(line) and not (ignore and ignore.search(line))
+        if line.strip()
+        and not _TIMING.search(line)
+        and not CUT_LINE.match(line)
+        and not (ignore and ignore.search(line))
     ]
 
 
@@ -167,6 +173,17 @@ def compare_outputs(req: CheckRequest) -> CheckResult:
         more = len(problems) - len(shown)
         finding = "outputs differ: " + "; ".join(shown) + (f"; and {more} more" if more else "")
         return CheckResult(status="mismatch", finding=finding, **counts)
+    also = f" and {files} output file(s)" if files else ""
+    cut = [
+        who for who, out in (("source", ref_out), ("candidate", cand_out)) if CUT_LINE.search(out)
+    ]
+    if cut:
+        finding = (
+            f"not all compared: the {' and the '.join(cut)}'s output was longer than "
+            f"max_output_bytes and its middle was not kept; the {compared} printed numbers "
+            f"kept{also} agree within rtol {req.rtol:g} / atol {req.atol:g}"
+        )
+        return CheckResult(status="incomplete", finding=finding, **counts)
     if compared == 0 and files == 0:
         marker = f"only the success marker /{req.pass_regex}/" if req.pass_regex else "nothing"
         finding = (
@@ -174,7 +191,6 @@ def compare_outputs(req: CheckRequest) -> CheckResult:
             f"file named in the manifest (outputs:), so {marker} was compared"
         )
         return CheckResult(status="inconclusive", finding=finding, **counts)
-    also = f" and {files} output file(s)" if files else ""
     finding = (
         f"outputs match: {compared} printed numbers{also} agree within "
         f"rtol {req.rtol:g} / atol {req.atol:g} (timing lines ignored)"

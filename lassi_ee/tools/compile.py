@@ -22,7 +22,14 @@ from lassi_ee.apps import App
 from lassi_ee.devices import Device
 from lassi_ee.errors import UsageError
 from lassi_ee.settings import Settings
-from lassi_ee.tools.sandbox import SANDBOX_DIR, hand_over, read_capped, run_contained, sandbox_ids
+from lassi_ee.tools.sandbox import (
+    SANDBOX_DIR,
+    hand_over,
+    inherited,
+    read_capped,
+    run_contained,
+    sandbox_ids,
+)
 
 _DIAGNOSTIC = re.compile(r"(error|warning|note|undefined reference|fatal)", re.IGNORECASE)
 _IGNORED_COPY = shutil.ignore_patterns(".git", "*.o", "build", "__pycache__")
@@ -55,11 +62,11 @@ def default_command(app: App, device: Device, binary: str) -> list[str]:
     sources = app.manifest.sources or [app.manifest.refactor]
     language = app.manifest.language
     if language == "cuda":
-        _require(device, "cuda", app)
+        require_device_for(app, device)
         flags = build.flags or ["-std=c++14", "-Xcompiler", "-Wall", "-O3"]
         return ["nvcc", *flags, f"-arch={device.arch}", *build.extra_flags, *sources, "-o", binary]
     if language == "hip":
-        _require(device, "rocm", app)
+        require_device_for(app, device)
         flags = build.flags or ["-std=c++14", "-Wall", "-O3"]
         return [
             "hipcc", *flags, f"--offload-arch={device.arch}", *build.extra_flags,
@@ -72,8 +79,13 @@ def default_command(app: App, device: Device, binary: str) -> list[str]:
     return [compiler, *flags, *build.extra_flags, *sources, "-o", binary]
 
 
-def _require(device: Device, kind: str, app: App) -> None:
-    if device.kind != kind:
+_DEVICE_KIND = {"cuda": "cuda", "hip": "rocm"}
+
+
+def require_device_for(app: App, device: Device) -> None:
+    """A CUDA program needs a cuda device and a HIP one a rocm device (OpenMP runs anywhere)."""
+    kind = _DEVICE_KIND.get(app.manifest.language)
+    if kind is not None and device.kind != kind:
         raise UsageError(
             f"{app.name} is a {app.manifest.language.upper()} program but the device is "
             f"{device.spec}: use --device {kind}:0"
@@ -173,6 +185,7 @@ def compile_app(request: CompileRequest, settings: Settings | None = None) -> Co
             stdout_path=request.build_dir / "compile.stdout",
             stderr_path=request.build_dir / "compile.stderr",
             run_as=run_as,
+            env=inherited(app.manifest.env),
         )
         for name in ("compile.stdout", "compile.stderr"):
             log_parts.append(read_capped(request.build_dir / name, settings.max_output_bytes)[0])

@@ -66,6 +66,7 @@ class InputRun(BaseModel):
     wall_s: float
     failure: str | None = None
     isolation: str = ""
+    env_names: list[str] = Field(default_factory=list, description="the variables it was given")
 
 
 class EquivalenceResult(BaseModel):
@@ -204,6 +205,7 @@ def check_on_every_input(
                     wall_s=run.wall_s,
                     failure=_on(reference.input, failure) if failure else None,
                     isolation=run.isolation.summary(),
+                    env_names=run.env_names,
                 )
             )
             if failure:
@@ -262,7 +264,13 @@ def _mismatch(inputs: InputSet, check: CheckResult, checks: list[CheckResult]) -
 def _agreement(
     references: list[RecordedOutput], checks: list[CheckResult], settings: Settings
 ) -> CheckResult:
-    """Every input matched or had nothing to compare: say which, and on how many inputs."""
+    """Every input matched or had nothing to compare: say which, and on how many inputs;
+    an output cut at max_output_bytes on any input makes the whole check incomplete."""
+    for reference, check in zip(references, checks, strict=True):
+        if check.status == "incomplete":
+            return _combined(
+                checks, "incomplete", f"on {reference.input.describe()}: {check.finding}"
+            )
     empty = [r.input.label for r, c in zip(references, checks, strict=True) if c.status != "match"]
     if len(empty) == len(checks):
         first = checks[0].finding
@@ -289,6 +297,8 @@ def confirmable(check: CheckResult) -> str | None:
     have compared something, on at least two inputs."""
     if check.status == "inconclusive":
         return "the output check had nothing to compare (no result numbers, no output file)"
+    if check.status == "incomplete":
+        return "the output check could not compare all of it (an output was cut)"
     if check.inputs_checked < 2:
         return "the output check ran it on one input only (no smoke_args or check_args)"
     return None

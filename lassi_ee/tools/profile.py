@@ -25,6 +25,7 @@ from lassi_ee.errors import LassiError
 from lassi_ee.settings import Settings
 from lassi_ee.tools.compile import CompileRequest, CompileResult, compile_app
 from lassi_ee.tools.run import RunRequest, RunResult, run_program
+from lassi_ee.tools.sandbox import inherited
 
 
 class MeasurementFailed(LassiError):
@@ -51,6 +52,7 @@ def run_request(app: App, device: Device, binary: Path, settings: Settings) -> R
         data_files=[app.root / name for name in app.manifest.data_files],
         device=device,
         timeout_s=settings.run_timeout_s,
+        env=inherited(app.manifest.env),
     )
 
 

@@ -2,8 +2,9 @@
 
 LLM-written code runs only through here. Each run gets a new working directory
 with the binary and the app's data files copied in (owned by an unprivileged
-user when we are root), a scrubbed environment, resource limits, a timeout
-that kills everything it started, and no network where the kernel allows it.
+user when we are root), an environment of allowlisted variables only, resource
+limits, a timeout that kills everything it started, and no network where the
+kernel allows it. Runs repeated back to back each start from those same files.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class RunRequest(BaseModel):
     data_files: list[Path] = Field(default_factory=list, description="copied into the workdir")
     device: Device | None = None
     timeout_s: float | None = Field(None, description="per run; defaults to settings.run_timeout_s")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="set for the program, besides the sandbox's allowlist"
+    )
     repeat: int = Field(1, ge=1, description="runs back to back in one sandbox (measurement)")
 
 
@@ -43,6 +46,7 @@ class RunResult(BaseModel):
     output_files: list[str] = Field(default_factory=list, description="files the program wrote")
     isolation: Isolation = Field(default_factory=Isolation)
     start_error: str | None = None
+    env_names: list[str] = Field(default_factory=list, description="the variables it was given")
 
     @property
     def ok(self) -> bool:
@@ -119,6 +123,7 @@ def run_program(request: RunRequest, settings: Settings | None = None) -> RunRes
         output_files=sorted(_listing(workdir) - before),
         isolation=outcome.isolation,
         start_error=outcome.start_error,
+        env_names=outcome.env_names,
     )
 
 

@@ -1,8 +1,9 @@
 """Run untrusted programs (LLM-written code, compilers reading it) contained.
 
 The heavy lifting happens in ``sandbox_launcher.py``, a separate process; this
-module builds its policy, scrubs the environment, enforces the timeout by
-killing the whole process group, and caps what is read back.
+module builds its policy, chooses the environment (an allowlist: what running a
+compiler or a program needs, nothing else of the user's shell), enforces the
+timeout by killing the whole process group, and caps what is read back.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import os
 import pwd
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -26,8 +29,18 @@ from lassi_ee.tools.sandbox_launcher import SANDBOX_DIR
 
 LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 __all__ = ["SANDBOX_DIR", "Isolation", "SandboxOutcome", "run_contained", "sandbox_ids"]
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
-_PROXY_NAME = re.compile(r"^(http|https|ftp|all|no|socks)_proxy$", re.IGNORECASE)
+# All a contained program gets from this process's environment: the toolchain's PATH and
+# libraries, locale and time zone, GPU selection, OpenMP's knobs. Anything else (HOME, PWD,
+# a checkpoint URL with a password, a key under any name) stays out; an app's manifest
+# names what more it needs (``env:``), and HOME and TMPDIR point into the run's folder.
+PASSED_VARIABLES = frozenset(
+    {
+        "PATH", "LD_LIBRARY_PATH", "LANG", "TZ",
+        "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "HIP_VISIBLE_DEVICES",
+        "ROCR_VISIBLE_DEVICES",
+    }
+)  # fmt: skip
+PASSED_PREFIXES = ("LC_", "OMP_", "GOMP_", "KMP_")
 # Fresh uids for sandboxed runs: above the ranges systemd gives users, containers and
 # dynamic users (up to 1879048191), below 2**31 where some tools take uids as signed.
 FRESH_UID_BASE = 2_000_000_000
@@ -39,6 +52,7 @@ class Isolation(BaseModel):
     """What containment the kernel granted for one run, reported, never assumed."""
 
     network: bool = False
+    ipc: bool = False
     pid: bool = False
     mount: bool = False
     readonly_fs: bool = False
@@ -69,17 +83,28 @@ class SandboxOutcome(BaseModel):
     run_s: list[float] = Field(description="wall time of each run, measured inside the sandbox")
     isolation: Isolation = Field(default_factory=Isolation)
     start_error: str | None = None
+    env_names: list[str] = Field(default_factory=list, description="the variables passed")
 
 
-def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment minus anything that looks like a secret or a proxy."""
+def sandbox_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a contained program: the allowlisted variables of this process,
+    then ``extra`` (device pinning, what the manifest names), and HOME and TMPDIR in
+    ``workdir`` (the launcher moves them to SANDBOX_DIR when it can remap the folder)."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if not _SECRET_NAME.search(name) and not _PROXY_NAME.match(name)
+        if name in PASSED_VARIABLES or name.startswith(PASSED_PREFIXES)
     }
+    env.setdefault("PATH", os.defpath)
     env.update(extra or {})
+    env["HOME"] = env["TMPDIR"] = str(workdir)
     return env
+
+
+def inherited(names: list[str]) -> dict[str, str]:
+    """The values this process has for ``names`` (an app manifest's ``env``); unset ones
+    are left out."""
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def sandbox_ids(settings: Settings) -> RunAs | None:
@@ -145,18 +170,44 @@ def run_contained(
     """Run ``argv`` in ``workdir`` under the launcher; never raises for the program's faults.
 
     ``run_as`` is the (uid, gid) to switch to, from ``sandbox_ids`` (None: stay who we
-    are). ``limit_address_space`` applies RLIMIT_AS, which CUDA and HIP runtimes cannot
+    are). ``env`` is added to the allowlisted environment (see ``sandbox_env``).
+    ``limit_address_space`` applies RLIMIT_AS, which CUDA and HIP runtimes cannot
     live with (they reserve huge virtual ranges), so only CPU programs get it.
+    ``repeat`` runs start from the same files: a copy of ``workdir`` as it is now,
+    beside it and unwritable for the program, restores it before every later run.
     """
     uid, gid = run_as if run_as is not None else (None, None)
+    pristine = workdir.with_name(workdir.name + ".pristine") if repeat > 1 else None
+    if pristine is not None:
+        shutil.copytree(workdir, pristine, symlinks=True)
+        pristine.chmod(0o700)
+    child_env = sandbox_env(workdir, env)
     policy = {
         "workdir": str(workdir),
-        "env": scrubbed_env(env),
+        "env": child_env,
         "limits": _limits(settings, timeout_s * (os.cpu_count() or 1), limit_address_space),
         "uid": uid,
         "gid": gid,
         "repeat": repeat,
+        "pristine": str(pristine) if pristine is not None else None,
     }
+    try:
+        outcome = _launch(policy, argv, workdir, timeout_s, stdout_path, stderr_path)
+    finally:
+        if pristine is not None:
+            shutil.rmtree(pristine, ignore_errors=True)
+    return outcome.model_copy(update={"env_names": sorted(child_env)})
+
+
+def _launch(
+    policy: dict[str, Any],
+    argv: list[str],
+    workdir: Path,
+    timeout_s: float,
+    stdout_path: Path,
+    stderr_path: Path,
+) -> SandboxOutcome:
+    """Start the launcher with ``policy`` and wait for it (killing it at the timeout)."""
     status_read, status_write = os.pipe()
     command = [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(policy), str(status_write)]
     start = time.monotonic()
@@ -212,8 +263,29 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+# The line that stands for the middle of an output too long to keep (digits and all, so
+# the output check recognizes it and compares no number of it).
+CUT_LINE = re.compile(r"^\[lassi-ee: \d+ bytes of output cut here", re.MULTILINE)
+TAIL_BYTES = 64 * 1024
+
+
 def read_capped(path: Path, max_bytes: int) -> tuple[str, bool]:
-    """The first ``max_bytes`` of a log, and whether there was more."""
+    """A log as kept, and whether any was cut: all of it up to ``max_bytes``; beyond,
+    its start and its end (where success markers and final results are printed) around a
+    line that says how much of the middle is missing, ``max_bytes`` in all."""
+    size = path.stat().st_size
     with path.open("rb") as handle:
-        data = handle.read(max_bytes + 1)
-    return data[:max_bytes].decode(errors="replace"), len(data) > max_bytes
+        if size <= max_bytes:
+            return handle.read().decode(errors="replace"), False
+        longest_line = _cut_line(size, max_bytes)  # the count of cut bytes is at most size
+        budget = max(max_bytes - len(longest_line) - 2, 0)
+        tail_bytes = min(budget // 4, TAIL_BYTES)
+        head = handle.read(budget - tail_bytes)
+        handle.seek(size - tail_bytes)
+        tail = handle.read(tail_bytes)
+    line = _cut_line(size - len(head) - len(tail), max_bytes)
+    return f"{head.decode(errors='replace')}\n{line}\n{tail.decode(errors='replace')}", True
+
+
+def _cut_line(cut_bytes: int, max_bytes: int) -> str:
+    return f"[lassi-ee: {cut_bytes} bytes of output cut here (max_output_bytes keeps {max_bytes})]"

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from campaign_programs import fenced, variants
 
 from lassi_ee.campaign.spec import CampaignTrial
@@ -48,6 +49,8 @@ CRASH_JUDGE = "LASSI_TEST_CRASH_JUDGE"
 # "APP:INDEX:PATH": that trial's first judgement creates PATH and then waits to be
 # killed, so a test can kill a campaign at a known point in the middle of a trial.
 HOLD_JUDGE = "LASSI_TEST_HOLD_JUDGE"
+# "APP:INDEX": that trial's judge is an LLM server that cannot be reached (an outage).
+UNREACHABLE_JUDGE = "LASSI_TEST_UNREACHABLE_JUDGE"
 
 
 def build(trial: CampaignTrial) -> RoleScriptedChatModel:
@@ -57,6 +60,8 @@ def build(trial: CampaignTrial) -> RoleScriptedChatModel:
     def judge(_call: Any) -> dict[str, Any]:
         if os.environ.get(CRASH_JUDGE):
             raise RuntimeError("judge crashed (test)")
+        if os.environ.get(UNREACHABLE_JUDGE) == f"{trial.app}:{trial.index}":
+            raise httpx.ConnectError("connection refused (test)")
         app, index, marker = (os.environ.get(HOLD_JUDGE) or "::").split(":", 2)
         if (app, index) == (trial.app, str(trial.index)):
             Path(marker).touch()

@@ -22,7 +22,7 @@ from typing import Any
 
 import campaign_models
 import pytest
-from campaign_models import CRASH_JUDGE, HOLD_JUDGE
+from campaign_models import CRASH_JUDGE, HOLD_JUDGE, UNREACHABLE_JUDGE
 
 import lassi_ee
 from lassi_ee.campaign.runner import (
@@ -35,6 +35,7 @@ from lassi_ee.campaign.runner import (
 )
 from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.campaign.store import ResultsStore
+from lassi_ee.campaign.tables import build_tables
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
 
@@ -101,6 +102,38 @@ def test_the_local_engine_reports_failing_trials_and_resumes_them_later(
     assert [record.trial for record in campaign_records(smaller, store)] == [0]
     [task] = campaign_status(smaller, store)
     assert (task.trials, task.finished, task.pending) == (1, 1, 0)
+
+
+def test_an_interrupted_trial_stays_out_of_the_tables_and_the_next_run_finishes_it(
+    write_campaign: Callable[..., Path],
+    fast_settings: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An outage is no result: the trial it cut off is pending, not a trial without a
+    gain that would lower pass@k and energy-reduction@k."""
+    settings = {**fast_settings, "llm_max_attempts": 1, "max_iterations": 1}
+    path = write_campaign(apps=["apps/spin.cpp"], trials=2, ks=[1], settings=settings)
+    campaign = load_campaign(path)
+    events: list[TrialEvent] = []
+    monkeypatch.setenv(UNREACHABLE_JUDGE, "spin:1")  # the workers inherit it
+    summary = run_local(campaign, events.append)
+    assert (summary.finished, summary.errors) == (1, 1)
+    [error] = [event for event in events if event.kind == "error"]
+    assert error.trial.index == 1 and "interrupted: the LLM server" in error.message
+    assert "connection refused (test)" in error.message
+    assert "the next campaign run resumes it" in error.message
+    store = ResultsStore(campaign.store_path)
+    assert [record.trial for record in campaign_records(campaign, store)] == [0]
+    assert build_tables(campaign_records(campaign, store), [1])  # made of trial 0 alone
+    [task] = campaign_status(campaign, store)
+    assert (task.finished, task.cut_off) == (1, 1)
+
+    monkeypatch.delenv(UNREACHABLE_JUDGE)
+    events.clear()
+    summary = run_local(campaign, events.append)
+    assert (summary.skipped, summary.finished, summary.errors) == (1, 1, 0)
+    assert [(e.trial.index, e.resumed) for e in events if e.kind == "started"] == [(1, True)]
+    assert [record.trial for record in campaign_records(campaign, store)] == [0, 1]
 
 
 def test_a_campaign_that_is_already_running_is_not_started_twice(

@@ -344,3 +344,10 @@ def test_toml_positions_survive_comments_strings_and_inline_tables() -> None:
     assert lines[("settings", "quoted key")] == 10
     assert lines[("settings", "quoted key", "inner", "deep")] == 11
     assert lines[("runs", "n")] == 13
+
+
+def test_a_campaign_whose_thread_ids_would_be_too_long_is_refused(write_campaign) -> None:
+    path = write_campaign(name="n" * 130)
+    with pytest.raises(UsageError, match="characters long") as refused:
+        load_campaign(path)
+    assert "shorten the campaign's or the app's name" in str(refused.value)

@@ -9,11 +9,16 @@ import collections
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from trial_programs import answer_by_best_code
 
 from lassi_ee.api import resume_graph
+from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.report.console import print_result
+from lassi_ee.trials import show_trial
 
 CHILD = Path(__file__).with_name("trial_child.py")
 
@@ -31,8 +36,15 @@ def summary(settings, thread: str):
     return resume_graph(thread, settings=settings, models=answer_by_best_code())
 
 
+def wall_s(settings, thread: str) -> float:
+    """From Stage 0's start to the archive, dead time included."""
+    with open_checkpointer(settings.checkpoint_url) as saver:
+        state = compile_graph(saver).get_state({"configurable": {"thread_id": thread}}).values
+    return state["finished_unix"] - state["started_unix"]
+
+
 def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
-    source_file, trial_settings, tmp_path
+    source_file, trial_settings, tmp_path, capsys
 ):
     trial_settings = trial_settings.model_copy(update={"max_iterations": 4})
     straight_log, killed_log = tmp_path / "straight.log", tmp_path / "killed.log"
@@ -42,6 +54,13 @@ def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
     assert (
         child("run", source_file, "killed", trial_settings, killed_log, "after:vanilla") == killed
     )
+    cut_off = show_trial("killed", trial_settings)
+    print_result(cut_off)
+    assert cut_off.status == "unfinished" and cut_off.pipeline_s is None
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "stopped: not yet (`lassi-ee resume killed` continues it)" in shown
+    dead_s = 1.5
+    time.sleep(dead_s)  # the trial lies dead for a while before it is resumed
     for kill in ("during:measure", "during:confirm", "after:plan"):
         assert child("resume", source_file, "killed", trial_settings, killed_log, kill) == killed
     assert child("resume", source_file, "killed", trial_settings, killed_log, "none") == 0
@@ -60,3 +79,6 @@ def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
     assert killed_calls == straight_calls  # no LLM call was made twice
     assert measurements == 1  # only the measurement cut off mid-way was redone
     assert confirmations == 1  # and only the confirmation cut off mid-way
+    # its running time leaves out the time it lay dead (and the restarts' own start-up)
+    assert 0 < straight.pipeline_s <= wall_s(trial_settings, "straight")
+    assert 0 < resumed.pipeline_s <= wall_s(trial_settings, "killed") - dead_s

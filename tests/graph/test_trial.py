@@ -22,10 +22,12 @@ from trial_programs import (
     variants,
 )
 
-from lassi_ee.api import TrialResult, run_graph
+from lassi_ee.api import TrialResult, resume_graph, run_graph
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.fake import RoleScriptedChatModel
+from lassi_ee.report.files import report_trial
+from lassi_ee.trials import list_trials, show_trial
 
 
 def run(source_file, settings, model, thread_id="t1") -> tuple[TrialResult, dict[str, Any]]:
@@ -193,20 +195,58 @@ def test_iteration_cap_ends_the_trial(source_file, trial_settings):
     assert [c.outcome for c in state["history"][1:]] == ["invalid"] * 3
 
 
-def test_llm_failure_mid_trial_finalizes_with_the_best_so_far(source_file, trial_settings):
+def test_an_llm_outage_mid_trial_interrupts_it_and_a_resume_finishes_it(
+    source_file, trial_settings
+):
+    """An outage is no outcome: nothing is finalized, `trials` and `show` say interrupted
+    and how to go on, and the resume asks again only what the outage cut off."""
     settings = trial_settings.model_copy(
-        update={"llm_max_attempts": 2, "llm_backoff_initial_s": 0.01, "llm_backoff_max_s": 0.02}
+        update={
+            "llm_max_attempts": 2,
+            "llm_backoff_initial_s": 0.01,
+            "llm_backoff_max_s": 0.02,
+            "max_iterations": 1,
+        }
     )
     outage = httpx.ConnectError("connection refused")
     model = scripted(
         vanilla=[fenced(FASTER)],
         judge=forever(VALID),
-        plan=[outage, outage],
+        plan=[outage, outage, "1. Spin less."],
+        refactor=[fenced(WRONG_RESULT)],
     )
     result, state = run(source_file, settings, model)
+    assert result.status == "interrupted" and result.best_version == 1
+    assert "connection refused" in result.stop_reason and "kept failing" in result.stop_reason
+    assert "`lassi-ee resume t1` continues from the last completed step" in result.stop_reason
+    assert len(model.calls_for("plan")) == 2  # retried once, then interrupted
+    assert "archive_path" not in state and "finished_unix" not in state  # not finalized
+    assert state.get("stop_reason") is None
+    shown = show_trial("t1", settings)
+    assert shown.status == "interrupted" and shown.stop_reason == result.stop_reason
+    (row,) = list_trials(settings)
+    assert row.status == "interrupted" and "connection refused" in row.summary
+    report = report_trial("t1", settings, settings.runs_dir / "report").markdown.read_text()
+    assert "status **interrupted**" in report and "stopped: interrupted: the LLM server" in report
+
+    resumed = resume_graph("t1", settings=settings, models=model)
+    assert resumed.status == "improved" and resumed.stop_reason == "iteration cap reached (1)"
+    assert len(model.calls_for("vanilla")) == 1 and len(model.calls_for("plan")) == 3
+    assert len(model.calls_for("refactor")) == 1
+
+
+def test_a_refusal_or_a_spent_budget_mid_trial_still_finalizes_with_the_best_so_far(
+    source_file, trial_settings
+):
+    """What the model or the budget decides is final, as before: only outages interrupt."""
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    refusal = httpx.HTTPStatusError(
+        "400 content policy", request=request, response=httpx.Response(400, request=request)
+    )
+    model = scripted(vanilla=[fenced(FASTER)], judge=forever(VALID), plan=[refusal])
+    result, state = run(source_file, trial_settings, model)
     assert result.status == "improved" and state["best"].stage == "vanilla"
-    assert "connection refused" in (result.stop_reason or "")
-    assert len(model.calls_for("plan")) == 2  # retried once, then gave up
+    assert "rejected the 'plan' request" in (result.stop_reason or "")
     assert model.calls_for("refactor") == []
     assert (Path(state["archive_path"]) / "manifest.json").is_file()
 

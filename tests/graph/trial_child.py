@@ -3,9 +3,10 @@
     python trial_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
 
 KILL is "none", "after:NODE" (once NODE's step is checkpointed), "during:measure"
-(part-way through the first screen measurement this process makes) or
-"during:confirm" (part-way through its first interleaved confirmation).
-LLM calls, measurements and confirmations are appended to LOG, one line each.
+(part-way through the first screen measurement this process makes), "during:confirm"
+(part-way through its first interleaved confirmation) or "hold:NODE" (once NODE's step
+is checkpointed, create LOG.held and wait to be killed). LLM calls, measurements and
+confirmations are appended to LOG, one line each.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from trial_programs import answer_by_best_code
@@ -56,6 +58,9 @@ def main() -> None:
     def on_update(node: str, update: dict) -> None:
         if kill == f"after:{node}":
             die()
+        if kill == f"hold:{node}":
+            Path(f"{log}.held").touch()
+            time.sleep(600)
 
     model = answer_by_best_code(log)
     if mode == "run":

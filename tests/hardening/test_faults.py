@@ -9,10 +9,12 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,16 @@ import pytest
 from hardening_trials import outcomes, run_trial, trial_state
 from openai_stub import StubOpenAIServer
 from pydantic import SecretStr
-from trial_programs import FASTER, SAME, VALID, WRONG_RESULT, fenced, scripted, variant
+from trial_programs import (
+    FASTER,
+    SAME,
+    VALID,
+    WRONG_RESULT,
+    answer_by_best_code,
+    fenced,
+    scripted,
+    variant,
+)
 
 import lassi_ee.tools.profile as profile_tool
 from lassi_ee.api import resume_graph, run_graph
@@ -30,6 +41,8 @@ from lassi_ee.energy.base import Timeline
 from lassi_ee.energy.nvidia import NvidiaBackend
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.trials import show_trial
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -93,7 +106,15 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
     for field in ("best_version", "best_code", "stop_reason", "versions", "iterations"):
         assert getattr(killed, field) == getattr(straight, field), field
     assert killed.self_corrections == straight.self_corrections == 2
-    assert outcomes(trial_state(settings, "killed")) == outcomes(trial_state(settings, "straight"))
+    killed_state, straight_state = (
+        trial_state(settings, "killed"),
+        trial_state(settings, "straight"),
+    )
+    assert outcomes(killed_state) == outcomes(straight_state)
+    # resumed 17 times with no flags: the settings it started with, never changed
+    assert killed_state["trial_settings"] == straight_state["trial_settings"]
+    assert killed_state["trial_settings"] == settings.trial_record()
+    assert killed_state.get("resumed_with", []) == []
     manifest = json.loads((Path(killed.archive_path) / "manifest.json").read_text())
     assert [v["outcome"] for v in manifest["versions"]] == [
         "invalid", "compile_failed", "run_failed", "improved", "invalid",
@@ -164,6 +185,74 @@ def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
     assert result.status == "improved" and result.stop_reason == "iteration cap reached (2)"
     assert state["comparison"].startswith("(no comparison report")
     assert (Path(result.archive_path) / "manifest.json").is_file()
+
+
+def test_an_unreachable_a_failing_and_a_stalled_llm_server_interrupt_and_resume_finishes(
+    source_file, trial_settings
+):
+    """A closed port, a server that answers 503 and one that stalls past the timeout:
+    after the retries each interrupts the trial (no outcome, nothing finalized); against
+    a live server the resume finishes it, asking nothing that had been answered."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    closed.close()
+    failing, stalled, live = (StubOpenAIServer().start() for _ in range(3))
+    for _ in range(2):
+        failing.fail(503, "the server is overloaded")
+        stalled.reply(fenced(SAME), delay_s=3.0)
+    for reply in (
+        fenced(SAME), JUDGE_VALID, "Avoid busy waiting.", "It spins.", "1. Spin less.",
+        fenced(FASTER), JUDGE_VALID, "It spins less.", "ACE | shorter loop | less work",
+    ):  # fmt: skip
+        live.reply(reply)
+    base = trial_settings.model_copy(
+        update={
+            "api_key": SecretStr("sk-test"),
+            "llm_max_attempts": 2,
+            "request_timeout_s": 1.0,
+            "llm_backoff_initial_s": 0.01,
+            "llm_backoff_max_s": 0.02,
+        }
+    )
+    try:
+        started = base.model_copy(update={"base_url": closed_url})
+        results = [run_graph(source_file, "cpu", thread_id="t1", settings=started)]
+        for url in (failing.base_url, stalled.base_url):  # the trial keeps its endpoint
+            results.append(resume_graph("t1", settings=base, overrides={"base_url": url}))
+        finished = resume_graph("t1", settings=base, overrides={"base_url": live.base_url})
+    finally:
+        for server in (failing, stalled, live):
+            server.stop()
+    for result, url, words in zip(
+        results,
+        (closed_url, failing.base_url, stalled.base_url),
+        ("Connection error", "503", "timed out"),
+        strict=True,
+    ):
+        assert result.status == "interrupted", result
+        assert f"the LLM server at {url} for 'vanilla'" in result.stop_reason
+        assert words in result.stop_reason and "`lassi-ee resume t1`" in result.stop_reason
+        assert result.archive_path is None  # nothing was finalized
+    assert len(failing.requests) == len(stalled.requests) == 2  # each retried once
+    assert finished.status == "improved" and finished.best_version == 2
+    assert len(live.requests) == 9  # the whole trial once: nothing answered was asked again
+    state = trial_state(base, "t1")
+    assert [c.outcome for c in state["history"]] == ["not_lower", "improved"]
+    assert state["resumed_with"] == [
+        f"resumed with base_url {new} instead of {old}"
+        for old, new in pairwise([closed_url, failing.base_url, stalled.base_url, live.base_url])
+    ]
+    assert state["trial_settings"]["base_url"] == live.base_url  # the override stays
+    with open_checkpointer(base.checkpoint_url) as saver:  # each step's own, newest first
+        steps = saver.list({"configurable": {"thread_id": "t1"}})
+        urls = [
+            json.loads(c.metadata["lassi_settings"])["base_url"]
+            for c in steps
+            if "lassi_settings" in c.metadata
+        ]
+    assert urls[0] == live.base_url and urls[-1] == closed_url
+    assert "api_key" not in state["trial_settings"]
 
 
 # --- the sensor fails mid-measurement --------------------------------------------------
@@ -298,7 +387,7 @@ def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewr
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "LASSI_CONFIG": "/nonexistent.toml",
+        "LASSI_CONFIG": os.devnull,
         "LASSI_RUNS_DIR": str(settings.runs_dir),
         "LASSI_CHECKPOINT_URL": settings.checkpoint_url,
     }
@@ -311,7 +400,7 @@ def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewr
     assert json.loads(shown.stdout)["archive_error"] is None
 
 
-def test_a_full_disk_mid_trial_stops_it_in_one_line_and_it_resumes_once_there_is_space(
+def test_a_full_disk_mid_trial_interrupts_it_and_it_resumes_once_there_is_space(
     source_file, trial_settings, small_disk
 ):
     settings = trial_settings.model_copy(update={"runs_dir": small_disk / "runs"})
@@ -322,14 +411,15 @@ def test_a_full_disk_mid_trial_stops_it_in_one_line_and_it_resumes_once_there_is
             filler.append(fill(small_disk))
 
     model = scripted(vanilla=[fenced(SAME)], refactor=[fenced(FASTER)], judge=[VALID] * 2)
-    with pytest.raises(LassiError) as stopped:
-        run_graph(
-            source_file, "cpu", thread_id="t1", settings=settings, models=model,
-            on_update=fill_after_the_plan,
-        )  # fmt: skip
-    message = str(stopped.value)
+    stopped = run_graph(
+        source_file, "cpu", thread_id="t1", settings=settings, models=model,
+        on_update=fill_after_the_plan,
+    )  # fmt: skip
+    message = stopped.stop_reason or ""
+    assert stopped.status == "interrupted" and stopped.archive_path is None
     assert "\n" not in message and "No space left" in message and str(small_disk) in message
     assert "lassi-ee resume t1" in message
+    assert show_trial("t1", settings).status == "interrupted"  # what `show` reads later
     filler[0].unlink()
     result = resume_graph("t1", settings=settings, models=model)
     assert result.status == "improved" and result.best_version == 2
@@ -377,6 +467,53 @@ def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
         assert a_end <= b_start or b_end <= a_start, "two measurements overlapped"
 
 
+# --- one driver per trial --------------------------------------------------------------
+
+
+def test_a_second_driver_of_a_live_trial_is_refused_and_a_dead_ones_lock_is_taken_over(
+    source_file, trial_settings, tmp_path
+):
+    """A resume of a trial another process is running used to re-measure a finished
+    version, ask the LLM again and crash the first process; now it is one line naming
+    that process. Once that process is killed, its lock is taken over."""
+    log = tmp_path / "calls.log"
+    trial_child = ROOT / "tests" / "graph" / "trial_child.py"
+    args = ["run", str(source_file), "t1", trial_settings.model_dump_json(), str(log)]
+    driver = child(trial_child, *args, "hold:vanilla")
+    try:
+        deadline = time.monotonic() + 120
+        while not Path(f"{log}.held").exists():
+            assert driver.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        holder = f"trial t1 is being run by pid {driver.pid} on "
+        with pytest.raises(LassiError, match=holder):
+            resume_graph("t1", settings=trial_settings, models=answer_by_best_code(log))
+        env = {
+            **os.environ, "PYTHONPATH": str(ROOT), "LASSI_CONFIG": os.devnull,
+            "LASSI_CHECKPOINT_URL": trial_settings.checkpoint_url,
+            "LASSI_BASE_URL": "http://127.0.0.1:9/v1",
+        }  # fmt: skip
+        with pytest.raises(LassiError, match=holder):
+            run_graph(
+                source_file, "cpu", thread_id="t1", settings=trial_settings, models=scripted()
+            )
+        refused = subprocess.run(
+            [sys.executable, "-m", "lassi_ee.cli", "resume", "t1"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert refused.returncode == 1 and refused.stderr.startswith(f"lassi-ee: {holder}")
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    finally:
+        driver.kill()
+        driver.wait()
+    result = resume_graph("t1", settings=trial_settings, models=answer_by_best_code(log))
+    assert result.status == "improved"
+    calls = log.read_text().split()
+    assert calls.count("vanilla") == 1 and calls.count("refactor") == 1  # nothing asked twice
+
+
 # --- the checkpoint database locked by another process -------------------------------
 
 
@@ -413,7 +550,7 @@ def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_setti
         proc = subprocess.run(
             [sys.executable, "-m", "lassi_ee.cli", "run", str(source_file), "--device", "cpu"],
             env={
-                **os.environ, "PYTHONPATH": str(ROOT), "LASSI_CONFIG": "/nonexistent.toml",
+                **os.environ, "PYTHONPATH": str(ROOT), "LASSI_CONFIG": os.devnull,
                 "LASSI_BASE_URL": "http://127.0.0.1:9/v1",  # a model that needs no key
                 "LASSI_CHECKPOINT_URL": str(database), "LASSI_CHECKPOINT_LOCK_TIMEOUT_S": "0.5",
             },
@@ -425,9 +562,7 @@ def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_setti
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
-def test_a_database_locked_mid_trial_stops_it_in_one_line_and_it_resumes(
-    source_file, trial_settings
-):
+def test_a_database_locked_mid_trial_interrupts_it_and_it_resumes(source_file, trial_settings):
     settings = trial_settings.model_copy(update={"checkpoint_lock_timeout_s": 0.5})
     lockers: list[contextlib.ExitStack] = []
 
@@ -439,15 +574,15 @@ def test_a_database_locked_mid_trial_stops_it_in_one_line_and_it_resumes(
 
     model = scripted(vanilla=[fenced(FASTER)], refactor=[fenced(WRONG_RESULT)], judge=[VALID])
     try:
-        with pytest.raises(LassiError) as stopped:
-            run_graph(
-                source_file, "cpu", thread_id="t1", settings=settings, models=model,
-                on_update=lock_after_vanilla,
-            )  # fmt: skip
+        stopped = run_graph(
+            source_file, "cpu", thread_id="t1", settings=settings, models=model,
+            on_update=lock_after_vanilla,
+        )  # fmt: skip
     finally:
         for stack in lockers:
             stack.close()
-    message = str(stopped.value)
+    message = stopped.stop_reason or ""
+    assert stopped.status == "interrupted" and "database is locked" in message
     assert settings.checkpoint_url in message and "lassi-ee resume t1" in message
     result = resume_graph("t1", settings=settings, models=model)
     assert result.status == "improved" and result.best_version == 1

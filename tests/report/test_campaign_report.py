@@ -352,7 +352,7 @@ def test_report_of_a_scripted_campaign_run_through_the_cli(
     for name in list(os.environ):  # the machine's settings must not leak into the workers
         if name.startswith(("LASSI_", "OPENAI_")):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("LASSI_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LASSI_CONFIG", os.devnull)  # no config file
     (tmp_path / "apps").mkdir()
     for app in APPS:
         (tmp_path / "apps" / f"{app}.cpp").write_text(variants(app)["source"])

@@ -131,5 +131,5 @@ def test_resume_of_a_finished_trial_shows_its_figures(finished_trial, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert f"trial {finished_trial.result.thread_id} started: heat2d-omp on cpu" in out
+    assert "started" not in out  # a finished trial is only read: nothing starts
     assert f"trial {finished_trial.result.thread_id}: {finished_trial.result.status}" in out

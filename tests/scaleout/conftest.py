@@ -45,7 +45,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, control_root:
     for name in list(os.environ):
         if name.startswith(("LASSI_", "OPENAI_")):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("LASSI_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LASSI_CONFIG", os.devnull)  # no config file
     monkeypatch.setenv(CONTROL, str(control_root))
 
 

@@ -23,7 +23,7 @@ from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
-from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.graph.checkpoint import open_checkpointer, trial_lock
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
@@ -130,3 +130,39 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
         open_checkpointer("postgresql://lassi:secret@127.0.0.1:1/x"),
     ):
         pass
+
+
+def test_one_process_drives_a_trial_and_a_dead_drivers_lock_is_released(
+    postgres_url: str,
+) -> None:
+    """With shared checkpoints, two nodes could drive one trial: the second is refused,
+    naming the first; the server drops a killed driver's lock with its connection."""
+    script = (
+        "import sys, time\nfrom lassi_ee.graph.checkpoint import trial_lock\n"
+        "with trial_lock(sys.argv[1], 'pg-held'):\n"
+        "    print('held', flush=True)\n    time.sleep(120)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    driver = subprocess.Popen(
+        [sys.executable, "-c", script, postgres_url], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert driver.stdout is not None and driver.stdout.readline().strip() == "held"
+        with (
+            pytest.raises(LassiError, match=f"trial pg-held is being run by pid {driver.pid} on "),
+            trial_lock(postgres_url, "pg-held"),
+        ):
+            pass
+        with trial_lock(postgres_url, "pg-other"):  # other trials are not held up
+            pass
+    finally:
+        driver.kill()
+        driver.wait()
+    deadline = time.monotonic() + 10
+    while True:  # the server notices the closed connection within moments
+        try:
+            with trial_lock(postgres_url, "pg-held"):
+                break
+        except LassiError:
+            assert time.monotonic() < deadline, "the dead driver's lock was never released"
+            time.sleep(0.1)
