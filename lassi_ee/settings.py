@@ -29,7 +29,7 @@ MACHINE_SETTINGS = frozenset(
     {
         "api_key", "checkpoint_url", "checkpoint_lock_timeout_s", "work_root", "runs_dir",
         "cache_dir", "lock_dir", "lock_timeout_s", "llm_max_concurrent", "sandbox_user",
-        "sandbox_fresh_uid",
+        "sandbox_fresh_uid", "calibration_log",
     }
 )  # fmt: skip
 # What a trial's figures were measured and decided with: a resume cannot change them.
@@ -38,7 +38,8 @@ FIXED_FOR_A_TRIAL = frozenset(
         "repeats", "min_window_s", "sample_period_s", "settle_window_s", "settle_tolerance_w",
         "min_energy_gain", "noise_sigmas", "check_rtol", "check_atol", "initial_temperature",
         "temperature_step", "max_temperature", "max_iterations", "max_self_corrections",
-        "max_fruitless_without_temperature",
+        "max_fruitless_without_temperature", "confirm_pairs", "confirm_max_pairs",
+        "false_claim_rate", "final_pairs", "suspicious_gain",
     }
 )  # fmt: skip
 
