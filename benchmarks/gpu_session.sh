@@ -3,12 +3,14 @@
 #
 #   OUT=/some/dir benchmarks/gpu_session.sh PART...
 #
-# PARTs: record (NVML traces for the replay tests), tests (pytest -m gpu),
+# PARTs: record (NVML traces for the replay tests), tests (pytest -m gpu; tests-no-examples
+# leaves out the examples' runs),
 # fidelity (benchmarks/measurement_fidelity.py over the CUDA examples), demo
 # (a whole scripted trial on cuda:0), campaign (a small scripted campaign), scaleout (the Ray
 # engine on 1 GPU, then on 2 where the machine has them; needs the ray extra),
 # decisions-null / decisions-power (benchmarks/decisions.py: false claims and power of
-# confirmations; DECISIONS sets decisions per program or gain), null-campaign (whole
+# confirmations; DECISIONS sets decisions per program or gain, PROGRAMS the null part's
+# programs), null-campaign (whole
 # trials with the null model, their report and device time).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
@@ -41,6 +43,9 @@ for what in "$@"; do
   case $what in
     record) part record python3 benchmarks/record_nvml.py --out "$OUT/nvml" --busy-s 0.4 2.0 ;;
     tests) part tests python3 -m pytest -q -m gpu -rA -p no:cacheprovider tests ;;
+    tests-no-examples)  # the GPU tests but the examples' runs (the longest part)
+      part tests python3 -m pytest -q -m gpu -rA -p no:cacheprovider tests \
+        --deselect tests/test_examples.py ;;
     fidelity)
       # shellcheck disable=SC2086
       part fidelity python3 benchmarks/measurement_fidelity.py $CUDA_EXAMPLES \
@@ -55,10 +60,10 @@ for what in "$@"; do
       # shellcheck disable=SC2086
       part scaleout python3 benchmarks/scaleout.py --gpus $counts --trials 2 --out "$OUT/scaleout.md" ;;
     decisions-null)
+      # shellcheck disable=SC2086
       part decisions-null python3 benchmarks/decisions.py --device cuda:0 \
-        --out "$OUT/decisions.jsonl" null busy:0.1 busy:0.3 examples/jacobi2d@smoke \
-        examples/nbody@smoke examples/spmv-csr@smoke busy:1.0 examples/rotate90 \
-        --decisions "${DECISIONS:-6}" ;;
+        --out "$OUT/decisions.jsonl" null ${PROGRAMS:-busy:0.1 busy:0.3 examples/jacobi2d@smoke \
+        examples/nbody@smoke examples/spmv-csr@smoke busy:1.0} --decisions "${DECISIONS:-7}" ;;
     decisions-power)
       part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
         --out "$OUT/decisions.jsonl" power --seconds 1.5 --gains 0.1 0.05 \
