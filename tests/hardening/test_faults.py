@@ -200,9 +200,9 @@ def test_an_unreachable_a_failing_and_a_stalled_llm_server_interrupt_and_resume_
     failing, stalled, live = (StubOpenAIServer().start() for _ in range(3))
     for _ in range(2):
         failing.fail(503, "the server is overloaded")
-        stalled.reply(fenced(SAME), delay_s=3.0)
+        stalled.reply(fenced(variant(SAME, 1)), delay_s=3.0)
     for reply in (
-        fenced(SAME), JUDGE_VALID, "Avoid busy waiting.", "It spins.", "1. Spin less.",
+        fenced(variant(SAME, 1)), JUDGE_VALID, "Avoid busy waiting.", "It spins.", "1. Spin less.",
         fenced(FASTER), JUDGE_VALID, "It spins less.", "ACE | shorter loop | less work",
     ):  # fmt: skip
         live.reply(reply)

@@ -42,7 +42,10 @@ def finished_trial(tmp_path_factory: pytest.TempPathFactory) -> FinishedTrial:
         lock_dir=root / "locks",
         repeats=2,
         min_window_s=0.3,
-        min_energy_gain=0.5,
+        # every version the busy 2-core machine measures a little faster is confirmed,
+        # interleaved with the best: the scripted ~2x gain is confirmed against a 20 %
+        # margin even when the machine is loaded, and the no-gain versions are not
+        min_energy_gain=0.2,
         noise_sigmas=0.0,
     )
     updates: list[tuple[str, dict[str, Any]]] = []
