@@ -114,7 +114,11 @@ class _Pairs:
         self.warmup_s = {
             side: session.warm_up(self.batches[side], label) for side, label in self._sides()
         }
-        self.runs = {side: runs_per_window(min_window_s, s) for side, s in self.warmup_s.items()}
+        # Both sides get the same runs per window (the more of the two): a window's end
+        # (up to one counter period of tail) then costs both the same per run, and the
+        # first warm-up's cold start (context creation) cannot make the sides differ.
+        runs = max(runs_per_window(min_window_s, s) for s in self.warmup_s.values())
+        self.runs: dict[Side, int] = {"baseline": runs, "candidate": runs}
         for side, label in self._sides():
             runs, runtime_s = self.runs[side], self.warmup_s[side]
             note = too_short_note(runs, runtime_s, runs * runtime_s, min_window_s)

@@ -256,6 +256,18 @@ def test_windows_alternate_a_b_b_a(fast_settings, tmp_path):
     assert len(result.measurement.baseline) == len(result.measurement.candidate) == 4
 
 
+def test_both_programs_get_the_same_runs_per_window(fast_settings):
+    """A faster candidate does not get a longer window of more runs than its baseline,
+    and a cold first warm-up does not split two runs of one binary."""
+    board = Board(np.random.default_rng(5), noise=0.0)
+    rule = DecisionRule.fixed(2, 0.02, 0.95)
+    result = confirm(
+        board.backend, board.program(0.3), board.program(0.1), rule, fast_settings, None,
+        clock=board.clock,
+    )  # fmt: skip
+    assert result.measurement.runs_per_window == (5, 5)  # 0.5 s windows: 0.1 s needs 5
+
+
 def test_a_confirmation_stops_at_the_first_look_that_settles_it(fast_settings):
     board = Board(np.random.default_rng(2), noise=0.002)
     rule = DecisionRule.for_trial(fast_settings)

@@ -17,6 +17,8 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("ray", reason="the ray extra is not installed")
 import scaleout_models
 
 import lassi_ee

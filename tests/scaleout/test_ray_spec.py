@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("ray", reason="the ray extra is not installed")
+
 from lassi_ee.campaign.ray_engine import device_in_task, task_options
 from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.errors import UsageError
