@@ -247,14 +247,6 @@ class Settings(BaseSettings):
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
         return (init_settings, env_settings, toml)
 
-    def model_for(self, role_group: str) -> str:
-        """Model name for a role group: generate, context or judge."""
-        if role_group == "generate":
-            return self.generate_model
-        if role_group == "context":
-            return self.context_model or self.generate_model
-        return self.judge_model or self.context_model or self.generate_model
-
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (for CLI flags), checked as the
         settings themselves are: a bad value is one UsageError."""

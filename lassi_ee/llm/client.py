@@ -39,7 +39,7 @@ from tenacity import (
 from lassi_ee.devices import Device
 from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, LLMUnavailable, NoUsableReply
 from lassi_ee.llm.gate import RequestGate, local_gate
-from lassi_ee.llm.models import ROLE_GROUP, ROLE_TAG_PREFIX, ModelSet, ModelSlot, Role
+from lassi_ee.llm.models import ModelSet, ModelSlot
 from lassi_ee.llm.replies import (
     Categorization,
     CategorizedOptimization,
@@ -51,6 +51,7 @@ from lassi_ee.llm.replies import (
     parse_categories_text,
     parse_judge_text,
 )
+from lassi_ee.llm.roles import ROLE_GROUP, Role, role_tag
 from lassi_ee.llm.usage import Usage, call_usage, price_for
 from lassi_ee.prompts.loader import device_vars, render
 from lassi_ee.settings import Settings
@@ -307,8 +308,8 @@ class LLM:
     ) -> Any:
         role, slot = tally.role, tally.slot
         config = RunnableConfig(
-            tags=[f"{ROLE_TAG_PREFIX}{role}"],
-            run_name=f"{ROLE_TAG_PREFIX}{role}",
+            tags=[role_tag(role)],
+            run_name=role_tag(role),
             metadata={"lassi_role": role, "lassi_group": ROLE_GROUP[role]},
         )
 
