@@ -3,6 +3,7 @@
 - roles.py: the ten roles, their three groups and the groups' fallbacks (a leaf)
 - models.py: ``build_models`` -> ``ModelSet``, the chat model of every role
 - client.py: ``LLM``, what the nodes ask ("role X, with these facts")
+- failures.py: which failed requests are worth retrying, and the one-line error for the rest
 - replies.py: code blocks, verdicts and categories read from replies
 - usage.py: tokens and money per role; errors.py: the layer's errors; gate.py: concurrency
 - fake.py: the role-scripted chat model; null.py: the null model (a false-claim test)
