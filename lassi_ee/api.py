@@ -17,7 +17,7 @@ from langgraph.types import StateSnapshot
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
-from lassi_ee.devices import resolve_device
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError, TrialInterrupted, UsageError, disk_failure
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import (

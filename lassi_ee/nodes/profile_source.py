@@ -20,9 +20,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from lassi_ee.apps import App, load_app
-from lassi_ee.devices import Device, resolve_device
+from lassi_ee.devices import Device
 from lassi_ee.energy.decide import REPORTED_CONFIDENCE, DecisionRule
 from lassi_ee.energy.lock import device_lock
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, thread_id, work_dir
