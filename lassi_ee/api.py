@@ -26,6 +26,7 @@ from lassi_ee.graph.checkpoint import (
     redacted,
     trial_lock,
 )
+from lassi_ee.graph.names import NodeName
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage
@@ -36,7 +37,7 @@ from lassi_ee.thread_ids import check_thread_id, thread_name
 from lassi_ee.tools.compile import require_device_for
 
 log = logging.getLogger(__name__)
-OnUpdate = Callable[[str, dict[str, Any]], None]
+OnUpdate = Callable[[NodeName, dict[str, Any]], None]
 OnStart = Callable[[str], object]
 VALID_OUTCOMES = ("improved", "not_lower")
 

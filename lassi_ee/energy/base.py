@@ -20,6 +20,11 @@ Method = Literal["counter", "power-integration", "time-only"]
 Objective = Literal["energy", "runtime"]
 
 
+def objective_unit(objective: Objective | None) -> str:
+    """The unit of an objective's figures: J of energy per run, else s of runtime per run."""
+    return "J" if objective == "energy" else "s"
+
+
 class SensorError(LassiError):
     """The device's sensor failed mid-measurement (an NVML or amdsmi error), not the program."""
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from lassi_ee.energy.base import Method, Objective, PowerBackend
+from lassi_ee.energy.base import Method, Objective, PowerBackend, objective_unit
 from lassi_ee.energy.clock import Clock
 from lassi_ee.energy.decide import Decision, DecisionRule, decide
 from lassi_ee.energy.measure import (
@@ -71,7 +71,7 @@ class PairedMeasurement(BaseModel):
 
     @property
     def unit(self) -> str:
-        return "J" if self.objective == "energy" else "s"
+        return objective_unit(self.objective)
 
 
 class Confirmation(BaseModel):

@@ -17,16 +17,15 @@ from lassi_ee.report.text import (
     claim_text,
     delta,
     glance_rows,
-    no_best_words,
     outcome_words,
     plot_captions,
     sentence,
-    stop_words,
     usage_rows,
     version_figure,
     version_notes,
 )
 from lassi_ee.report.trial import TrialReport
+from lassi_ee.report.words import no_best_words, stop_words
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222;

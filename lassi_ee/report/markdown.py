@@ -8,16 +8,15 @@ from lassi_ee.report.text import (
     claim_text,
     delta,
     glance_rows,
-    no_best_words,
     outcome_words,
     plot_captions,
     sentence,
-    stop_words,
     usage_rows,
     version_figure,
     version_notes,
 )
 from lassi_ee.report.trial import TrialReport
+from lassi_ee.report.words import no_best_words, stop_words
 
 
 def _cell(text: str) -> str:

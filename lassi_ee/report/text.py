@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from lassi_ee.report.console import no_best_words, stop_words
 from lassi_ee.report.trial import TrialReport, VersionRow
-
-__all__ = ["no_best_words", "stop_words"]  # the pages' words, shared with the console
+from lassi_ee.report.words import no_best_words
 
 OUTCOME_WORDS = {
     "improved": "valid, confirmed lower: new best",

@@ -24,7 +24,7 @@ from lassi_ee.api import (
     unknown_trial,
 )
 from lassi_ee.demo.model import DEMO_MODEL_NAME, SCRIPTED_MARK
-from lassi_ee.energy.base import EnergyProfile, Timeline
+from lassi_ee.energy.base import EnergyProfile, Timeline, objective_unit
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
 from lassi_ee.settings import Settings
@@ -88,7 +88,7 @@ class TrialReport(BaseModel):
 
     @property
     def objective_unit(self) -> str:
-        return "J" if self.result.objective == "energy" else "s"
+        return objective_unit(self.result.objective)
 
     @property
     def objective_name(self) -> str:

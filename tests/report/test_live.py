@@ -7,7 +7,8 @@ import io
 from rich.console import Console
 
 from lassi_ee.cli import main
-from lassi_ee.report.live import ProgressView, TrialProgress, step_text
+from lassi_ee.report.live import ProgressView, TrialProgress
+from lassi_ee.report.steps import step_words
 
 
 def text_of(view: ProgressView) -> str:
@@ -34,7 +35,7 @@ def test_progress_follows_the_trial(finished_trial):
 
 
 def test_steps_in_a_few_words(finished_trial):
-    steps = [step_text(node, update) for node, update in finished_trial.updates]
+    steps = [step_words(node, update).brief for node, update in finished_trial.updates]
     assert steps[:3] == ["profile source", "wrote v1", "v1 compile ok"]
     for expected in (
         "v2 compile FAILED",
