@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.tools.sandbox import CUT_LINE
@@ -207,11 +206,3 @@ def read_output_files(workdir: Path, names: list[str], max_bytes: int) -> dict[s
             with path.open("rb") as handle:
                 files[name] = handle.read(max_bytes)
     return files
-
-
-check_tool = StructuredTool.from_function(
-    func=lambda **kwargs: compare_outputs(CheckRequest(**kwargs)).model_dump(mode="json"),
-    name="check_outputs",
-    description="Compare a candidate's outputs with the source's, numbers within tolerance.",
-    args_schema=CheckRequest,
-)

@@ -15,7 +15,6 @@ import shutil
 import time
 from pathlib import Path
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import App
@@ -222,11 +221,3 @@ def _find_binary(app: App, src: Path) -> Path | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
-
-
-compile_tool = StructuredTool.from_function(
-    func=lambda **kwargs: compile_app(CompileRequest(**kwargs)).model_dump(mode="json"),
-    name="compile_app",
-    description="Build an app (optionally with candidate code) for a device; returns diagnostics.",
-    args_schema=CompileRequest,
-)

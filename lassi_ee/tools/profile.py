@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import App
@@ -138,19 +137,3 @@ def profile_app(
         return ProfileOutcome(compile=built, run=first, failure=f"{app.name}: {failure}")
     profile = measure_binary(app, device, built.binary, settings, timeline_path)
     return ProfileOutcome(compile=built, run=first, profile=profile)
-
-
-class ProfileToolInput(BaseModel):
-    app: App
-    device: Device
-    build_dir: Path
-    timeline_path: Path | None = None
-    code: str | None = None
-
-
-profile_tool = StructuredTool.from_function(
-    func=lambda **kwargs: profile_app(settings=Settings(), **kwargs).model_dump(mode="json"),
-    name="profile_app",
-    description="Build a program, run it once and measure its energy on the device.",
-    args_schema=ProfileToolInput,
-)

@@ -13,7 +13,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.devices import Device
@@ -137,11 +136,3 @@ def _listing(root: Path) -> set[str]:
         except OSError:
             continue
     return names
-
-
-run_tool = StructuredTool.from_function(
-    func=lambda **kwargs: run_program(RunRequest(**kwargs)).model_dump(mode="json"),
-    name="run_program",
-    description="Run a built program once in a sandbox: exit status, outputs and wall time.",
-    args_schema=RunRequest,
-)
