@@ -23,7 +23,8 @@ def to_stage4(state: TrialState) -> Stage4:
     final = state.get("final_check")
     if final is None:
         return "confirm_final"
-    return "compare" if final.confirmed and not state.get("comparison") else "finalize"
+    compared = state.get("comparison") or state.get("comparison_error")
+    return "compare" if final.confirmed and not compared else "finalize"
 
 
 def after_profile_source(state: TrialState) -> Literal["vanilla", "finalize"]:

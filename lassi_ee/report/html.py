@@ -17,6 +17,7 @@ from lassi_ee.report.text import (
     claim_text,
     delta,
     glance_rows,
+    no_comparison_words,
     outcome_words,
     plot_captions,
     sentence,
@@ -194,7 +195,7 @@ def render_html(report: TrialReport, plots: dict[str, str]) -> str:
     comparison = (
         _pre(report.comparison)
         if report.comparison
-        else f"<p>No comparison: {escape(no_best_words(result))}.</p>"
+        else f"<p>No comparison: {escape(no_comparison_words(report))}.</p>"
     )
     context = ""
     if report.docs_summary or report.analysis:

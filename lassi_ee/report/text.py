@@ -63,6 +63,13 @@ def claim_text(report: TrialReport) -> str:
     return "No gain is claimed: no version was confirmed lower than the source."
 
 
+def no_comparison_words(report: TrialReport) -> str:
+    """What stands where the comparison report would: why the LLM wrote none."""
+    if report.comparison_error:
+        return f"the comparison report could not be written ({report.comparison_error})"
+    return no_best_words(report.result)
+
+
 def glance_rows(report: TrialReport) -> list[tuple[str, str, str, float | None]]:
     """(quantity, source, best, relative change) for energy, power and runtime per run."""
     source, best = report.result.source, report.result.best

@@ -83,6 +83,7 @@ class TrialReport(BaseModel):
     analysis: str = ""
     plans: list[str] = Field(default_factory=list)
     comparison: str | None = None
+    comparison_error: str | None = None
     timelines: list[TimelineView] = Field(default_factory=list)
     generated_unix: float = Field(default_factory=time.time)
 
@@ -260,6 +261,7 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
         analysis=state.get("analysis", ""),
         plans=list(state.get("plans", [])),
         comparison=state.get("comparison"),
+        comparison_error=state.get("comparison_error"),
         timelines=timelines,
     )
 
