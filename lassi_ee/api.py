@@ -51,6 +51,8 @@ class Figures(BaseModel):
 
 
 class TrialResult(BaseModel):
+    """What a trial came to: its status, figures, claim and cost, for callers and reports."""
+
     thread_id: str
     status: Literal["improved", "no_improvement", "failed", "unfinished", "interrupted"] = Field(
         description="interrupted: an outage (LLM server, disk, database) stopped it; resume it"
@@ -202,8 +204,11 @@ def _checkpointer(
 
 
 def outage(error: BaseException, settings: Settings) -> str | None:
-    """What failed, when ``error`` is an outage (the LLM server, the disk, the checkpoint
-    database) that interrupts a trial rather than ending it; None for any other error."""
+    """What failed, when ``error`` is an outage that interrupts a trial rather than ending it.
+
+    An outage is the LLM server, the disk or the checkpoint database failing; None for any
+    other error.
+    """
     if isinstance(error, TrialInterrupted):
         return str(error)
     disk = disk_failure(error, trial_files(settings))
@@ -230,13 +235,16 @@ def _is_database_failure(error: BaseException) -> bool:
 
 
 def resume_hint(thread_id: str) -> str:
+    """The one sentence that tells a user how to go on with an interrupted trial."""
     return f"`lassi-ee resume {thread_id}` continues from the last completed step"
 
 
 @contextmanager
 def _stopped_in_one_line(thread_id: str, settings: Settings) -> Iterator[None]:
-    """An outage outside the trial's steps (opening or reading its checkpoints) becomes one
-    LassiError that says how to go on."""
+    """An outage outside the trial's steps becomes one LassiError that says how to go on.
+
+    Such an outage hits while the checkpoints are opened or read.
+    """
     try:
         yield
     except Exception as error:
@@ -253,8 +261,10 @@ def _run_steps(
     context: TrialContext,
     on_update: OnUpdate | None,
 ) -> TrialResult:
-    """Run the trial's steps to the end, or until an outage interrupts it: then nothing is
-    finalized and the result says what failed and how to resume."""
+    """Run the trial's steps to the end, or until an outage interrupts it.
+
+    An interrupted trial is not finalized: its result says what failed and how to resume.
+    """
     thread_id = config["configurable"]["thread_id"]
     try:
         _stream(graph, graph_input, config, context, on_update)
@@ -294,8 +304,10 @@ def _stream(
 
 
 def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
-    """The result of a trial as its latest checkpoint has it (finished or not). A step
-    that failed there (LangGraph keeps its error) means the trial was interrupted."""
+    """The result of a trial as its latest checkpoint has it (finished or not).
+
+    A step that failed there (LangGraph keeps its error) means the trial was interrupted.
+    """
     result = result_from_state(thread_id, cast(TrialState, snapshot.values), not snapshot.next)
     failed = [task for task in snapshot.tasks if task.error] if snapshot.next else []
     if failed and result.status == "unfinished":
@@ -309,6 +321,7 @@ def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
 
 
 def unknown_trial(thread_id: str, settings: Settings) -> UsageError:
+    """The error for a thread id the checkpoint database does not hold, and where to look."""
     missing = "" if checkpoints_exist(settings.checkpoint_url) else " (there is no such file)"
     return UsageError(
         f"no trial {thread_id} in {settings.checkpoint_url}{missing}: see `lassi-ee trials`"

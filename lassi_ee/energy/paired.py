@@ -67,10 +67,12 @@ class PairedMeasurement(BaseModel):
 
     @property
     def pairs(self) -> int:
+        """How many pairs were measured."""
         return len(self.orders)
 
     @property
     def unit(self) -> str:
+        """The unit of the figures: J of energy per run, or s of runtime per run."""
         return objective_unit(self.objective)
 
 

@@ -1,5 +1,8 @@
-"""The trial graph: nodes and edges only. What each node does lives in nodes/,
-how each branch is chosen in routes.py (see docs/DESIGN.md, "The trial graph")."""
+"""The trial graph: nodes and edges only.
+
+What each node does lives in nodes/, how each branch is chosen in routes.py (see
+docs/DESIGN.md, "The trial graph").
+"""
 
 from __future__ import annotations
 
@@ -33,8 +36,11 @@ def _unless_stopped(next_node: NodeName) -> Callable[[TrialState], str]:
 
 
 def _step(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """``node`` as a step of a trial: it adds the seconds it ran to ``running_s``, and a
-    disk that fails under it interrupts the trial (the step is not committed)."""
+    """``node`` as a step of a trial, timed and guarded against a failing disk.
+
+    It adds the seconds it ran to ``running_s``, and a disk that fails under it interrupts
+    the trial (the step is not committed).
+    """
 
     @functools.wraps(node)  # LangGraph reads the node's own signature (state, runtime)
     def step(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -53,8 +59,11 @@ def _step(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
 
 
 class _TrialGraph(StateGraph[TrialState, TrialContext, TrialInput, TrialState]):
-    """A StateGraph whose every node is a ``_step``: the trial's running time leaves out
-    the hours a killed trial lay dead before a resume."""
+    """A StateGraph whose every node is a ``_step``.
+
+    So the trial's running time leaves out the hours a killed trial lay dead before a
+    resume.
+    """
 
     def add_node(self, node: Any, action: Any = None, **options: Any) -> Self:
         return super().add_node(node, _step(action), **options)
@@ -118,6 +127,7 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
 def compile_graph(
     checkpointer: BaseCheckpointSaver | None = None,
 ) -> CompiledStateGraph[TrialState, TrialContext, TrialInput, TrialState]:
+    """The trial graph compiled with ``checkpointer`` (None: the server brings its own)."""
     return build_graph().compile(checkpointer=checkpointer, name="lassi-ee trial")
 
 

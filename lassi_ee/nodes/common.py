@@ -1,5 +1,8 @@
-"""What every node needs: the run's context (settings, models), its paths, and
-the facts prompts are rendered with."""
+"""What every node needs: the run's context, its paths, and the facts prompts use.
+
+The context holds the settings and the models (built where the scripted models are chosen by
+name).
+"""
 
 from __future__ import annotations
 
@@ -66,8 +69,11 @@ def context_of(runtime: Any) -> TrialContext:
 
 
 def thread_id() -> str:
-    """The running trial's thread id (from the LangGraph run config), checked before it
-    names a folder: LangGraph Studio and the SDK pass ids that no entry of ours saw."""
+    """The running trial's thread id (from the LangGraph run config), checked.
+
+    It is checked before it names a folder: LangGraph Studio and the SDK pass ids that no
+    entry of ours saw.
+    """
     return check_thread_id(str(get_config().get("configurable", {}).get("thread_id", "no-thread")))
 
 
@@ -94,12 +100,14 @@ def archive_dir(settings: Settings) -> Path:
 
 
 def version_dir(settings: Settings, candidate: Candidate) -> Path:
+    """A version's archive folder: its logs, timelines and record."""
     path = archive_dir(settings) / "versions" / f"v{candidate.version:02d}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def figures(profile: EnergyProfile | None) -> str:
+    """A profile's one-line summary for prompts, or that it was not measured."""
     return profile.summary() if profile is not None else "not measured"
 
 
@@ -112,6 +120,7 @@ def best_profile(state: TrialState) -> EnergyProfile:
 
 
 def best_code(state: TrialState) -> str:
+    """The program Stage 3 refactors: the best so far, else the source."""
     best = state.get("best")
     return best.code if best is not None else state["source_code"]
 
@@ -122,10 +131,12 @@ def prompt_vars(state: TrialState, **extra: object) -> dict[str, object]:
 
 
 def llm_failure(error: LLMError, candidate: Candidate | None = None) -> dict[str, Any]:
-    """State update for an LLM call that hit the budget or was refused: the trial stops
-    and Stage 4 finalizes with the best so far. An outage (the server unreachable after
-    every retry) is no such result: it is raised again, the step is not committed and
-    the trial stops interrupted, to be resumed."""
+    """State update for an LLM call that hit the budget or was refused: the trial stops.
+
+    Stage 4 then finalizes with the best so far. An outage (the server unreachable after
+    every retry) is no such result: it is raised again, the step is not committed and the
+    trial stops interrupted, to be resumed.
+    """
     if isinstance(error, TrialInterrupted):
         raise error
     update: dict[str, Any] = {"stop_reason": str(error), "usage": error.usage or Usage()}

@@ -27,8 +27,10 @@ _EXTENSION = {"cuda": ".cu", "hip": ".hip", "openmp": ".cpp"}
 
 
 def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """An LLM's account of what changed between the source and the best version, and why
-    it saves energy (the paper's Stage-4 report)."""
+    """An LLM's account of what changed and why it saves energy (the paper's Stage-4 report).
+
+    It compares the source with the best version.
+    """
     best = state["best"]
     assert best is not None
     best_figures = figures(best.profile)
@@ -59,8 +61,11 @@ def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
 
 
 def categorize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """Sort the comparison report's optimizations into MHO, ACE, DST and PTM (the paper's
-    Figure 4), here so that campaign reports need no LLM. Nothing to sort without a report."""
+    """Sort the comparison report's optimizations into MHO, ACE, DST and PTM.
+
+    As in the paper's Figure 4; done here so that campaign reports need no LLM. Nothing to
+    sort without a report.
+    """
     comparison = state.get("comparison")
     if not comparison:
         return {"categories": []}
@@ -155,6 +160,7 @@ def write_archive(state: TrialState, root: Path) -> Path:
 
 
 def finalize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """Write the trial's archive; a disk that fails here leaves the state whole to rewrite it."""
     root = archive_dir(context_of(runtime).settings)
     finished_unix = time.time()
     try:

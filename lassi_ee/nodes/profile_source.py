@@ -39,6 +39,7 @@ _MEASUREMENT_KNOBS = (
 
 
 def cache_key(app: App, device: Device, settings: Settings) -> str:
+    """The source's cache entry: what its figures and outputs depend on, hashed."""
     facts = {
         "source": app.source_hash(),
         "manifest": app.manifest.model_dump(mode="json"),
@@ -123,6 +124,7 @@ def _save(files: dict[str, bytes], folder: Path) -> None:
 
 
 def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """Stage 0: start the trial's state, and measure the source (or take it from the cache)."""
     thread_id()  # an id that is not a name (from Studio or the SDK) stops here, folderless
     ctx = context_of(runtime)
     settings = ctx.settings

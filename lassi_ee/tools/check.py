@@ -39,6 +39,8 @@ class ProgramOutput(BaseModel):
 
 
 class CheckRequest(BaseModel):
+    """Two programs' outputs and what to compare them with."""
+
     reference: ProgramOutput
     candidate: ProgramOutput
     rtol: float = 1e-3
@@ -57,10 +59,13 @@ class GuardFinding(BaseModel):
 
     @property
     def text(self) -> str:
+        """The finding in one line, for logs and the judge."""
         return f"{self.rule}: {self.finding}" + (" (vetoes)" if self.vetoes else "")
 
 
 class CheckResult(BaseModel):
+    """What the output check found; a mismatch vetoes the candidate."""
+
     status: Literal["match", "mismatch", "inconclusive", "incomplete"] = Field(
         description="inconclusive: nothing to compare (no number printed, no output file); "
         "incomplete: what was kept agrees, but an output was cut (max_output_bytes)"
@@ -79,6 +84,7 @@ class CheckResult(BaseModel):
         return self.status == "mismatch" or any(guard.vetoes for guard in self.guards)
 
     def veto_reasons(self) -> list[str]:
+        """The reasons a vetoing check (or a vetoing guard) gives, for the version's verdict."""
         reasons = [self.finding] if self.status == "mismatch" else []
         return reasons + [guard.text for guard in self.guards if guard.vetoes]
 

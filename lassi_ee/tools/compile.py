@@ -38,6 +38,8 @@ MAX_DIAGNOSTIC_CHARS = 6000
 
 
 class CompileRequest(BaseModel):
+    """What to build (the app, or candidate code in its place), for which device, where."""
+
     app: App
     device: Device
     build_dir: Path
@@ -46,6 +48,8 @@ class CompileRequest(BaseModel):
 
 
 class CompileResult(BaseModel):
+    """A build: whether it worked, the binary, and diagnostics trimmed for the LLM."""
+
     ok: bool
     binary: Path | None = None
     command: list[str]
@@ -131,9 +135,12 @@ def trim_diagnostics(log: str, build_dir: Path) -> str:
 
 
 def copy_sources(app: App, src: Path) -> None:
-    """What the build reads: a Makefile/CMake project needs its whole tree; a compiler
-    line needs its sources, their listed dependencies and the headers beside them (not
-    whatever else shares the folder of a single source file, like runs/ or checkpoints/)."""
+    """What the build reads, copied into the build folder.
+
+    A Makefile/CMake project needs its whole tree; a compiler line needs its sources, their
+    listed dependencies and the headers beside them (not whatever else shares the folder of
+    a single source file, like runs/ or checkpoints/).
+    """
     if app.manifest.build.system != "compiler":
         shutil.copytree(app.root, src, ignore=_IGNORED_COPY)
         return

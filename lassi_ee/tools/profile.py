@@ -31,6 +31,7 @@ class MeasurementFailed(LassiError):
     """The program failed during a measured run (it passed its first run)."""
 
     def __init__(self, message: str, label: str = "") -> None:
+        """A failed measured run; ``label`` names which version, when two take turns."""
         super().__init__(message)
         self.label = label
 
@@ -45,6 +46,7 @@ class ProfileOutcome(BaseModel):
 
 
 def run_request(app: App, device: Device, binary: Path, settings: Settings) -> RunRequest:
+    """The sandboxed run of a built app with its manifest's arguments, data and environment."""
     return RunRequest(
         binary=binary,
         args=app.manifest.args,
@@ -68,8 +70,10 @@ def self_check_failure(app: App, run: RunResult) -> str | None:
 def batch_runner(
     app: App, device: Device, binary: Path, settings: Settings, label: str = ""
 ) -> RunBatch:
-    """Runs of a built program back to back in one sandbox; a failing run raises
-    MeasurementFailed, naming ``label`` (which version) when given."""
+    """Runs of a built program back to back in one sandbox.
+
+    A failing run raises MeasurementFailed, naming ``label`` (which version) when given.
+    """
     request = run_request(app, device, binary, settings)
     which = f"{app.name} {label}".rstrip()
 
