@@ -62,9 +62,13 @@ def _wrote(node: str, update: dict[str, Any]) -> StepWords:
 
 
 def _fixed(node: str, update: dict[str, Any]) -> StepWords:
+    """A fix written (the failed version goes to the history), or none to build: the
+    reply had no program, or was an earlier version again, and the failure stands."""
     candidate = update.get("candidate")
     if candidate is None:
         return StepWords(None, _plain(node, None))
+    if not update.get("history"):
+        return StepWords(f"{node}: {candidate.note}", f"v{candidate.version} not fixed")
     brief = f"wrote v{candidate.version}, a fix of v{update['history'][-1].version}"
     return StepWords(f"{node}: wrote {candidate.label}", brief)
 
