@@ -234,6 +234,22 @@ def _is_database_failure(error: BaseException) -> bool:
     return isinstance(error, OperationalError)
 
 
+@contextmanager
+def _driving(
+    thread_id: str, settings: Settings, checkpointer: BaseCheckpointSaver | None
+) -> Iterator[Any]:
+    """The trial graph on its checkpoints, with this process as the trial's one driver.
+
+    An outage while the checkpoints are opened or read is one LassiError.
+    """
+    with (
+        _stopped_in_one_line(thread_id, settings),
+        _checkpointer(checkpointer, settings) as saver,
+        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
+    ):
+        yield compile_graph(saver)
+
+
 def resume_hint(thread_id: str) -> str:
     """The one sentence that tells a user how to go on with an interrupted trial."""
     return f"`lassi-ee resume {thread_id}` continues from the last completed step"
@@ -362,12 +378,7 @@ def run_graph(
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with (
-        _stopped_in_one_line(thread_id, settings),
-        _checkpointer(checkpointer, settings) as saver,
-        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
-    ):
-        graph = compile_graph(saver)
+    with _driving(thread_id, settings, checkpointer) as graph:
         if graph.get_state(config).values:
             raise UsageError(
                 f"trial {thread_id} already exists: `lassi-ee resume {thread_id}` continues it"
@@ -404,12 +415,7 @@ def resume_graph(
     if checkpointer is None and not checkpoints_exist(settings.checkpoint_url):
         raise unknown_trial(thread_id, settings)  # and no empty database is left behind
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with (
-        _stopped_in_one_line(thread_id, settings),
-        _checkpointer(checkpointer, settings) as saver,
-        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
-    ):
-        graph = compile_graph(saver)
+    with _driving(thread_id, settings, checkpointer) as graph:
         snapshot = graph.get_state(config)
         if not snapshot.values:
             raise unknown_trial(thread_id, settings)
