@@ -44,10 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lassi_ee.apps import App, load_app  # noqa: E402
-from lassi_ee.devices import Device, resolve_device  # noqa: E402
+from lassi_ee.devices import Device  # noqa: E402
 from lassi_ee.energy import backend_for  # noqa: E402
 from lassi_ee.energy.decide import DecisionRule, log_ratios  # noqa: E402
 from lassi_ee.energy.paired import Confirmation, confirm  # noqa: E402
+from lassi_ee.energy.vendors import resolve_device  # noqa: E402
 from lassi_ee.settings import Settings  # noqa: E402
 from lassi_ee.tools.compile import CompileRequest, compile_app  # noqa: E402
 from lassi_ee.tools.profile import batch_runner  # noqa: E402

@@ -37,10 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lassi_ee.apps import load_app  # noqa: E402
-from lassi_ee.devices import Device, resolve_device  # noqa: E402
+from lassi_ee.devices import Device  # noqa: E402
 from lassi_ee.energy import backend_for, measure, measure_paper_style  # noqa: E402
 from lassi_ee.energy.base import EnergyProfile, PaperRecipeResult  # noqa: E402
 from lassi_ee.energy.measure import RunBatch, one_at_a_time  # noqa: E402
+from lassi_ee.energy.vendors import resolve_device  # noqa: E402
 from lassi_ee.errors import LassiError  # noqa: E402
 from lassi_ee.settings import Settings  # noqa: E402
 from lassi_ee.tools.compile import CompileRequest, compile_app  # noqa: E402

@@ -17,7 +17,7 @@ from langgraph.types import StateSnapshot
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
-from lassi_ee.devices import resolve_device
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError, TrialInterrupted, UsageError, disk_failure
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import (
@@ -26,6 +26,7 @@ from lassi_ee.graph.checkpoint import (
     redacted,
     trial_lock,
 )
+from lassi_ee.graph.names import NodeName
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage
@@ -36,7 +37,7 @@ from lassi_ee.thread_ids import check_thread_id, thread_name
 from lassi_ee.tools.compile import require_device_for
 
 log = logging.getLogger(__name__)
-OnUpdate = Callable[[str, dict[str, Any]], None]
+OnUpdate = Callable[[NodeName, dict[str, Any]], None]
 OnStart = Callable[[str], object]
 VALID_OUTCOMES = ("improved", "not_lower")
 
@@ -50,6 +51,8 @@ class Figures(BaseModel):
 
 
 class TrialResult(BaseModel):
+    """What a trial came to: its status, figures, claim and cost, for callers and reports."""
+
     thread_id: str
     status: Literal["improved", "no_improvement", "failed", "unfinished", "interrupted"] = Field(
         description="interrupted: an outage (LLM server, disk, database) stopped it; resume it"
@@ -201,8 +204,11 @@ def _checkpointer(
 
 
 def outage(error: BaseException, settings: Settings) -> str | None:
-    """What failed, when ``error`` is an outage (the LLM server, the disk, the checkpoint
-    database) that interrupts a trial rather than ending it; None for any other error."""
+    """What failed, when ``error`` is an outage that interrupts a trial rather than ending it.
+
+    An outage is the LLM server, the disk or the checkpoint database failing; None for any
+    other error.
+    """
     if isinstance(error, TrialInterrupted):
         return str(error)
     disk = disk_failure(error, trial_files(settings))
@@ -228,14 +234,33 @@ def _is_database_failure(error: BaseException) -> bool:
     return isinstance(error, OperationalError)
 
 
+@contextmanager
+def _driving(
+    thread_id: str, settings: Settings, checkpointer: BaseCheckpointSaver | None
+) -> Iterator[Any]:
+    """The trial graph on its checkpoints, with this process as the trial's one driver.
+
+    An outage while the checkpoints are opened or read is one LassiError.
+    """
+    with (
+        _stopped_in_one_line(thread_id, settings),
+        _checkpointer(checkpointer, settings) as saver,
+        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
+    ):
+        yield compile_graph(saver)
+
+
 def resume_hint(thread_id: str) -> str:
+    """The one sentence that tells a user how to go on with an interrupted trial."""
     return f"`lassi-ee resume {thread_id}` continues from the last completed step"
 
 
 @contextmanager
 def _stopped_in_one_line(thread_id: str, settings: Settings) -> Iterator[None]:
-    """An outage outside the trial's steps (opening or reading its checkpoints) becomes one
-    LassiError that says how to go on."""
+    """An outage outside the trial's steps becomes one LassiError that says how to go on.
+
+    Such an outage hits while the checkpoints are opened or read.
+    """
     try:
         yield
     except Exception as error:
@@ -252,8 +277,10 @@ def _run_steps(
     context: TrialContext,
     on_update: OnUpdate | None,
 ) -> TrialResult:
-    """Run the trial's steps to the end, or until an outage interrupts it: then nothing is
-    finalized and the result says what failed and how to resume."""
+    """Run the trial's steps to the end, or until an outage interrupts it.
+
+    An interrupted trial is not finalized: its result says what failed and how to resume.
+    """
     thread_id = config["configurable"]["thread_id"]
     try:
         _stream(graph, graph_input, config, context, on_update)
@@ -293,8 +320,10 @@ def _stream(
 
 
 def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
-    """The result of a trial as its latest checkpoint has it (finished or not). A step
-    that failed there (LangGraph keeps its error) means the trial was interrupted."""
+    """The result of a trial as its latest checkpoint has it (finished or not).
+
+    A step that failed there (LangGraph keeps its error) means the trial was interrupted.
+    """
     result = result_from_state(thread_id, cast(TrialState, snapshot.values), not snapshot.next)
     failed = [task for task in snapshot.tasks if task.error] if snapshot.next else []
     if failed and result.status == "unfinished":
@@ -308,6 +337,7 @@ def result_of(thread_id: str, snapshot: StateSnapshot) -> TrialResult:
 
 
 def unknown_trial(thread_id: str, settings: Settings) -> UsageError:
+    """The error for a thread id the checkpoint database does not hold, and where to look."""
     missing = "" if checkpoints_exist(settings.checkpoint_url) else " (there is no such file)"
     return UsageError(
         f"no trial {thread_id} in {settings.checkpoint_url}{missing}: see `lassi-ee trials`"
@@ -348,12 +378,7 @@ def run_graph(
     context.llm()  # a model that cannot be built fails here, in one line
     thread_id = thread_id or new_thread_id(source)
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with (
-        _stopped_in_one_line(thread_id, settings),
-        _checkpointer(checkpointer, settings) as saver,
-        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
-    ):
-        graph = compile_graph(saver)
+    with _driving(thread_id, settings, checkpointer) as graph:
         if graph.get_state(config).values:
             raise UsageError(
                 f"trial {thread_id} already exists: `lassi-ee resume {thread_id}` continues it"
@@ -390,12 +415,7 @@ def resume_graph(
     if checkpointer is None and not checkpoints_exist(settings.checkpoint_url):
         raise unknown_trial(thread_id, settings)  # and no empty database is left behind
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with (
-        _stopped_in_one_line(thread_id, settings),
-        _checkpointer(checkpointer, settings) as saver,
-        trial_lock(settings.checkpoint_url, thread_id),  # one driver per trial
-    ):
-        graph = compile_graph(saver)
+    with _driving(thread_id, settings, checkpointer) as graph:
         snapshot = graph.get_state(config)
         if not snapshot.values:
             raise unknown_trial(thread_id, settings)

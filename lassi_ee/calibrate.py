@@ -19,12 +19,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import load_app
-from lassi_ee.devices import resolve_device
 from lassi_ee.energy.decide import (
     REPORTED_CONFIDENCE,
     DecisionRule,
     minimum_detectable_gain,
 )
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.settings import Settings
 from lassi_ee.tools.compile import CompileRequest, compile_app

@@ -48,7 +48,7 @@ def _args(options: argparse.Namespace) -> list[str] | None:
 
 def cmd_profile(options: argparse.Namespace) -> int:
     from lassi_ee.apps import load_app
-    from lassi_ee.devices import resolve_device
+    from lassi_ee.energy.vendors import resolve_device
     from lassi_ee.report.console import print_profile
     from lassi_ee.tools.profile import profile_app
 

@@ -1,8 +1,10 @@
-"""Which device a program runs and is measured on.
+"""Which device a program runs and is measured on: the facts, and the specs users type.
 
 A device spec is what users type: ``cuda:0``, ``rocm:1``, ``cpu`` or ``auto``.
-Resolving it asks the vendor library what the device is (name, architecture,
-memory) so that compile flags and prompts use the real facts.
+A ``Device`` holds what compile flags, prompts and the sandbox need (name,
+architecture, memory, the id that pins a child to it). This is a leaf: asking
+a vendor's library what a GPU is happens in ``energy/vendors.py``
+(``resolve_device``), the one module that knows the vendors.
 """
 
 from __future__ import annotations
@@ -104,25 +106,3 @@ def cpu_device() -> Device:
         arch=platform.machine() or "host",
         memory_gib=memory_gib,
     )
-
-
-def resolve_device(spec: str) -> Device:
-    """Resolve a device spec against this machine, or say plainly why it cannot be used."""
-    kind, index = parse_device_spec(spec)
-    if kind == "cpu":
-        return cpu_device()
-    if kind == "cuda":
-        from lassi_ee.energy.nvidia import probe_nvidia
-
-        return probe_nvidia(index)
-    if kind == "rocm":
-        from lassi_ee.energy.amd import probe_amd
-
-        return probe_amd(index)
-    # auto: the first GPU that answers, else the CPU
-    for candidate in ("cuda:0", "rocm:0"):
-        try:
-            return resolve_device(candidate)
-        except UsageError:
-            continue
-    return cpu_device()

@@ -56,10 +56,16 @@ def _config_file() -> Path:
 
 
 class Settings(BaseSettings):
+    """Every knob of lassi-ee; the module docstring says where values come from."""
+
     model_config = SettingsConfigDict(env_prefix="LASSI_", extra="forbid")
 
-    # --- models (LLM layer) ---
-    generate_model: str = "gpt-4o"
+    # --- which models answer, where, and what a trial may spend on them ---
+    generate_model: str = Field(
+        "gpt-4o",
+        description="model of the generate roles (vanilla, refactor, the fixes), and of every "
+        "role whose group names none; 'demo' and 'null' name the scripted models",
+    )
     context_model: str | None = Field(None, description="defaults to generate_model")
     judge_model: str | None = Field(None, description="defaults to context_model")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = OpenAI")
@@ -80,7 +86,7 @@ class Settings(BaseSettings):
     budget_tokens: int | None = Field(None, ge=1, description="tokens per trial; None = no limit")
     budget_usd: float | None = Field(None, gt=0, description="USD per trial; None = no limit")
     docs_paths: list[Path] = Field(default_factory=list, description="own programming notes")
-    # --- LLM layer: retries and cut-off replies (added with lassi_ee/llm) ---
+    # --- how the client gets a usable reply: retries of failed requests, cut-off replies ---
     llm_backoff_initial_s: float = Field(
         1.0,
         ge=0,
@@ -90,7 +96,7 @@ class Settings(BaseSettings):
     max_continuations: int = Field(
         2, ge=0, description="times a reply cut off by the length limit is asked to continue"
     )
-    # --- LLM layer: concurrency (added with the Ray engine, lassi_ee/campaign/ray_engine.py) ---
+    # --- how hard an endpoint may be pressed by trials running side by side ---
     llm_max_concurrent: int | None = Field(
         None,
         ge=1,
@@ -98,7 +104,7 @@ class Settings(BaseSettings):
         "whole cluster with --engine ray; None = unlimited",
     )
 
-    # --- the method (trial graph) ---
+    # --- the method: temperatures, bounds of Stage 3, and when a gain is claimed ---
     initial_temperature: float = Field(
         0.2, ge=0, le=2, description="temperature of the first attempts (Stages 1 and 3)"
     )
@@ -154,6 +160,7 @@ class Settings(BaseSettings):
         "paired estimate and 95 % interval are the trial's reported reduction",
     )
 
+    # --- the output check, and gains too good to be true ---
     check_rtol: float = Field(1e-3, ge=0, description="output check: relative tolerance on numbers")
     check_atol: float = Field(1e-6, ge=0, description="output check: absolute tolerance on numbers")
     suspicious_gain: float = Field(
@@ -164,7 +171,7 @@ class Settings(BaseSettings):
         "it can win only when it matched on at least two inputs",
     )
 
-    # --- measurement (profile tool) ---
+    # --- measurement: windows, repeats, the idle level, one measurement per device ---
     repeats: int = Field(3, ge=1, description="measured windows per version")
     min_window_s: float = Field(
         2.0, gt=0, description="short programs run back to back until this long"
@@ -179,13 +186,16 @@ class Settings(BaseSettings):
     settle_timeout_s: float = Field(
         30.0, gt=0, description="longest wait for the idle power to settle"
     )
-    lock_dir: Path = Path("/tmp/lassi-ee-locks")
-    # --- measurement: added by the energy layer (lassi_ee/energy) ---
+    lock_dir: Path = Field(
+        Path("/tmp/lassi-ee-locks"),
+        description="lock files that keep two measurements (of any process) off one device, "
+        "and trials of one source from measuring it twice",
+    )
     lock_timeout_s: float = Field(
         900.0, ge=0, description="how long a measurement waits for another one on the same device"
     )
 
-    # --- compile and run ---
+    # --- compile and run: timeouts, kept output, and the sandbox's limits ---
     compile_timeout_s: float = Field(300.0, gt=0, description="seconds a build may take")
     run_timeout_s: float = Field(600.0, gt=0, description="seconds one run of a program may take")
     max_output_bytes: int = Field(
@@ -202,17 +212,23 @@ class Settings(BaseSettings):
         32.0, gt=0, description="RLIMIT_AS for CPU programs; never applied to GPU programs"
     )
     sandbox_user: str = Field("nobody", description="uid the child runs as when we are root")
-    # --- containment: added by the hardening work (issue 8) ---
     sandbox_fresh_uid: bool = Field(
         True,
         description="as root, run each program (and compiler) under a fresh unused uid in "
         "sandbox_user's group, so one run's processes cannot use up another run's process "
         "limit; False: run as sandbox_user",
     )
-    work_root: Path = Path("/tmp/lassi-ee-work")
+    work_root: Path = Field(
+        Path("/tmp/lassi-ee-work"),
+        description="scratch space for builds and sandboxed runs; safe to delete between trials",
+    )
 
-    # --- storage ---
-    checkpoint_url: str = "checkpoints/lassi-ee.sqlite"
+    # --- where trials are kept ---
+    checkpoint_url: str = Field(
+        "checkpoints/lassi-ee.sqlite",
+        description="the checkpoint database: a SQLite file, or a postgresql:// URL that "
+        "several machines share",
+    )
     checkpoint_lock_timeout_s: float = Field(
         30.0,
         ge=0,
@@ -224,7 +240,9 @@ class Settings(BaseSettings):
         description="`lassi-ee calibrate` appends each noise floor here; campaign reports "
         "quote the newest per app and device",
     )
-    runs_dir: Path = Path("runs")
+    runs_dir: Path = Field(
+        Path("runs"), description="trial archives and reports, one folder per thread id"
+    )
 
     @model_validator(mode="after")
     def _pairs_in_order(self) -> Settings:
@@ -246,14 +264,6 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
         return (init_settings, env_settings, toml)
-
-    def model_for(self, role_group: str) -> str:
-        """Model name for a role group: generate, context or judge."""
-        if role_group == "generate":
-            return self.generate_model
-        if role_group == "context":
-            return self.context_model or self.generate_model
-        return self.judge_model or self.context_model or self.generate_model
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (for CLI flags), checked as the

@@ -142,54 +142,55 @@ class FinalCheck(BaseModel):
 class TrialInput(TypedDict, total=False):
     """What a caller (run_graph, the CLI, LangGraph Studio) starts a trial with."""
 
-    source: str
-    device: str
-    args: list[str] | None
+    source: str  # an app directory or a source file
+    device: str  # a device spec: cuda:N, rocm:N, cpu or auto
+    args: list[str] | None  # the program's arguments, instead of the manifest's
 
 
-class TrialState(TypedDict, total=False):
-    # --- input ---
-    source: str
-    device: str
-    args: list[str] | None
-    # --- Stage 0 ---
-    app: App
-    source_code: str
-    device_info: Device
-    reference: ReferenceRun
-    objective: Literal["energy", "runtime"]
-    decision_rule: DecisionRule  # how Stage 1 and 3 confirmations decide
-    final_rule: DecisionRule  # the final re-measurement's pairs
+class TrialState(TrialInput, total=False):
+    """Everything a trial knows; each key says which node writes it."""
+
+    # --- Stage 0 (profile_source) ---
+    app: App  # profile_source
+    source_code: str  # profile_source
+    device_info: Device  # profile_source
+    reference: ReferenceRun  # profile_source: the source's figures and outputs
+    objective: Literal["energy", "runtime"]  # profile_source
+    decision_rule: DecisionRule  # profile_source: how Stage 1 and 3 confirmations decide
+    final_rule: DecisionRule  # profile_source: the final re-measurement's pairs
     # --- the candidate in flight, and every finished version ---
-    phase: Phase
+    phase: Phase  # profile_source ("vanilla"), summarize_docs ("refactor")
+    # vanilla, refactor and the fixes write a new one; the evaluation nodes (compile_,
+    # run_, measure_, judge_, confirm_candidate) add to it; assess clears it
     candidate: Candidate | None
-    history: Annotated[list[Candidate], operator.add]
-    next_version: int
-    best: Candidate | None
+    history: Annotated[list[Candidate], operator.add]  # assess; a fix adds the failed version
+    next_version: int  # profile_source; each node that writes a candidate
+    best: Candidate | None  # profile_source (None); assess, for a confirmed gain
     # --- Stage 2 context ---
-    docs_summary: str
-    analysis: str
-    plan: str
-    plans: Annotated[list[str], operator.add]
+    docs_summary: str  # summarize_docs
+    analysis: str  # analyze_code
+    plan: str  # plan: the current plan
+    plans: Annotated[list[str], operator.add]  # plan: every plan so far
     # --- Stage 3 control ---
-    limits: Limits
-    iteration: int
-    temperature: float
-    temperature_applies: bool
-    fruitless: int
+    limits: Limits  # profile_source, from the settings
+    iteration: int  # profile_source (0); refactor
+    temperature: float  # profile_source; assess raises it after a fruitless try
+    temperature_applies: bool  # profile_source; refactor, from the model's reply
+    fruitless: int  # profile_source; assess
     # --- how the trial runs: its settings from Stage 0 on (never the API key), and the
     # explicit changes resumes made to them ---
-    trial_settings: dict[str, Any]
-    resumed_with: Annotated[list[str], operator.add]
+    trial_settings: dict[str, Any]  # profile_source; resume_graph when told to change one
+    resumed_with: Annotated[list[str], operator.add]  # resume_graph (api.py)
     # --- Stage 4 and bookkeeping ---
-    final_check: FinalCheck | None
-    comparison: str | None
-    categories: list[CategorizedOptimization]
-    usage: Annotated[Usage, merge]
-    stop_reason: str | None
-    error: str | None
-    archive_path: str | None
-    archive_error: str | None
-    started_unix: float
-    finished_unix: float
+    final_check: FinalCheck | None  # profile_source (None); confirm_final
+    comparison: str | None  # compare: the LLM's report on what changed and why
+    comparison_error: str | None  # compare: why no report was written (the LLM failed)
+    categories: list[CategorizedOptimization]  # categorize
+    usage: Annotated[Usage, merge]  # every node that asks an LLM adds its call's
+    stop_reason: str | None  # assess (the stopping rule); any node whose LLM call failed
+    error: str | None  # profile_source: why the source cannot be used
+    archive_path: str | None  # finalize
+    archive_error: str | None  # finalize
+    started_unix: float  # profile_source
+    finished_unix: float  # finalize
     running_s: Annotated[float, operator.add]  # every step's own time (graph/builder.py)

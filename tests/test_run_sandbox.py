@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lassi_ee.apps import load_app
-from lassi_ee.devices import resolve_device
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.tools.compile import CompileRequest, compile_app
 from lassi_ee.tools.profile import run_request
 from lassi_ee.tools.run import RunRequest, run_program

@@ -32,7 +32,8 @@ from pydantic import BaseModel, Field
 from lassi_ee.api import OnUpdate, resume_graph, resume_hint, run_graph
 from lassi_ee.campaign.spec import Campaign, CampaignTrial, device_label
 from lassi_ee.campaign.store import ResultsStore, TrialRecord
-from lassi_ee.devices import Device, resolve_device
+from lassi_ee.devices import Device
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import is_postgres, open_checkpointer

@@ -42,6 +42,7 @@ _ROCM_POWER_KEYS = (
 
 
 def run_command(command: list[str]) -> str:
+    """Run a rocm-smi (or rocminfo) command; any failure is the sensor's (SensorError)."""
     try:
         return subprocess.run(
             command, capture_output=True, text=True, check=True, timeout=30
@@ -96,6 +97,7 @@ class AmdSmiBackend:
     update_period_s = 0.001  # the SMU's accumulator; alignment uses observed changes
 
     def __init__(self, device: Device, smi: Any | None = None) -> None:
+        """Open the amdsmi handle of ``device`` and learn whether it has an energy counter."""
         self._smi = _load_amdsmi(smi)
         handles = self._smi.amdsmi_get_processor_handles()
         index = physical_index(device)
@@ -112,6 +114,7 @@ class AmdSmiBackend:
             self.has_energy_counter = False
 
     def read_energy_j(self) -> float:
+        """The energy accumulator in joules."""
         try:
             info = self._smi.amdsmi_get_energy_count(self._handle)
         except self._smi.AmdSmiException as err:
@@ -120,6 +123,7 @@ class AmdSmiBackend:
         return float(ticks) * float(info["counter_resolution"]) / 1e6
 
     def read_power_w(self) -> float:
+        """The socket power in watts, from whichever key the card reports."""
         try:
             info = self._smi.amdsmi_get_power_info(self._handle)
         except self._smi.AmdSmiException as err:
@@ -131,6 +135,7 @@ class AmdSmiBackend:
         raise LassiError(f"amdsmi reports no socket power for {self._device_name}: {info}")
 
     def describe(self) -> str:
+        """What is measured on this card, and how."""
         if self.has_energy_counter:
             how = "amdsmi energy accumulator + 10 ms power samples"
         else:
@@ -138,6 +143,7 @@ class AmdSmiBackend:
         return f"{self._device_name}: {how}"
 
     def close(self) -> None:
+        """Shut amdsmi down."""
         self._smi.amdsmi_shut_down()
 
 
@@ -161,6 +167,7 @@ def _card(data: dict[str, dict[str, str]], index: int) -> dict[str, str]:
 
 
 def rocm_smi_energy_j(stdout: str, index: int) -> float:
+    """Card ``index``'s accumulated energy in joules from ``rocm-smi --showenergycounter``."""
     card = _card(parse_rocm_smi_json(stdout), index)
     value = _number(card.get("Accumulated Energy (uJ)"))
     if value is None:
@@ -169,6 +176,7 @@ def rocm_smi_energy_j(stdout: str, index: int) -> float:
 
 
 def rocm_smi_power_w(stdout: str, index: int) -> float:
+    """Card ``index``'s power in watts from ``rocm-smi --showpower``."""
     card = _card(parse_rocm_smi_json(stdout), index)
     for key in _ROCM_POWER_KEYS:
         value = _power(card.get(key))
@@ -186,6 +194,7 @@ class RocmSmiBackend:
     update_period_s = 0.25  # about one rocm-smi call
 
     def __init__(self, device: Device, run: CommandRunner = run_command) -> None:
+        """Check that rocm-smi reads this card's energy counter; ``run`` runs the command."""
         self._run = run
         self._index = physical_index(device)
         self.lock_name = device.lock_name
@@ -197,14 +206,17 @@ class RocmSmiBackend:
             self.has_energy_counter = False
 
     def read_energy_j(self) -> float:
+        """The accumulated energy in joules (one rocm-smi call)."""
         stdout = self._run(["rocm-smi", "-d", str(self._index), "--showenergycounter", "--json"])
         return rocm_smi_energy_j(stdout, self._index)
 
     def read_power_w(self) -> float:
+        """The power in watts (one rocm-smi call)."""
         stdout = self._run(["rocm-smi", "-d", str(self._index), "--showpower", "--json"])
         return rocm_smi_power_w(stdout, self._index)
 
     def describe(self) -> str:
+        """What is measured on this card, and that each read starts a process."""
         what = "energy counter" if self.has_energy_counter else "power, integrated"
         return (
             f"{self._device_name}: rocm-smi {what} (a process per read: ~0.1-0.3 s timing "
@@ -212,13 +224,14 @@ class RocmSmiBackend:
         )
 
     def close(self) -> None:
+        """Nothing to release: every read is its own command."""
         return None
 
 
 def amd_backend(
     device: Device, smi: Any | None = None, run: CommandRunner = run_command
 ) -> AmdSmiBackend | RocmSmiBackend:
-    """amdsmi where it loads, else rocm-smi."""
+    """The amdsmi backend where the library loads, else rocm-smi."""
     try:
         return AmdSmiBackend(device, smi)
     except LassiError as err:

@@ -20,6 +20,11 @@ Method = Literal["counter", "power-integration", "time-only"]
 Objective = Literal["energy", "runtime"]
 
 
+def objective_unit(objective: Objective | None) -> str:
+    """The unit of an objective's figures: J of energy per run, else s of runtime per run."""
+    return "J" if objective == "energy" else "s"
+
+
 class SensorError(LassiError):
     """The device's sensor failed mid-measurement (an NVML or amdsmi error), not the program."""
 
@@ -52,7 +57,8 @@ class PowerBackend(Protocol):
         """One line: what is measured and how."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the sensor; the backend is not used afterwards."""
 
 
 class Stats(BaseModel):
@@ -65,6 +71,7 @@ class Stats(BaseModel):
 
     @classmethod
     def of(cls, values: list[float]) -> Stats:
+        """The statistics of ``values`` (at least one)."""
         if not values:
             raise ValueError("no values to summarize")
         mean = statistics.fmean(values)
@@ -123,6 +130,7 @@ class EnergyProfile(BaseModel):
 
     @property
     def objective_stats(self) -> Stats:
+        """The statistics of the quantity this profile's objective compares."""
         return self.stats_for(self.objective)
 
     def summary(self) -> str:
@@ -168,14 +176,17 @@ class Timeline(BaseModel):
     idle_power_w: float | None = None
 
     def save(self, path: Path) -> None:
+        """Write the timeline as JSON (the reports plot it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.model_dump_json())
 
     @classmethod
     def load(cls, path: Path) -> Timeline:
+        """A timeline that ``save`` wrote."""
         return cls.model_validate_json(path.read_text())
 
     def marker_times(self, event: str) -> list[float]:
+        """The times of every marker of one kind (``window_start``, ...)."""
         return [marker.t_s for marker in self.markers if marker.event == event]
 
 

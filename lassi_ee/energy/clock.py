@@ -18,11 +18,14 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """Time as the measurement sees it: real, or simulated in tests."""
+
     def now(self) -> float:
         """Seconds on a monotonic clock."""
         ...
 
-    def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
 
     def every(self, period_s: float, callback: Callable[[float], None]) -> Callable[[], None]:
         """Call ``callback(now)`` every ``period_s`` until the returned stop function is called."""
@@ -33,13 +36,16 @@ class RealClock:
     """Wall time; the periodic callback runs on its own daemon thread."""
 
     def now(self) -> float:
+        """Seconds on a monotonic clock."""
         return time.perf_counter()
 
     def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of real time."""
         if seconds > 0:
             time.sleep(seconds)
 
     def every(self, period_s: float, callback: Callable[[float], None]) -> Callable[[], None]:
+        """Call ``callback(now)`` every ``period_s`` from a thread; returns its stop function."""
         stop = threading.Event()
 
         def loop() -> None:
@@ -67,15 +73,18 @@ class FakeClock:
     """Simulated time: ``sleep`` advances it, firing periodic callbacks on the way."""
 
     def __init__(self, start: float = 0.0) -> None:
+        """A clock that stands at ``start`` until slept."""
         self._now = start
         self._timers: list[tuple[float, int, float, Callable[[float], None]]] = []
         self._ids = itertools.count()
         self._cancelled: set[int] = set()
 
     def now(self) -> float:
+        """The simulated time."""
         return self._now
 
     def sleep(self, seconds: float) -> None:
+        """Advance the simulated time, firing every periodic callback due on the way."""
         target = self._now + max(seconds, 0.0)
         while self._timers and self._timers[0][0] <= target:
             due, timer_id, period, callback = heapq.heappop(self._timers)
@@ -87,6 +96,7 @@ class FakeClock:
         self._now = target
 
     def every(self, period_s: float, callback: Callable[[float], None]) -> Callable[[], None]:
+        """Call ``callback(now)`` every ``period_s`` of simulated time; returns its stopper."""
         timer_id = next(self._ids)
         callback(self._now)
         heapq.heappush(self._timers, (self._now + period_s, timer_id, period_s, callback))

@@ -72,8 +72,11 @@ def screen_lower(
 
 
 class DecisionRule(BaseModel):
-    """How a confirmation decides; copied into a trial's state at Stage 0, so that a
-    resumed trial decides exactly as the original would have."""
+    """How a confirmation decides.
+
+    It is copied into a trial's state at Stage 0, so that a resumed trial decides exactly as
+    the original would have.
+    """
 
     min_gain: float = Field(description="the smallest relative gain worth claiming")
     confidence: float = Field(description="one-sided confidence level of each look")
@@ -82,12 +85,16 @@ class DecisionRule(BaseModel):
 
     @property
     def looks(self) -> int:
+        """How many times one confirmation may look at its pairs."""
         return math.ceil(self.max_pairs / self.pairs_per_look)
 
     @classmethod
     def for_trial(cls, settings: Settings, max_iterations: int | None = None) -> DecisionRule:
-        """The per-look level that keeps a whole trial's false-claim chance under
-        ``settings.false_claim_rate`` (Bonferroni over comparisons and looks)."""
+        """The per-look level that keeps a whole trial's false-claim chance in bounds.
+
+        The chance stays under ``settings.false_claim_rate`` (Bonferroni over comparisons
+        and looks).
+        """
         iterations = settings.max_iterations if max_iterations is None else max_iterations
         comparisons = iterations + 1
         looks = math.ceil(settings.confirm_max_pairs / settings.confirm_pairs)
@@ -127,6 +134,7 @@ class Decision(BaseModel):
 
     @property
     def reduction_ci95(self) -> tuple[float, float] | None:
+        """The 95 % interval of the reduction (low, high), from the ratio's interval."""
         if self.ratio_ci95 is None:
             return None
         low, high = self.ratio_ci95

@@ -25,6 +25,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def lock_path(lock_dir: Path, lock_name: str) -> Path:
+    """The lock file of one device (or source cache entry) under ``lock_dir``."""
     return lock_dir / f"{_UNSAFE.sub('_', lock_name)}.lock"
 
 

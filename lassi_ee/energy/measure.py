@@ -79,6 +79,7 @@ MAX_RUNS_PER_WINDOW = 1000
 
 
 def method_of(backend: PowerBackend) -> Method:
+    """How a backend's figures are taken: its energy counter, integrated power, or time."""
     if backend.has_energy_counter:
         return "counter"
     if backend.has_power_sensor:
@@ -194,6 +195,7 @@ class MeasurementSession:
         timeline_path: Path | None,
         clock: Clock | None = None,
     ) -> None:
+        """A session on ``backend``'s device; nothing happens until it is entered."""
         if settings.min_window_s <= 0 or settings.sample_period_s <= 0:
             raise UsageError("min_window_s and sample_period_s must be positive")
         self.backend = backend
@@ -208,6 +210,7 @@ class MeasurementSession:
         self.rec: Recorder
 
     def __enter__(self) -> MeasurementSession:
+        """Take the device's lock, start the sampler and settle the idle level."""
         settings, clock = self.settings, self.clock
         self._stack.enter_context(
             device_lock(self.backend.lock_name, settings.lock_dir, settings.lock_timeout_s)
@@ -234,6 +237,7 @@ class MeasurementSession:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        """Stop the sampler, save the timeline and free the device."""
         self.wall_s = self.clock.now() - self._started
         self._stack.close()
 

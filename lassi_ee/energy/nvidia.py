@@ -89,6 +89,7 @@ class NvidiaBackend:
     update_period_s = 0.1
 
     def __init__(self, device: Device, nvml: Any | None = None) -> None:
+        """Open NVML's handle of ``device`` and learn whether it has an energy counter."""
         self._nvml = _load_nvml(nvml)
         _init(self._nvml)
         try:
@@ -105,18 +106,21 @@ class NvidiaBackend:
             self.has_energy_counter = False
 
     def read_energy_j(self) -> float:
+        """The energy counter in joules (NVML counts millijoules since the driver loaded)."""
         try:
             return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) / 1000.0
         except self._nvml.NVMLError as err:
             raise SensorError(f"NVML energy read failed on {self._device_name}: {err}") from None
 
     def read_power_w(self) -> float:
+        """The board's power in watts."""
         try:
             return self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
         except self._nvml.NVMLError as err:
             raise SensorError(f"NVML power read failed on {self._device_name}: {err}") from None
 
     def describe(self) -> str:
+        """What is measured on this GPU, and how."""
         if self.has_energy_counter:
             how = "NVML energy counter (100 ms updates) + 10 ms power samples"
         else:
@@ -124,4 +128,5 @@ class NvidiaBackend:
         return f"{self._device_name}: {how}"
 
     def close(self) -> None:
+        """Shut NVML down."""
         self._nvml.nvmlShutdown()

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from lassi_ee.energy.base import Method, Objective, PowerBackend
+from lassi_ee.energy.base import Method, Objective, PowerBackend, objective_unit
 from lassi_ee.energy.clock import Clock
 from lassi_ee.energy.decide import Decision, DecisionRule, decide
 from lassi_ee.energy.measure import (
@@ -67,11 +67,13 @@ class PairedMeasurement(BaseModel):
 
     @property
     def pairs(self) -> int:
+        """How many pairs were measured."""
         return len(self.orders)
 
     @property
     def unit(self) -> str:
-        return "J" if self.objective == "energy" else "s"
+        """The unit of the figures: J of energy per run, or s of runtime per run."""
+        return objective_unit(self.objective)
 
 
 class Confirmation(BaseModel):

@@ -24,6 +24,8 @@ _PACKAGE_DIR = re.compile(r"^intel-rapl:\d+$")
 
 
 class RaplDomain(BaseModel):
+    """One powercap zone: its counter file and where the counter wraps."""
+
     path: Path
     name: str
     max_energy_range_uj: int
@@ -79,6 +81,7 @@ class RaplBackend:
         root: Path = POWERCAP_ROOT,
         now: Callable[[], float] = time.perf_counter,
     ) -> None:
+        """The package domains under ``root``; ``now`` times the power estimate."""
         reason = rapl_unavailable_reason(root)
         if reason:
             raise LassiError(reason)
@@ -107,6 +110,7 @@ class RaplBackend:
             return self._total_uj / 1e6
 
     def read_power_w(self) -> float:
+        """The mean power since the last call, from the counters (RAPL has no power reading)."""
         energy_j = self.read_energy_j()
         now = self._now()
         with self._lock:
@@ -117,8 +121,10 @@ class RaplBackend:
             return self._last_power_w
 
     def describe(self) -> str:
+        """Which domains are summed, and how."""
         names = ", ".join(domain.name for domain in self._domains)
         return f"RAPL package energy counter ({names}; ~1 ms updates) + 10 ms power samples"
 
     def close(self) -> None:
+        """Nothing to release: the counters are files read each time."""
         return None

@@ -58,6 +58,7 @@ class Recorder:
     """
 
     def __init__(self, backend: PowerBackend, clock: Clock, sample_period_s: float) -> None:
+        """A recorder for ``backend`` on ``clock``, sampling every ``sample_period_s``."""
         self._backend = backend
         self._t0 = clock.now()
         self._lock = threading.Lock()
@@ -70,6 +71,7 @@ class Recorder:
         )
 
     def rel(self, t: float) -> float:
+        """A clock time as seconds since the recording started."""
         return t - self._t0
 
     def sample(self, t: float) -> None:
@@ -84,16 +86,19 @@ class Recorder:
             self.timeline.samples.append((self.rel(t), power_w))
 
     def samples(self) -> list[Sample]:
+        """The power samples so far, (t_s, power_w)."""
         with self._lock:
             return list(self.timeline.samples)
 
     def mark(self, t: float, event: str, value: float | None = None, label: str = "") -> None:
+        """Put an event on the timeline."""
         with self._lock:
             self.timeline.markers.append(
                 Marker(t_s=self.rel(t), event=event, value=value, label=label)
             )
 
     def counter_update(self, t: float, energy_j: float) -> None:
+        """Note an observed change of the energy counter."""
         self._counter_t.append(t)
         self._counter_j.append(energy_j)
         self.timeline.counter.append((self.rel(t), energy_j - self._counter_j[0]))
@@ -113,6 +118,7 @@ class Recorder:
         return i if self._counter_t[i] - t < t - self._counter_t[i - 1] else i - 1
 
     def sampled_energy_j(self, start: float, end: float) -> float:
+        """The energy between two clock times, from the power samples."""
         samples = self.samples()
         if not samples:
             raise LassiError(
@@ -122,6 +128,7 @@ class Recorder:
         return integrate_power_j(samples, self.rel(start), self.rel(end))
 
     def save(self, path: Path | None) -> None:
+        """Write the timeline to ``path`` (nothing when None)."""
         if path is not None:
             with self._lock:
                 self.timeline.save(path)

@@ -28,6 +28,8 @@ from lassi_ee.energy.clock import FakeClock
 
 
 class Trace(BaseModel):
+    """A recorded power trace: (t_s, power_w) samples of a real board, replayed in tests."""
+
     device: str
     source: str = Field(description="'recorded ...' or 'synthetic ...'")
     sample_period_s: float
@@ -38,11 +40,13 @@ class Trace(BaseModel):
     note: str = ""
 
     def save(self, path: Path) -> None:
+        """Write the trace as JSON."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.model_dump_json())
 
     @classmethod
     def load(cls, path: Path) -> Trace:
+        """A trace that ``save`` wrote."""
         return cls.model_validate_json(path.read_text())
 
 
@@ -64,6 +68,7 @@ class NvmlModel:
         seed: int = 0,
         counter_offset_j: float = 500_000.0,
     ) -> None:
+        """A sensor of ``true_power(t)`` from ``start_s``, updating every ``update_period_s``."""
         self._true_power = true_power
         self._period_s = update_period_s
         self._t = start_s
@@ -82,6 +87,7 @@ class NvmlModel:
         return self._rng.gauss(0.0, self._noise_w) if self._noise_w else 0.0
 
     def advance_to(self, t: float, step_s: float = 0.001) -> None:
+        """Move the sensor's time to ``t``, updating its counter and reading on the way."""
         while self._t < t:
             end = min(t, self._t + step_s, self._next_update)
             power = self._true_power((self._t + end) / 2) + self._noise_now_w
@@ -226,6 +232,7 @@ class ReplayBoard:
         noise_w: float = 0.0,
         seed: int = 0,
     ) -> None:
+        """A board that replays ``trace`` on ``clock``; programs add their power on top."""
         self.has_energy_counter = with_counter
         self.update_period_s = trace.update_period_s
         self.lock_name = lock_name
@@ -261,10 +268,12 @@ class ReplayBoard:
         return runtime_s
 
     def program(self, runtime_s: float) -> Callable[[], float]:
+        """A run_once callable: one run of a program that takes ``runtime_s``."""
         return lambda: self.run_program(runtime_s)
 
     @property
     def runs(self) -> int:
+        """How many programs have run on the board."""
         return len(self._runs)
 
     def true_net_energy_j(self, runtime_s: float) -> float:
@@ -276,19 +285,23 @@ class ReplayBoard:
         )
 
     def read_energy_j(self) -> float:
+        """The simulated energy counter in joules."""
         if not self.has_energy_counter:
             raise NotImplementedError("this replay board was built without an energy counter")
         self._model.advance_to(self._clock.now())
         return self._model.counter_j
 
     def read_power_w(self) -> float:
+        """The simulated power reading in watts."""
         self._model.advance_to(self._clock.now())
         return self._model.power_w
 
     def describe(self) -> str:
+        """That the figures are replayed, not measured."""
         what = "energy counter" if self.has_energy_counter else "power samples only"
         period_ms = self.update_period_s * 1000
         return f"replayed trace ({self._trace.source}): {what}, {period_ms:.0f} ms updates"
 
     def close(self) -> None:
+        """Nothing to release."""
         return None

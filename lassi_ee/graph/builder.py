@@ -1,12 +1,15 @@
-"""The trial graph: nodes and edges only. What each node does lives in nodes/,
-how each branch is chosen in routes.py (see docs/DESIGN.md, "The trial graph")."""
+"""The trial graph: nodes and edges only.
+
+What each node does lives in nodes/, how each branch is chosen in routes.py (see
+docs/DESIGN.md, "The trial graph").
+"""
 
 from __future__ import annotations
 
 import functools
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, Self, get_args
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -14,14 +17,15 @@ from langgraph.graph.state import CompiledStateGraph
 
 from lassi_ee.errors import disk_failure
 from lassi_ee.graph import routes
+from lassi_ee.graph.names import NodeName
 from lassi_ee.nodes import confirm, context, evaluate, finalize, generate, profile_source
 from lassi_ee.nodes.common import TrialContext, context_of, trial_files
 from lassi_ee.state import TrialInput, TrialState
 
-STAGE4 = ["confirm_final", "compare", "finalize"]
+STAGE4: list[NodeName] = list(get_args(routes.Stage4))
 
 
-def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
+def _unless_stopped(next_node: NodeName) -> Callable[[TrialState], str]:
     """Go on to ``next_node``, or to Stage 4 when an LLM failure stopped the trial."""
 
     def route(state: TrialState) -> str:
@@ -32,8 +36,11 @@ def _unless_stopped(next_node: str) -> Callable[[TrialState], str]:
 
 
 def _step(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """``node`` as a step of a trial: it adds the seconds it ran to ``running_s``, and a
-    disk that fails under it interrupts the trial (the step is not committed)."""
+    """``node`` as a step of a trial, timed and guarded against a failing disk.
+
+    It adds the seconds it ran to ``running_s``, and a disk that fails under it interrupts
+    the trial (the step is not committed).
+    """
 
     @functools.wraps(node)  # LangGraph reads the node's own signature (state, runtime)
     def step(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -52,37 +59,48 @@ def _step(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
 
 
 class _TrialGraph(StateGraph[TrialState, TrialContext, TrialInput, TrialState]):
-    """A StateGraph whose every node is a ``_step``: the trial's running time leaves out
-    the hours a killed trial lay dead before a resume."""
+    """A StateGraph whose every node is a ``_step``.
+
+    So the trial's running time leaves out the hours a killed trial lay dead before a
+    resume.
+    """
 
     def add_node(self, node: Any, action: Any = None, **options: Any) -> Self:
         return super().add_node(node, _step(action), **options)
 
 
-def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState]:
-    graph = _TrialGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
+# Every node of the trial graph and what it runs, in the order of the method.
+NODES: dict[NodeName, Callable[..., dict[str, Any]]] = {
     # Stage 0 and Stage 1
-    graph.add_node("profile_source", profile_source.profile_source)
-    graph.add_node("vanilla", generate.vanilla)
+    "profile_source": profile_source.profile_source,
+    "vanilla": generate.vanilla,
     # evaluation of any candidate, with self-correction
-    graph.add_node("compile_candidate", evaluate.compile_candidate)
-    graph.add_node("fix_compile", generate.fix_compile)
-    graph.add_node("run_candidate", evaluate.run_candidate)
-    graph.add_node("fix_runtime", generate.fix_runtime)
-    graph.add_node("measure_candidate", evaluate.measure_candidate)
-    graph.add_node("judge_candidate", evaluate.judge_candidate)
-    graph.add_node("confirm_candidate", confirm.confirm_candidate)
-    graph.add_node("assess", evaluate.assess)
+    "compile_candidate": evaluate.compile_candidate,
+    "fix_compile": generate.fix_compile,
+    "run_candidate": evaluate.run_candidate,
+    "fix_runtime": generate.fix_runtime,
+    "measure_candidate": evaluate.measure_candidate,
+    "judge_candidate": evaluate.judge_candidate,
+    "confirm_candidate": confirm.confirm_candidate,
+    "assess": evaluate.assess,
     # Stage 2 and Stage 3
-    graph.add_node("summarize_docs", context.summarize_docs)
-    graph.add_node("analyze_code", context.analyze_code)
-    graph.add_node("plan", context.plan)
-    graph.add_node("refactor", generate.refactor)
+    "summarize_docs": context.summarize_docs,
+    "analyze_code": context.analyze_code,
+    "plan": context.plan,
+    "refactor": generate.refactor,
     # Stage 4
-    graph.add_node("confirm_final", confirm.confirm_final)
-    graph.add_node("compare", finalize.compare)
-    graph.add_node("categorize", finalize.categorize)
-    graph.add_node("finalize", finalize.finalize)
+    "confirm_final": confirm.confirm_final,
+    "compare": finalize.compare,
+    "categorize": finalize.categorize,
+    "finalize": finalize.finalize,
+}
+
+
+def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState]:
+    """The trial graph, uncompiled: every node of NODES and the edges between them."""
+    graph = _TrialGraph(TrialState, context_schema=TrialContext, input_schema=TrialInput)
+    for name, action in NODES.items():
+        graph.add_node(name, action)
 
     graph.add_edge(START, "profile_source")
     graph.add_conditional_edges("profile_source", routes.after_profile_source)
@@ -109,6 +127,7 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
 def compile_graph(
     checkpointer: BaseCheckpointSaver | None = None,
 ) -> CompiledStateGraph[TrialState, TrialContext, TrialInput, TrialState]:
+    """The trial graph compiled with ``checkpointer`` (None: the server brings its own)."""
     return build_graph().compile(checkpointer=checkpointer, name="lassi-ee trial")
 
 

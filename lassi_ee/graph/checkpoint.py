@@ -54,6 +54,7 @@ _SETUP_LOCK = 0x1A551EE  # the advisory lock id held while creating the checkpoi
 
 
 def is_postgres(url: str) -> bool:
+    """Whether a checkpoint URL names a PostgreSQL database rather than a SQLite file."""
     return url.startswith(("postgres://", "postgresql://"))
 
 
@@ -64,10 +65,12 @@ def redacted(url: str) -> str:
 
 @contextmanager
 def _setup_lock(connection: Any) -> Iterator[None]:
-    """One process at a time creates the checkpoint tables: trials that start together on
-    a cluster would otherwise race on CREATE TABLE. Waiters poll rather than block: the
-    migrations' CREATE INDEX CONCURRENTLY waits for every open statement, a blocked
-    pg_advisory_lock included, which would deadlock."""
+    """One process at a time creates the checkpoint tables.
+
+    Trials that start together on a cluster would otherwise race on CREATE TABLE. Waiters
+    poll rather than block: the migrations' CREATE INDEX CONCURRENTLY waits for every open
+    statement, a blocked pg_advisory_lock included, which would deadlock.
+    """
     query = "SELECT pg_try_advisory_lock(%s) AS taken"  # rows are dicts (from_conn_string)
     while not connection.execute(query, (_SETUP_LOCK,)).fetchone()["taken"]:
         time.sleep(0.05)
@@ -78,6 +81,7 @@ def _setup_lock(connection: Any) -> Iterator[None]:
 
 
 def sqlite_path(url: str) -> Path:
+    """The SQLite file a checkpoint URL names."""
     return Path(url.removeprefix("sqlite:///"))
 
 
@@ -181,10 +185,13 @@ def _already_driven(thread_id: str, holder: str) -> LassiError:
 
 @contextmanager
 def trial_lock(url: str, thread_id: str) -> Iterator[None]:
-    """One process at a time drives a trial. The lock is the kernel's (a file lock beside
-    a SQLite database) or the server's (an advisory lock in Postgres), so it goes with
-    the process that held it: a killed driver leaves nothing to clean up, and the next
-    `resume` takes over. A trial already driven is one LassiError naming its driver."""
+    """One process at a time drives a trial.
+
+    The lock is the kernel's (a file lock beside a SQLite database) or the server's (an
+    advisory lock in Postgres), so it goes with the process that held it: a killed driver
+    leaves nothing to clean up, and the next `resume` takes over. A trial already driven is
+    one LassiError naming its driver.
+    """
     if is_postgres(url):
         with _postgres_trial_lock(url, thread_id):
             yield
@@ -208,8 +215,11 @@ def trial_lock(url: str, thread_id: str) -> Iterator[None]:
 
 @contextmanager
 def _postgres_trial_lock(url: str, thread_id: str) -> Iterator[None]:
-    """The advisory lock lives as long as this connection; the holder is named by the
-    connection's application_name, which the server shows every other client."""
+    """The advisory lock lives as long as this connection.
+
+    The holder is named by the connection's application_name, which the server shows every
+    other client.
+    """
     from psycopg import connect
 
     with connect(url, autocommit=True, application_name=f"lassi-ee {_holder()}") as connection:

@@ -16,14 +16,18 @@ Stage4 = Literal["confirm_final", "compare", "finalize"]
 
 
 def to_stage4(state: TrialState) -> Stage4:
-    """A best version is re-measured against the source first; the comparison report is
-    written only when that final re-measurement confirms the gain."""
+    """Stage 4: the final re-measurement, then the comparison report only if it held.
+
+    A best version is re-measured against the source first; the comparison report is written
+    only when that final re-measurement confirms the gain.
+    """
     if state.get("best") is None:
         return "finalize"
     final = state.get("final_check")
     if final is None:
         return "confirm_final"
-    return "compare" if final.confirmed and not state.get("comparison") else "finalize"
+    compared = state.get("comparison") or state.get("comparison_error")
+    return "compare" if final.confirmed and not compared else "finalize"
 
 
 def after_profile_source(state: TrialState) -> Literal["vanilla", "finalize"]:
@@ -32,8 +36,11 @@ def after_profile_source(state: TrialState) -> Literal["vanilla", "finalize"]:
 
 
 def after_generation(state: TrialState) -> Literal["compile_candidate", "assess"]:
-    """After an LLM wrote code: build it, unless the LLM failed (the trial stops) or
-    gave nothing usable (the attempt is already decided)."""
+    """After an LLM wrote code: build it, unless there is nothing to build.
+
+    The LLM failed (the trial stops), or gave nothing usable (the attempt is already
+    decided).
+    """
     candidate = state.get("candidate")
     if state.get("stop_reason") or candidate is None or candidate.outcome != "pending":
         return "assess"
@@ -46,6 +53,7 @@ def _can_self_correct(state: TrialState, candidate: Candidate) -> bool:
 
 
 def after_compile(state: TrialState) -> Literal["run_candidate", "fix_compile", "assess"]:
+    """A build that failed may be fixed (Stage 3, within the bound); else it is assessed."""
     candidate = state["candidate"]
     assert candidate is not None and candidate.compile is not None
     if candidate.compile.ok:
@@ -67,6 +75,7 @@ def after_run(state: TrialState) -> Literal["measure_candidate", "fix_runtime", 
 
 
 def after_measure(state: TrialState) -> Literal["judge_candidate", "assess"]:
+    """A measured candidate goes to the judge; one left unmeasured is assessed."""
     candidate = state["candidate"]
     return (
         "judge_candidate" if candidate is not None and candidate.profile is not None else "assess"
@@ -86,8 +95,11 @@ def after_judge(state: TrialState) -> Literal["confirm_candidate", "assess"]:
 def after_assess(
     state: TrialState,
 ) -> Literal["summarize_docs", "analyze_code", "refactor", "confirm_final", "compare", "finalize"]:
-    """Stage 1 leads to Stage 2; in Stage 3 a new best gets a new analysis and plan,
-    anything else another refactoring under the same plan, until the stopping rule."""
+    """After assessment: Stage 2 after Stage 1, then refactorings until the stopping rule.
+
+    In Stage 3 a new best gets a new analysis and plan, anything else another refactoring
+    under the same plan.
+    """
     if state.get("stop_reason"):
         return to_stage4(state)
     if state["phase"] == "vanilla":

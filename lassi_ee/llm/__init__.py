@@ -1,48 +1,12 @@
-"""The LLM layer: chat models per role, prompts, reply parsing, retries, usage and budget."""
+"""The LLM layer: chat models per role, prompts, reply parsing, retries, usage and budget.
 
-from lassi_ee.llm.client import (
-    LLM,
-    CategorizeReply,
-    CodeReply,
-    CodeRole,
-    JudgeVerdict,
-    TextReply,
-    TextRole,
-)
-from lassi_ee.llm.errors import (
-    BudgetExhausted,
-    LLMConfigError,
-    LLMError,
-    LLMUnavailable,
-    NoUsableReply,
-)
-from lassi_ee.llm.models import ROLE_GROUP, ROLES, ModelSet, Role, RoleGroup, build_models
-from lassi_ee.llm.replies import CATEGORY_NAMES, CategorizedOptimization, Category
-from lassi_ee.llm.usage import RoleUsage, Usage, merge
+- roles.py: the ten roles, their three groups and the groups' fallbacks (a leaf)
+- models.py: ``build_models`` -> ``ModelSet``, the chat model of every role
+- client.py: ``LLM``, what the nodes ask ("role X, with these facts")
+- failures.py: which failed requests are worth retrying, and the one-line error for the rest
+- replies.py: code blocks, verdicts and categories read from replies
+- usage.py: tokens and money per role; errors.py: the layer's errors; gate.py: concurrency
+- fake.py: the role-scripted chat model; null.py: the null model (a false-claim test)
 
-__all__ = [
-    "CATEGORY_NAMES",
-    "LLM",
-    "ROLES",
-    "ROLE_GROUP",
-    "BudgetExhausted",
-    "CategorizeReply",
-    "CategorizedOptimization",
-    "Category",
-    "CodeReply",
-    "CodeRole",
-    "JudgeVerdict",
-    "LLMConfigError",
-    "LLMError",
-    "LLMUnavailable",
-    "ModelSet",
-    "NoUsableReply",
-    "Role",
-    "RoleGroup",
-    "RoleUsage",
-    "TextReply",
-    "TextRole",
-    "Usage",
-    "build_models",
-    "merge",
-]
+Nothing is imported here, so that a leaf such as roles.py loads without the client.
+"""

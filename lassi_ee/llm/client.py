@@ -5,7 +5,9 @@
 models that refuse it, continues cut-off replies, re-asks (a bounded number of
 times) when a reply holds nothing usable, counts tokens and cost, and stops
 before a call the trial's budget no longer allows. Every reply carries the
-``Usage`` of its own call; the graph adds it to the trial's.
+``Usage`` of its own call; the graph adds it to the trial's. Which failures are
+worth another attempt, and what to tell the user about the rest, is
+``failures.py``.
 """
 
 from __future__ import annotations
@@ -16,15 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-import httpx
-from langchain_core.exceptions import (
-    ContextOverflowError,
-    ModelAuthenticationError,
-    ModelError,
-    ModelInvalidRequestError,
-    ModelNotFoundError,
-    ModelPermissionDeniedError,
-)
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ValidationError
@@ -37,9 +30,16 @@ from tenacity import (
 )
 
 from lassi_ee.devices import Device
-from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, LLMUnavailable, NoUsableReply
+from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, NoUsableReply
+from lassi_ee.llm.failures import (
+    explain,
+    first_line,
+    is_transient,
+    lacks_structured_output,
+    refuses_temperature,
+)
 from lassi_ee.llm.gate import RequestGate, local_gate
-from lassi_ee.llm.models import ROLE_GROUP, ROLE_TAG_PREFIX, ModelSet, ModelSlot, Role
+from lassi_ee.llm.models import ModelSet, ModelSlot
 from lassi_ee.llm.replies import (
     Categorization,
     CategorizedOptimization,
@@ -51,6 +51,7 @@ from lassi_ee.llm.replies import (
     parse_categories_text,
     parse_judge_text,
 )
+from lassi_ee.llm.roles import ROLE_GROUP, Role, role_tag
 from lassi_ee.llm.usage import Usage, call_usage, price_for
 from lassi_ee.prompts.loader import device_vars, render
 from lassi_ee.settings import Settings
@@ -305,64 +306,75 @@ class LLM:
         temperature: float | None,
         schema: type[BaseModel] | None,
     ) -> Any:
-        role, slot = tally.role, tally.slot
+        """The request, attempted again while it fails transiently (tenacity, with
+        back-off); a failure for good becomes the one-line error that says what to fix."""
+        role = tally.role
         config = RunnableConfig(
-            tags=[f"{ROLE_TAG_PREFIX}{role}"],
-            run_name=f"{ROLE_TAG_PREFIX}{role}",
+            tags=[role_tag(role)],
+            run_name=role_tag(role),
             metadata={"lassi_role": role, "lassi_group": ROLE_GROUP[role]},
         )
-
-        def attempt() -> Any:
-            runnable: Runnable[Any, Any]
-            try:
-                runnable = (
-                    slot.model
-                    if schema is None
-                    else slot.model.with_structured_output(schema, include_raw=True)
-                )
-            except NotImplementedError as exc:
-                raise _StructuredOutputUnsupported() from exc
-            send_temperature = temperature is not None and slot.accepts_temperature
-            kwargs = {"temperature": temperature} if send_temperature else {}
-            with self.request_gate():
-                try:
-                    return runnable.invoke(messages, config=config, **kwargs)
-                except ValidationError as exc:
-                    if schema is None:
-                        raise
-                    raise _UnreadableStructuredReply(_reply_in(exc)) from exc
-                except Exception as exc:
-                    if send_temperature and _refuses_temperature(exc):
-                        log.info(
-                            "LLM %s: model '%s' refuses temperature; not sending it",
-                            role,
-                            slot.name,
-                        )
-                        slot.accepts_temperature = False
-                        return runnable.invoke(messages, config=config)
-                    if schema is not None and _lacks_structured_output(exc):
-                        raise _StructuredOutputUnsupported() from exc
-                    raise
-
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.settings.llm_max_attempts)),
             wait=wait_random_exponential(
                 multiplier=self.settings.llm_backoff_initial_s,
                 max=self.settings.llm_backoff_max_s,
             ),
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient),
             before_sleep=lambda state: _log_retry(role, state),
             reraise=True,
         )
         try:
-            return retrying(attempt)
+            return retrying(self._attempt, tally.slot, role, messages, temperature, schema, config)
         except (_StructuredOutputUnsupported, _UnreadableStructuredReply):
             raise
         except Exception as exc:
-            error = self._explain(tally, exc)
+            error = explain(exc, role, tally.slot, self.settings, tally.spent)
             if error is None:
                 raise
             raise error from exc
+
+    def _attempt(
+        self,
+        slot: ModelSlot,
+        role: Role,
+        messages: list[BaseMessage],
+        temperature: float | None,
+        schema: type[BaseModel] | None,
+        config: RunnableConfig,
+    ) -> Any:
+        """One attempt, holding the request gate. A model found to refuse ``temperature``
+        is asked again at once without it (and never sent it again); one that cannot
+        give structured output, or whose structured reply does not fit the schema,
+        raises for ``_decide`` to ask in plain text or read the text."""
+        runnable: Runnable[Any, Any]
+        try:
+            runnable = (
+                slot.model
+                if schema is None
+                else slot.model.with_structured_output(schema, include_raw=True)
+            )
+        except NotImplementedError as exc:
+            raise _StructuredOutputUnsupported() from exc
+        send_temperature = temperature is not None and slot.accepts_temperature
+        kwargs = {"temperature": temperature} if send_temperature else {}
+        with self.request_gate():
+            try:
+                return runnable.invoke(messages, config=config, **kwargs)
+            except ValidationError as exc:
+                if schema is None:
+                    raise
+                raise _UnreadableStructuredReply(_reply_in(exc)) from exc
+            except Exception as exc:
+                if send_temperature and refuses_temperature(exc):
+                    log.info(
+                        "LLM %s: model '%s' refuses temperature; not sending it", role, slot.name
+                    )
+                    slot.accepts_temperature = False
+                    return runnable.invoke(messages, config=config)
+                if schema is not None and lacks_structured_output(exc):
+                    raise _StructuredOutputUnsupported() from exc
+                raise
 
     def _check_budget(self, tally: _Tally, messages: list[BaseMessage]) -> None:
         """Refuse a request the budget no longer allows: spent plus this prompt must fit."""
@@ -403,53 +415,6 @@ class LLM:
             estimated=not counted,
         )
 
-    def _explain(self, tally: _Tally, exc: Exception) -> LLMUnavailable | LLMConfigError | None:
-        """The one-line error for a failed request, naming what to fix; None if unknown."""
-        role, slot = tally.role, tally.slot
-        status = _status_code(exc)
-        detail = _first_line(exc)
-        where = f" at {self.settings.base_url}" if self.settings.base_url else ""
-        if _is_transient(exc):
-            return LLMUnavailable(
-                f"the LLM server{where} for '{role}' (model '{slot.name}') kept failing after "
-                f"{self.settings.llm_max_attempts} attempts ({detail})",
-                usage=tally.spent,
-            )
-        from_settings = slot.origin.startswith("LASSI_")
-        if isinstance(exc, ModelAuthenticationError | ModelPermissionDeniedError) or status in (
-            401,
-            403,
-        ):
-            fix = (
-                "set LASSI_API_KEY (or OPENAI_API_KEY) to a valid key, and check LASSI_BASE_URL"
-                if from_settings
-                else f"check the API key of {slot.origin}"
-            )
-            return LLMConfigError(
-                f"the LLM server{where} refused the credentials for model '{slot.name}' "
-                f"(status {status or 'auth'}): {fix}",
-                usage=tally.spent,
-            )
-        if isinstance(exc, ModelNotFoundError) or status == 404:
-            return LLMConfigError(
-                f"model '{slot.name}' was not found{where}: set {slot.origin} to a model the "
-                "server serves" + (", or fix LASSI_BASE_URL" if from_settings else ""),
-                usage=tally.spent,
-            )
-        if isinstance(exc, ContextOverflowError):
-            return LLMConfigError(
-                f"the '{role}' prompt is too long for model '{slot.name}': choose a model with "
-                f"a larger context window ({slot.origin}) or lower LASSI_MAX_OUTPUT_TOKENS",
-                usage=tally.spent,
-            )
-        if isinstance(exc, ModelInvalidRequestError) or status in (400, 422):
-            return LLMConfigError(
-                f"model '{slot.name}' rejected the '{role}' request ({detail}): check "
-                f"{slot.origin}, LASSI_BASE_URL and LASSI_MAX_OUTPUT_TOKENS",
-                usage=tally.spent,
-            )
-        return None
-
 
 def _values(prompt_vars: Mapping[str, Any]) -> dict[str, Any]:
     """Prompt variables, with a ``device`` expanded into its facts (explicit values win)."""
@@ -484,54 +449,13 @@ def _prompt_chars(messages: list[BaseMessage]) -> int:
     return sum(len(str(m.text)) for m in messages)
 
 
-def _status_code(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    if status is None:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Rate limits, server errors, timeouts and lost connections: worth another attempt."""
-    if isinstance(exc, ModelError):
-        return exc.is_retryable
-    status = _status_code(exc)
-    if status is not None:
-        return status in (408, 409, 429) or status >= 500
-    return isinstance(exc, TimeoutError | ConnectionError | httpx.TransportError)
-
-
-def _is_bad_request(exc: BaseException) -> bool:
-    return isinstance(exc, ModelInvalidRequestError) or _status_code(exc) in (400, 422)
-
-
-def _refuses_temperature(exc: BaseException) -> bool:
-    """A 400 saying the model does not take ``temperature`` (or not the value sent)."""
-    message = str(exc).lower()
-    refusals = ("unsupported", "not supported", "does not support", "only the default")
-    return _is_bad_request(exc) and "temperature" in message and any(r in message for r in refusals)
-
-
-def _lacks_structured_output(exc: BaseException) -> bool:
-    """A 400 about the response format or tools that structured output sends."""
-    message = str(exc).lower()
-    return _is_bad_request(exc) and any(
-        word in message for word in ("response_format", "json_schema", "tool", "function")
-    )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= 200 else text[:200] + "..."
-
-
 def _log_retry(role: str, state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait_s = state.next_action.sleep if state.next_action else 0.0
     log.warning(
         "LLM %s: %s; retrying in %.1f s (attempt %d)",
         role,
-        _first_line(exc) if exc else "failed",
+        first_line(exc) if exc else "failed",
         wait_s,
         state.attempt_number + 1,
     )

@@ -1,11 +1,11 @@
 """Which chat model answers which role, and what each model accepts.
 
-The method talks to LLMs in ten roles, grouped as the paper does: ``generate``
-writes code, ``context`` builds the context (docs summary, code analysis, plan,
-comparison, categories) and ``judge`` decides equivalence. By default each
-group gets a ``ChatOpenAI`` built from the settings, which reaches OpenAI and
-any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, LiteLLM) through
-``base_url``. Any other LangChain chat model can be passed in instead.
+The method talks to LLMs in ten roles of three groups (llm/roles.py). By
+default each group gets a ``ChatOpenAI`` built from the settings, which reaches
+OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp server,
+LiteLLM) through ``base_url``. Any other LangChain chat model can be passed in
+instead, and a model name may stand for a scripted model (``scripted``: the
+demo and null models, chosen where the models are built, nodes/common.py).
 
 A ``ModelSet`` is rebuilt from settings (and any models passed in) whenever a
 trial starts or resumes; the graph persists nothing of it. What it learns at
@@ -17,53 +17,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from lassi_ee.errors import UsageError
+from lassi_ee.llm.errors import LLMConfigError
+from lassi_ee.llm.roles import GROUP_FALLBACK, GROUPS, ROLE_GROUP, ROLES, Role, RoleGroup
 from lassi_ee.settings import Settings
 
-Role = Literal[
-    "vanilla",
-    "summarize_docs",
-    "analyze_code",
-    "plan",
-    "refactor",
-    "fix_compile",
-    "fix_runtime",
-    "judge",
-    "compare",
-    "categorize",
-]
-RoleGroup = Literal["generate", "context", "judge"]
-
-ROLES: tuple[Role, ...] = get_args(Role)
-ROLE_TAG_PREFIX = "lassi:"  # every call carries the tag lassi:<role>
-GROUPS: tuple[RoleGroup, ...] = get_args(RoleGroup)
-
-ROLE_GROUP: dict[Role, RoleGroup] = {
-    "vanilla": "generate",
-    "refactor": "generate",
-    "fix_compile": "generate",
-    "fix_runtime": "generate",
-    "summarize_docs": "context",
-    "analyze_code": "context",
-    "plan": "context",
-    "compare": "context",
-    "categorize": "context",
-    "judge": "judge",
-}
-
-# A group with no model of its own uses the next one, as Settings.model_for does.
-_GROUP_FALLBACK: dict[RoleGroup, tuple[RoleGroup, ...]] = {
-    "generate": ("generate",),
-    "context": ("context", "generate"),
-    "judge": ("judge", "context", "generate"),
-}
+ScriptedModels = Mapping[str, Callable[[], BaseChatModel]]
+"""Model names that stand for a scripted chat model (not an LLM), each with its factory."""
 
 # o1, o3-mini, o4-mini, gpt-5, gpt-5-mini ... but not gpt-5-chat, which takes temperature.
 _REJECTS_TEMPERATURE = re.compile(r"^o\d+(-|$)|^gpt-5(?!.*chat)")
@@ -131,13 +97,13 @@ def model_name_of(model: BaseChatModel) -> str:
     return type(model).__name__
 
 
-def _setting_for(settings: Settings, group: RoleGroup) -> str:
-    """The environment variable that decides a group's model name."""
-    if group == "judge" and settings.judge_model:
-        return "LASSI_JUDGE_MODEL"
-    if group in ("judge", "context") and settings.context_model:
-        return "LASSI_CONTEXT_MODEL"
-    return "LASSI_GENERATE_MODEL"
+def _model_setting(settings: Settings, group: RoleGroup) -> str:
+    """The setting that names a group's model: its own when set, else its first fallback
+    that is set (GROUP_FALLBACK), else ``generate_model``."""
+    for candidate in GROUP_FALLBACK[group]:
+        if getattr(settings, f"{candidate}_model"):
+            return f"{candidate}_model"
+    return "generate_model"
 
 
 def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
@@ -147,8 +113,6 @@ def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
     no temperature is set, so each call decides whether to send one.
     """
     from langchain_openai import ChatOpenAI
-
-    from lassi_ee.llm.errors import LLMConfigError
 
     if settings.api_key is not None:
         key = settings.api_key.get_secret_value()
@@ -173,31 +137,26 @@ def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
     )
 
 
-def _model_named(settings: Settings, name: str) -> BaseChatModel:
-    """The chat model a setting names; "demo" is the scripted demo model and "null" the
-    null model (llm/null.py), not LLMs (so that LangGraph Studio, which builds models
-    from settings alone, can run them)."""
-    from lassi_ee.demo.model import DEMO_MODEL_NAME, demo_chat_model
-    from lassi_ee.llm.null import NULL_MODEL_NAME, null_chat_model
-
-    if name == DEMO_MODEL_NAME:
-        return demo_chat_model()
-    if name == NULL_MODEL_NAME:
-        return null_chat_model()
-    return chat_openai(settings, name)
+def _model_named(settings: Settings, name: str, scripted: ScriptedModels) -> BaseChatModel:
+    """The chat model a setting names: a scripted one where ``scripted`` has the name (so
+    that LangGraph Studio, which builds models from settings alone, can run it), else a
+    ChatOpenAI."""
+    factory = scripted.get(name)
+    return factory() if factory is not None else chat_openai(settings, name)
 
 
 def build_models(
     settings: Settings,
     models: BaseChatModel | Mapping[str, BaseChatModel] | None = None,
+    scripted: ScriptedModels | None = None,
 ) -> ModelSet:
     """Resolve the chat model of every role.
 
     ``models`` may be one chat model for every role, or a mapping keyed by role
     (``"judge"``, ``"plan"``) and/or group (``"generate"``, ``"context"``); a role
     key beats its group key, and a missing group falls back as the settings do
-    (judge -> context -> generate). Roles left without a model get a ChatOpenAI
-    from the settings, or the scripted demo model where the setting names "demo".
+    (judge -> context -> generate). Roles left without a model get the model their
+    setting names: a scripted model where ``scripted`` has that name, else a ChatOpenAI.
     """
     chosen: dict[Role, tuple[BaseChatModel, str]] = {}
     if isinstance(models, BaseChatModel):
@@ -209,7 +168,7 @@ def build_models(
                 f"unknown model keys {unknown}: use roles {list(ROLES)} or groups {list(GROUPS)}"
             )
         for role in ROLES:
-            for key in (role, *_GROUP_FALLBACK[ROLE_GROUP[role]]):
+            for key in (role, *GROUP_FALLBACK[ROLE_GROUP[role]]):
                 if key in models:
                     chosen[role] = (models[key], f"the chat model passed in for '{key}'")
                     break
@@ -221,11 +180,11 @@ def build_models(
         if role in chosen:
             model, origin = chosen[role]
         else:
-            group = ROLE_GROUP[role]
-            name = settings.model_for(group)
+            setting = _model_setting(settings, ROLE_GROUP[role])
+            name = getattr(settings, setting)
             if name not in built_by_name:
-                built_by_name[name] = _model_named(settings, name)
-            model, origin = built_by_name[name], _setting_for(settings, group)
+                built_by_name[name] = _model_named(settings, name, scripted or {})
+            model, origin = built_by_name[name], f"LASSI_{setting.upper()}"
         if id(model) not in slots_by_model:
             name = model_name_of(model)
             slots_by_model[id(model)] = ModelSlot(

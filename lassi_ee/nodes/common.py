@@ -1,5 +1,8 @@
-"""What every node needs: the run's context (settings, models), its paths, and
-the facts prompts are rendered with."""
+"""What every node needs: the run's context, its paths, and the facts prompts use.
+
+The context holds the settings and the models (built where the scripted models are chosen by
+name).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,27 @@ from typing import Any
 
 from langgraph.config import get_config
 
+from lassi_ee.demo.model import DEMO_MODEL_NAME, demo_chat_model
 from lassi_ee.energy.base import EnergyProfile
 from lassi_ee.errors import TrialInterrupted
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMError
 from lassi_ee.llm.gate import RequestGate
-from lassi_ee.llm.models import build_models
+from lassi_ee.llm.models import ScriptedModels, build_models
+from lassi_ee.llm.null import NULL_MODEL_NAME, null_chat_model
 from lassi_ee.llm.usage import Usage
 from lassi_ee.prompts.loader import device_vars
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
 from lassi_ee.thread_ids import check_thread_id
+
+# The model names that stand for a scripted model instead of an LLM: the demo's canned
+# replies and the null model's harmless redeclarations. A name is enough to choose one,
+# since LangGraph Studio builds every model from settings alone.
+SCRIPTED_MODELS: ScriptedModels = {
+    DEMO_MODEL_NAME: demo_chat_model,
+    NULL_MODEL_NAME: null_chat_model,
+}
 
 
 @dataclass
@@ -38,8 +51,9 @@ class TrialContext:
     _llm: LLM | None = field(default=None, init=False, repr=False)
 
     def llm(self) -> LLM:
+        """The trial's LLM client, its models built on first use."""
         if self._llm is None:
-            models = build_models(self.settings, self.models)
+            models = build_models(self.settings, self.models, SCRIPTED_MODELS)
             self._llm = LLM(models, self.settings, self.request_gate)
         return self._llm
 
@@ -55,8 +69,11 @@ def context_of(runtime: Any) -> TrialContext:
 
 
 def thread_id() -> str:
-    """The running trial's thread id (from the LangGraph run config), checked before it
-    names a folder: LangGraph Studio and the SDK pass ids that no entry of ours saw."""
+    """The running trial's thread id (from the LangGraph run config), checked.
+
+    It is checked before it names a folder: LangGraph Studio and the SDK pass ids that no
+    entry of ours saw.
+    """
     return check_thread_id(str(get_config().get("configurable", {}).get("thread_id", "no-thread")))
 
 
@@ -83,12 +100,14 @@ def archive_dir(settings: Settings) -> Path:
 
 
 def version_dir(settings: Settings, candidate: Candidate) -> Path:
+    """A version's archive folder: its logs, timelines and record."""
     path = archive_dir(settings) / "versions" / f"v{candidate.version:02d}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def figures(profile: EnergyProfile | None) -> str:
+    """A profile's one-line summary for prompts, or that it was not measured."""
     return profile.summary() if profile is not None else "not measured"
 
 
@@ -101,6 +120,7 @@ def best_profile(state: TrialState) -> EnergyProfile:
 
 
 def best_code(state: TrialState) -> str:
+    """The program Stage 3 refactors: the best so far, else the source."""
     best = state.get("best")
     return best.code if best is not None else state["source_code"]
 
@@ -111,10 +131,12 @@ def prompt_vars(state: TrialState, **extra: object) -> dict[str, object]:
 
 
 def llm_failure(error: LLMError, candidate: Candidate | None = None) -> dict[str, Any]:
-    """State update for an LLM call that hit the budget or was refused: the trial stops
-    and Stage 4 finalizes with the best so far. An outage (the server unreachable after
-    every retry) is no such result: it is raised again, the step is not committed and
-    the trial stops interrupted, to be resumed."""
+    """State update for an LLM call that hit the budget or was refused: the trial stops.
+
+    Stage 4 then finalizes with the best so far. An outage (the server unreachable after
+    every retry) is no such result: it is raised again, the step is not committed and the
+    trial stops interrupted, to be resumed.
+    """
     if isinstance(error, TrialInterrupted):
         raise error
     update: dict[str, Any] = {"stop_reason": str(error), "usage": error.usage or Usage()}

@@ -32,8 +32,10 @@ SOURCE_LABEL = "source"
 
 
 def source_binary(state: TrialState, settings: Settings) -> Path:
-    """The source's binary, built again when Stage 0 took its figures from the cache
-    or the scratch space is gone."""
+    """The source's binary, built again for the confirmation.
+
+    Stage 0 may have taken its figures from the cache, or the scratch space may be gone.
+    """
     build_dir = work_dir(settings) / "source"
     result = compile_app(
         CompileRequest(app=state["app"], device=state["device_info"], build_dir=build_dir),

@@ -1,5 +1,7 @@
-"""Stage 2: build context and a refactoring plan, one LLM call per node so that a
-resumed trial never asks twice."""
+"""Stage 2: build context and a refactoring plan.
+
+One LLM call per node, so that a resumed trial never asks twice.
+"""
 
 from __future__ import annotations
 

@@ -79,6 +79,7 @@ def build(state: TrialState, settings: Settings, candidate: Candidate) -> Compil
 
 
 def compile_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """Build the candidate; the compiler's diagnostics are what fix_compile is told."""
     candidate = _in_flight(state)
     summary = build(state, context_of(runtime).settings, candidate)
     return {"candidate": candidate.model_copy(update={"compile": summary})}
@@ -101,8 +102,10 @@ def _binary(state: TrialState, runtime: Runtime[TrialContext]) -> Path:
 
 
 def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """Run on every input set in the sandbox, each checked against the source's outputs
-    there, and read the code with the static guards."""
+    """Run on every input set in the sandbox, each checked against the source's outputs.
+
+    Then read the code with the static guards.
+    """
     settings = context_of(runtime).settings
     candidate = _in_flight(state)
     app, reference = state["app"], state["reference"]
@@ -147,6 +150,7 @@ def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str
 
 
 def measure_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """The screen: the candidate's own measurement, and whether it looks lower than the best."""
     settings = context_of(runtime).settings
     candidate = _in_flight(state)
     timeline = version_dir(settings, candidate) / "timeline.json"
@@ -174,10 +178,12 @@ def measure_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict
 def _second_look(
     state: TrialState, runtime: Runtime[TrialContext], candidate: Candidate
 ) -> Candidate:
-    """A candidate too good to be true is flagged and run again on every input; it is
-    rejected here when no check can back the gain (one input, or nothing compared) or
-    when the second runs do not match. Only a candidate that passes goes to the judge,
-    who is told the flag."""
+    """A candidate too good to be true is flagged and run again on every input.
+
+    It is rejected here when no check can back the gain (one input, or nothing compared) or
+    when the second runs do not match. Only a candidate that passes goes to the judge, who
+    is told the flag.
+    """
     settings = context_of(runtime).settings
     reference = state["reference"]
     assert candidate.profile is not None and candidate.check is not None
@@ -227,8 +233,10 @@ def _flags_for_judge(candidate: Candidate) -> str:
 
 
 def judge_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """LLM-as-a-Judge, told the check's finding, the guards', any flag and both sets of
-    figures; a candidate that the second look rejects is not put to the judge."""
+    """LLM-as-a-Judge, told the check's and the guards' findings, any flag and the figures.
+
+    A candidate that the second look rejects is not put to the judge.
+    """
     candidate = _second_look(state, runtime, _in_flight(state))
     if candidate.verdict is not None:
         return {"candidate": candidate}
@@ -278,8 +286,11 @@ def is_confirmed_lower(candidate: Candidate) -> bool:
 def stopping_reason(
     limits: Limits, iteration: int, temperature: float, temperature_applies: bool, fruitless: int
 ) -> str | None:
-    """The Stage-3 stopping rule: the iteration cap, the temperature past its ceiling,
-    or N fruitless tries for models that take no temperature. None: go on."""
+    """The Stage-3 stopping rule; None: go on.
+
+    It stops at the iteration cap, at the temperature past its ceiling, or after N fruitless
+    tries for models that take no temperature.
+    """
     if iteration >= limits.max_iterations:
         return f"iteration cap reached ({limits.max_iterations})"
     if temperature_applies and temperature > limits.max_temperature + 1e-9:

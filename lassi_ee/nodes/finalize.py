@@ -24,12 +24,13 @@ from lassi_ee.nodes.common import (
 from lassi_ee.state import TrialState
 
 _EXTENSION = {"cuda": ".cu", "hip": ".hip", "openmp": ".cpp"}
-NO_REPORT = "(no comparison report"
 
 
 def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """An LLM's account of what changed between the source and the best version, and why
-    it saves energy (the paper's Stage-4 report)."""
+    """An LLM's account of what changed and why it saves energy (the paper's Stage-4 report).
+
+    It compares the source with the best version.
+    """
     best = state["best"]
     assert best is not None
     best_figures = figures(best.profile)
@@ -55,15 +56,18 @@ def compare(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
     except LLMError as error:
         update = llm_failure(error)
         update["stop_reason"] = state.get("stop_reason") or update["stop_reason"]
-        return {**update, "comparison": f"{NO_REPORT}: {error})"}
+        return {**update, "comparison_error": str(error)}
     return {"comparison": reply.text, "usage": reply.usage}
 
 
 def categorize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """Sort the comparison report's optimizations into MHO, ACE, DST and PTM (the paper's
-    Figure 4), here so that campaign reports need no LLM. Nothing to sort without a report."""
+    """Sort the comparison report's optimizations into MHO, ACE, DST and PTM.
+
+    As in the paper's Figure 4; done here so that campaign reports need no LLM. Nothing to
+    sort without a report.
+    """
     comparison = state.get("comparison")
-    if not comparison or comparison.startswith(NO_REPORT):
+    if not comparison:
         return {"categories": []}
     try:
         values = prompt_vars(state, report=comparison)
@@ -136,6 +140,7 @@ def write_archive(state: TrialState, root: Path) -> Path:
         "objective": state.get("objective"),
         "error": state.get("error"),
         "stop_reason": state.get("stop_reason"),
+        "comparison_error": state.get("comparison_error"),
         "reference": state["reference"].model_dump(mode="json") if "reference" in state else None,
         "best_version": best.version if best else None,
         "decision_rule": _dumped(state.get("decision_rule")),
@@ -155,6 +160,7 @@ def write_archive(state: TrialState, root: Path) -> Path:
 
 
 def finalize(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """Write the trial's archive; a disk that fails here leaves the state whole to rewrite it."""
     root = archive_dir(context_of(runtime).settings)
     finished_unix = time.time()
     try:

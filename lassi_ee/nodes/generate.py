@@ -1,5 +1,7 @@
-"""The nodes that ask an LLM for code: Stage 1 (vanilla), Stage 3 (refactor) and
-the two self-correction roles. Each returns the new candidate as a state update.
+"""The nodes that ask an LLM for code: Stage 1, Stage 3 and the self-corrections.
+
+Vanilla, refactor, fix_compile and fix_runtime each return the new candidate as a state
+update.
 
 A reply that is an earlier version again (comments and layout aside) is not
 built, run or measured: it is recorded as ``unchanged`` (tools/program_text.py).
@@ -45,8 +47,10 @@ def _new_candidate(state: TrialState, candidate: Candidate) -> Candidate:
 def _no_usable_code(
     state: TrialState, error: NoUsableReply, stage: Stage, iteration: int = 0
 ) -> dict[str, Any]:
-    """The model gave no complete program even when asked again: this attempt is
-    lost (recorded as invalid), the trial goes on."""
+    """The model gave no complete program even when asked again.
+
+    This attempt is lost (recorded as invalid); the trial goes on.
+    """
     lost = Candidate(
         version=state["next_version"],
         stage=stage,
@@ -144,8 +148,10 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
 
 
 def _corrected(state: TrialState, code: str, temperature: float | None) -> dict[str, Any]:
-    """Archive the failed version and continue with its correction; a "correction" that
-    is an earlier version again would fail again, so the failure stands."""
+    """Archive the failed version and continue with its correction.
+
+    A "correction" that is an earlier version again would fail again, so the failure stands.
+    """
     failed = state["candidate"]
     assert failed is not None
     same_as = earlier_version(state, code)

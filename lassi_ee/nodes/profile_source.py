@@ -20,9 +20,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from lassi_ee.apps import App, load_app
-from lassi_ee.devices import Device, resolve_device
+from lassi_ee.devices import Device
 from lassi_ee.energy.decide import REPORTED_CONFIDENCE, DecisionRule
 from lassi_ee.energy.lock import device_lock
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, archive_dir, context_of, thread_id, work_dir
@@ -38,6 +39,7 @@ _MEASUREMENT_KNOBS = (
 
 
 def cache_key(app: App, device: Device, settings: Settings) -> str:
+    """The source's cache entry: what its figures and outputs depend on, hashed."""
     facts = {
         "source": app.source_hash(),
         "manifest": app.manifest.model_dump(mode="json"),
@@ -122,6 +124,7 @@ def _save(files: dict[str, bytes], folder: Path) -> None:
 
 
 def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
+    """Stage 0: start the trial's state, and measure the source (or take it from the cache)."""
     thread_id()  # an id that is not a name (from Studio or the SDK) stops here, folderless
     ctx = context_of(runtime)
     settings = ctx.settings

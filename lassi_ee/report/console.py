@@ -1,13 +1,16 @@
-"""What the CLI prints: profiles, results and one line per trial step."""
+"""What the CLI prints: profiles, results and the demo's last words."""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+from lassi_ee.energy.base import objective_unit
+from lassi_ee.report.words import no_best_words, stop_words
 
 if TYPE_CHECKING:
     from lassi_ee.api import TrialResult
@@ -36,83 +39,12 @@ def print_profile(name: str, device: Device, profile: EnergyProfile, out: Path) 
     console.print(f"wrote {out / 'profile.json'} and {out / 'timeline.json'}")
 
 
-def progress_line(node: str, update: dict[str, Any]) -> str | None:
-    """One plain line for a finished graph step (logs, non-terminal output)."""
-    candidate = update.get("candidate")
-    if node == "profile_source":
-        if update.get("error"):
-            return f"stage 0: {update['error'].splitlines()[0]}"
-        reference = update["reference"]
-        cached = " (cached)" if reference.from_cache else ""
-        return f"stage 0: source {reference.profile.summary()}{cached}"
-    if node in ("vanilla", "refactor", "fix_compile", "fix_runtime") and candidate is not None:
-        return f"{node}: wrote {candidate.label}"
-    if node == "compile_candidate" and candidate is not None and candidate.compile is not None:
-        status = "ok" if candidate.compile.ok else "FAILED"
-        return f"  compile {status} ({candidate.compile.duration_s:.1f} s)"
-    if node == "run_candidate" and candidate is not None and candidate.run is not None:
-        if not candidate.run.ok:
-            return f"  run FAILED: {candidate.run.failure}"
-        if candidate.check is None:
-            return "  run ok; check: -"
-        vetoing = "; ".join(guard.text for guard in candidate.check.guards if guard.vetoes)
-        return f"  run ok; check: {candidate.check.finding}" + (
-            f"; static guard {vetoing}" if vetoing else ""
-        )
-    if node == "measure_candidate" and candidate is not None:
-        if candidate.profile is None:
-            return f"  measured: {candidate.note}"
-        screen = "; screen: lower, to be confirmed" if candidate.screened_lower else ""
-        return f"  measured: {candidate.profile.summary()}{screen}"
-    if node == "confirm_candidate" and candidate is not None:
-        if candidate.confirmation is None:
-            return f"  confirmation: {candidate.note or 'none'}"
-        return f"  confirmation: {candidate.confirmation.summary()}"
-    if node == "confirm_final" and update.get("final_check") is not None:
-        final = update["final_check"]
-        held = final.confirmation.summary() if final.confirmation else ""
-        return f"stage 4: {final.note or held}"
-    if node == "judge_candidate" and candidate is not None and candidate.verdict is not None:
-        return f"  judge: {candidate.verdict.verdict}"
-    if node == "assess" and update.get("history"):
-        done = update["history"][-1]
-        extra = f"; stopping: {update['stop_reason']}" if update.get("stop_reason") else ""
-        temperature = (
-            f", temperature {update['temperature']:.1f}" if "temperature" in update else ""
-        )
-        return f"  -> {done.label}: {done.outcome}{temperature}{extra}"
-    if node in ("summarize_docs", "analyze_code", "plan", "compare"):
-        return (
-            f"{node}: done" if not update.get("stop_reason") else f"{node}: {update['stop_reason']}"
-        )
-    if node == "finalize":
-        return f"finalize: archive in {update.get('archive_path')}"
-    return None
-
-
-def stop_words(result: TrialResult) -> str:
-    """Why the trial stopped, or that it has not (yet)."""
-    if result.status == "unfinished":
-        return f"not yet (`lassi-ee resume {result.thread_id}` continues it)"
-    return result.stop_reason or "done"
-
-
-def no_best_words(result: TrialResult) -> str:
-    """What stands where a best version would: none was better, or none was made and why."""
-    if result.status == "unfinished":
-        return "no version beat the source yet"
-    if result.versions > 0:
-        return "no version beat the source"
-    why = result.error or result.stop_reason or "the trial stopped before Stage 1"
-    return f"no version was made ({why.splitlines()[0]})"
-
-
 def print_result(result: TrialResult) -> None:
     console.print(f"trial {result.thread_id}: [bold]{result.status}[/bold]")
     if result.error:
         console.print(result.error)
         return
-    unit = "J" if result.objective == "energy" else "s"
+    unit = objective_unit(result.objective)
     source = result.source.energy_j if result.objective == "energy" else result.source.runtime_s
     if result.status == "improved" and result.reduction is not None:
         interval = ""

@@ -17,16 +17,16 @@ from lassi_ee.report.text import (
     claim_text,
     delta,
     glance_rows,
-    no_best_words,
+    no_comparison_words,
     outcome_words,
     plot_captions,
     sentence,
-    stop_words,
     usage_rows,
     version_figure,
     version_notes,
 )
 from lassi_ee.report.trial import TrialReport
+from lassi_ee.report.words import no_best_words, stop_words
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222;
@@ -195,7 +195,7 @@ def render_html(report: TrialReport, plots: dict[str, str]) -> str:
     comparison = (
         _pre(report.comparison)
         if report.comparison
-        else f"<p>No comparison: {escape(no_best_words(result))}.</p>"
+        else f"<p>No comparison: {escape(no_comparison_words(report))}.</p>"
     )
     context = ""
     if report.docs_summary or report.analysis:

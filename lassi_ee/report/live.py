@@ -25,58 +25,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from lassi_ee.report.console import progress_line
+from lassi_ee.energy.base import objective_unit
+from lassi_ee.graph.names import STAGE_OF, NodeName
+from lassi_ee.report.steps import STAGE_WORDS, step_words
 
 if TYPE_CHECKING:
     from lassi_ee.api import OnUpdate, TrialResult
     from lassi_ee.state import Candidate
 
-STAGES = {
-    "profile_source": "0: measure the source",
-    "vanilla": "1: vanilla refactoring",
-    "summarize_docs": "2: context and plan",
-    "analyze_code": "2: context and plan",
-    "plan": "2: context and plan",
-    "refactor": "3: refactor, check, measure",
-    "confirm_final": "4: confirm, compare and archive",
-    "compare": "4: compare and archive",
-    "finalize": "4: compare and archive",
-}
 STATUS_COLUMNS = (
     "trial", "stage", "last step", "iteration", "temperature", "self-corrections", "best so far",
 )  # fmt: skip
-
-
-def step_text(node: str, update: dict[str, Any]) -> str:
-    """The step just finished, in a few words: "v5 compile FAILED", "v3: improved"."""
-    candidate: Candidate | None = update.get("candidate")
-    if node == "assess" and update.get("history"):
-        done = update["history"][-1]
-        return f"v{done.version}: {done.outcome}"
-    if node == "confirm_final" and update.get("final_check") is not None:
-        held = update["final_check"].confirmed
-        return "final re-measurement: gain confirmed" if held else "final re-measurement: no gain"
-    if candidate is None:
-        return node.replace("_", " ")
-    v = f"v{candidate.version}"
-    if node in ("vanilla", "refactor"):
-        return f"wrote {v}"
-    if node in ("fix_compile", "fix_runtime"):
-        return f"wrote {v}, a fix of v{update['history'][-1].version}"
-    if node == "compile_candidate" and candidate.compile is not None:
-        return f"{v} compile {'ok' if candidate.compile.ok else 'FAILED'}"
-    if node == "run_candidate" and candidate.run is not None:
-        if candidate.run.ok and candidate.check is not None and candidate.check.vetoes:
-            return f"{v} run ok, vetoed by the output check"
-        return f"{v} run {'ok' if candidate.run.ok else 'FAILED'}"
-    if node == "judge_candidate" and candidate.verdict is not None:
-        return f"{v} judged {candidate.verdict.verdict}"
-    if node == "measure_candidate":
-        return f"{v} measured" if candidate.profile is not None else f"{v} not measured"
-    if node == "confirm_candidate":
-        claimed = candidate.confirmation is not None and candidate.confirmation.decision.claimed
-        return f"{v} confirmed lower" if claimed else f"{v} not confirmed lower"
-    return f"{v}: {node.replace('_', ' ')}"
 
 
 @dataclass
@@ -105,12 +64,15 @@ class TrialProgress:
         change = (self.best_value - self.source_value) / self.source_value
         return f"v{self.best_version}: {self.best_value:.4g} {self.unit} ({change:+.1%} vs source)"
 
-    def apply(self, node: str, update: dict[str, Any]) -> None:
+    def apply(self, node: NodeName, update: dict[str, Any]) -> None:
+        """Take in what a finished step changed."""
         candidate: Candidate | None = update.get("candidate")
-        self.stage = STAGES.get(node, self.stage)
+        stage = STAGE_OF[node]
+        if stage is not None:
+            self.stage = STAGE_WORDS[stage]
         if node == "profile_source" and "reference" in update:
             profile = update["reference"].profile
-            self.unit = "J" if profile.objective == "energy" else "s"
+            self.unit = objective_unit(profile.objective)
             self.source_value = profile.objective_stats.mean
         if "iteration" in update:
             self.iteration = update["iteration"]
@@ -126,11 +88,11 @@ class TrialProgress:
         if best is not None and best.profile is not None:
             self.best_value = best.profile.objective_stats.mean
             self.best_version = best.version
-        self.step = step_text(node, update)
+        self.step = step_words(node, update).brief
 
     def seed(self, result: TrialResult) -> None:
         """Start from a checkpointed trial's figures (on resume)."""
-        self.unit = "J" if result.objective == "energy" else "s"
+        self.unit = objective_unit(result.objective)
         key = "energy_j" if result.objective == "energy" else "runtime_s"
         self.source_value = getattr(result.source, key)
         if result.best is not None:
@@ -209,7 +171,7 @@ class ProgressView:
         self._say(f"trial {thread_id} started{position}: {title}".rstrip(": "))
         return lambda node, update: self._update(thread_id, node, update)
 
-    def on_update(self, node: str, update: dict[str, Any]) -> None:
+    def on_update(self, node: NodeName, update: dict[str, Any]) -> None:
         """The callback of the trial started last (one trial at a time)."""
         if self._latest is not None:
             self._update(self._latest, node, update)
@@ -227,12 +189,12 @@ class ProgressView:
         counts = f" ({self.done} done, {left} left)" if self.total_trials > 1 else ""
         self._say(summary + counts)
 
-    def _update(self, thread_id: str, node: str, update: dict[str, Any]) -> None:
+    def _update(self, thread_id: str, node: NodeName, update: dict[str, Any]) -> None:
         with self._lock:
             progress = self._running.get(thread_id)
             if progress is not None:
                 progress.apply(node, update)
-        line = progress_line(node, update)
+        line = step_words(node, update).line
         if line:
             prefix = f"[{thread_id}] " if self.total_trials > 1 else ""
             self._say(prefix + line)

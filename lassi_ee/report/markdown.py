@@ -8,16 +8,16 @@ from lassi_ee.report.text import (
     claim_text,
     delta,
     glance_rows,
-    no_best_words,
+    no_comparison_words,
     outcome_words,
     plot_captions,
     sentence,
-    stop_words,
     usage_rows,
     version_figure,
     version_notes,
 )
 from lassi_ee.report.trial import TrialReport
+from lassi_ee.report.words import no_best_words, stop_words
 
 
 def _cell(text: str) -> str:
@@ -118,7 +118,7 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
         "No plan was written."
     ]
     parts.append("## Comparison analysis")
-    parts.append(report.comparison or f"No comparison: {no_best_words(result)}.")
+    parts.append(report.comparison or f"No comparison: {no_comparison_words(report)}.")
     if report.docs_summary or report.analysis:
         parts.append("## Context the plans were written from")
         parts.append(f"### Summary of the programming notes\n\n{report.docs_summary.strip()}")

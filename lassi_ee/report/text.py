@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from lassi_ee.report.console import no_best_words, stop_words
 from lassi_ee.report.trial import TrialReport, VersionRow
-
-__all__ = ["no_best_words", "stop_words"]  # the pages' words, shared with the console
+from lassi_ee.report.words import no_best_words
 
 OUTCOME_WORDS = {
     "improved": "valid, confirmed lower: new best",
@@ -63,6 +61,13 @@ def claim_text(report: TrialReport) -> str:
     if not report.finished:
         return "The trial is not finished; nothing is claimed yet."
     return "No gain is claimed: no version was confirmed lower than the source."
+
+
+def no_comparison_words(report: TrialReport) -> str:
+    """What stands where the comparison report would: why the LLM wrote none."""
+    if report.comparison_error:
+        return f"the comparison report could not be written ({report.comparison_error})"
+    return no_best_words(report.result)
 
 
 def glance_rows(report: TrialReport) -> list[tuple[str, str, str, float | None]]:

@@ -24,7 +24,7 @@ from lassi_ee.api import (
     unknown_trial,
 )
 from lassi_ee.demo.model import DEMO_MODEL_NAME, SCRIPTED_MARK
-from lassi_ee.energy.base import EnergyProfile, Timeline
+from lassi_ee.energy.base import EnergyProfile, Timeline, objective_unit
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
 from lassi_ee.settings import Settings
@@ -83,12 +83,13 @@ class TrialReport(BaseModel):
     analysis: str = ""
     plans: list[str] = Field(default_factory=list)
     comparison: str | None = None
+    comparison_error: str | None = None
     timelines: list[TimelineView] = Field(default_factory=list)
     generated_unix: float = Field(default_factory=time.time)
 
     @property
     def objective_unit(self) -> str:
-        return "J" if self.result.objective == "energy" else "s"
+        return objective_unit(self.result.objective)
 
     @property
     def objective_name(self) -> str:
@@ -260,6 +261,7 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
         analysis=state.get("analysis", ""),
         plans=list(state.get("plans", [])),
         comparison=state.get("comparison"),
+        comparison_error=state.get("comparison_error"),
         timelines=timelines,
     )
 

@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.tools.sandbox import CUT_LINE
@@ -40,6 +39,8 @@ class ProgramOutput(BaseModel):
 
 
 class CheckRequest(BaseModel):
+    """Two programs' outputs and what to compare them with."""
+
     reference: ProgramOutput
     candidate: ProgramOutput
     rtol: float = 1e-3
@@ -58,10 +59,13 @@ class GuardFinding(BaseModel):
 
     @property
     def text(self) -> str:
+        """The finding in one line, for logs and the judge."""
         return f"{self.rule}: {self.finding}" + (" (vetoes)" if self.vetoes else "")
 
 
 class CheckResult(BaseModel):
+    """What the output check found; a mismatch vetoes the candidate."""
+
     status: Literal["match", "mismatch", "inconclusive", "incomplete"] = Field(
         description="inconclusive: nothing to compare (no number printed, no output file); "
         "incomplete: what was kept agrees, but an output was cut (max_output_bytes)"
@@ -80,6 +84,7 @@ class CheckResult(BaseModel):
         return self.status == "mismatch" or any(guard.vetoes for guard in self.guards)
 
     def veto_reasons(self) -> list[str]:
+        """The reasons a vetoing check (or a vetoing guard) gives, for the version's verdict."""
         reasons = [self.finding] if self.status == "mismatch" else []
         return reasons + [guard.text for guard in self.guards if guard.vetoes]
 
@@ -207,11 +212,3 @@ def read_output_files(workdir: Path, names: list[str], max_bytes: int) -> dict[s
             with path.open("rb") as handle:
                 files[name] = handle.read(max_bytes)
     return files
-
-
-check_tool = StructuredTool.from_function(
-    func=lambda **kwargs: compare_outputs(CheckRequest(**kwargs)).model_dump(mode="json"),
-    name="check_outputs",
-    description="Compare a candidate's outputs with the source's, numbers within tolerance.",
-    args_schema=CheckRequest,
-)

@@ -15,7 +15,6 @@ import shutil
 import time
 from pathlib import Path
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import App
@@ -39,6 +38,8 @@ MAX_DIAGNOSTIC_CHARS = 6000
 
 
 class CompileRequest(BaseModel):
+    """What to build (the app, or candidate code in its place), for which device, where."""
+
     app: App
     device: Device
     build_dir: Path
@@ -47,6 +48,8 @@ class CompileRequest(BaseModel):
 
 
 class CompileResult(BaseModel):
+    """A build: whether it worked, the binary, and diagnostics trimmed for the LLM."""
+
     ok: bool
     binary: Path | None = None
     command: list[str]
@@ -132,9 +135,12 @@ def trim_diagnostics(log: str, build_dir: Path) -> str:
 
 
 def copy_sources(app: App, src: Path) -> None:
-    """What the build reads: a Makefile/CMake project needs its whole tree; a compiler
-    line needs its sources, their listed dependencies and the headers beside them (not
-    whatever else shares the folder of a single source file, like runs/ or checkpoints/)."""
+    """What the build reads, copied into the build folder.
+
+    A Makefile/CMake project needs its whole tree; a compiler line needs its sources, their
+    listed dependencies and the headers beside them (not whatever else shares the folder of
+    a single source file, like runs/ or checkpoints/).
+    """
     if app.manifest.build.system != "compiler":
         shutil.copytree(app.root, src, ignore=_IGNORED_COPY)
         return
@@ -222,11 +228,3 @@ def _find_binary(app: App, src: Path) -> Path | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
-
-
-compile_tool = StructuredTool.from_function(
-    func=lambda **kwargs: compile_app(CompileRequest(**kwargs)).model_dump(mode="json"),
-    name="compile_app",
-    description="Build an app (optionally with candidate code) for a device; returns diagnostics.",
-    args_schema=CompileRequest,
-)

@@ -46,6 +46,7 @@ class InputSet(BaseModel):
     args: list[str]
 
     def describe(self) -> str:
+        """The input set as a user would name it: ``check_args[0] (64 40)``."""
         return f"{self.label} ({' '.join(self.args) or 'no arguments'})"
 
 
@@ -78,12 +79,15 @@ class EquivalenceResult(BaseModel):
 
     @property
     def failed_run(self) -> InputRun | None:
+        """The first run that failed, if any."""
         return next((run for run in self.runs if run.failure), None)
 
 
 def input_sets(manifest: AppManifest) -> list[InputSet]:
-    """The benchmark's ``args`` first, then ``smoke_args`` and each of ``check_args``
-    (a set equal to an earlier one is left out)."""
+    """The benchmark's ``args`` first, then ``smoke_args`` and each of ``check_args``.
+
+    A set equal to an earlier one is left out.
+    """
     sets = [InputSet(label="args", args=manifest.args)]
     extra = [("smoke_args", manifest.smoke_args)] if manifest.smoke_args is not None else []
     extra += [(f"check_args[{n}]", args) for n, args in enumerate(manifest.check_args)]
@@ -101,8 +105,10 @@ def _run(app: App, device: Device, binary: Path, inputs: InputSet, settings: Set
 def run_source_on_other_inputs(
     app: App, device: Device, binary: Path, settings: Settings
 ) -> list[tuple[InputSet, str, dict[str, bytes]]]:
-    """The source's stdout and output files on every input set after ``args``; a set it
-    fails on (a crash, its FAIL marker, no PASS) is a LassiError naming the set."""
+    """The source's stdout and output files on every input set after ``args``.
+
+    A set it fails on (a crash, its FAIL marker, no PASS) is a LassiError naming the set.
+    """
     outputs = []
     for inputs in input_sets(app.manifest)[1:]:
         run = _run(app, device, binary, inputs, settings)
@@ -140,10 +146,12 @@ def constant_where_source_varies(
     candidate: list[dict[str, Numbers]],
     rtol: float,
 ) -> str | None:
-    """Evidence that the candidate's results ignore its input: a printed number that
-    changes from input to input in the source's output (relatively, by more than
-    ``rtol``) while the candidate prints the very same value on every input. Only the
-    absolute tolerance lets such output match, as all-zero results do."""
+    """Evidence that the candidate's results ignore its input.
+
+    That is a printed number that changes from input to input in the source's output
+    (relatively, by more than ``rtol``) while the candidate prints the very same value on
+    every input. Only the absolute tolerance lets such output match, as all-zero results do.
+    """
     if len(labels) < 2:
         return None
     for stream, first in reference[0].items():
@@ -186,8 +194,10 @@ def check_on_every_input(
     references: list[RecordedOutput],
     settings: Settings,
 ) -> EquivalenceResult:
-    """Run the candidate on each recorded input set in turn and compare it with the
-    source's outputs there; stop at the first run that fails or mismatches."""
+    """Run the candidate on each recorded input set in turn, compared with the source's.
+
+    Stop at the first run that fails or mismatches.
+    """
     manifest = app.manifest
     runs: list[InputRun] = []
     checks: list[CheckResult] = []
@@ -264,8 +274,10 @@ def _mismatch(inputs: InputSet, check: CheckResult, checks: list[CheckResult]) -
 def _agreement(
     references: list[RecordedOutput], checks: list[CheckResult], settings: Settings
 ) -> CheckResult:
-    """Every input matched or had nothing to compare: say which, and on how many inputs;
-    an output cut at max_output_bytes on any input makes the whole check incomplete."""
+    """Every input matched or had nothing to compare: say which, and on how many inputs.
+
+    An output cut at max_output_bytes on any input makes the whole check incomplete.
+    """
     for reference, check in zip(references, checks, strict=True):
         if check.status == "incomplete":
             return _combined(
@@ -293,8 +305,10 @@ def _agreement(
 
 
 def confirmable(check: CheckResult) -> str | None:
-    """Why a check cannot back a gain too good to be true, or None when it can: it must
-    have compared something, on at least two inputs."""
+    """Why a check cannot back a gain too good to be true, or None when it can.
+
+    It must have compared something, on at least two inputs.
+    """
     if check.status == "inconclusive":
         return "the output check had nothing to compare (no result numbers, no output file)"
     if check.status == "incomplete":
@@ -308,9 +322,11 @@ MIN_NET_SHARE = 0.1
 
 
 def _net_energy_tells(profile: EnergyProfile) -> bool:
-    """Whether the source's net energy stands out of the idle level: at least
-    MIN_NET_SHARE of its gross energy. Below that the ratio of two net figures is the
-    ratio of two noises (a program too small for its device's idle draw)."""
+    """Whether the source's net energy stands out of the idle level.
+
+    It must be at least MIN_NET_SHARE of its gross energy. Below that the ratio of two net
+    figures is the ratio of two noises (a program too small for its device's idle draw).
+    """
     gross = [m.gross_energy_j for m in profile.measurements if m.gross_energy_j is not None]
     if profile.net_energy_j is None or not gross:
         return False
@@ -318,8 +334,10 @@ def _net_energy_tells(profile: EnergyProfile) -> bool:
 
 
 def gain_flag(source: EnergyProfile, candidate: EnergyProfile, factor: float) -> str | None:
-    """A flag when the candidate is more than ``factor`` times faster, or lower in net
-    energy, than the source; None otherwise."""
+    """A flag when the candidate is more than ``factor`` times better than the source.
+
+    Better is faster, or lower in net energy; None otherwise.
+    """
     quantities = [("runtime", source.runtime_s.mean, candidate.runtime_s.mean, "s")]
     if _net_energy_tells(source) and candidate.net_energy_j is not None:
         assert source.net_energy_j is not None

@@ -25,6 +25,8 @@ __all__ = ["RULES", "GuardFinding", "GuardInput", "run_guards"]
 
 
 class GuardInput(BaseModel):
+    """What the guards read: both programs, the source's outputs and what must stay untouched."""
+
     language: Language
     source_code: str
     candidate_code: str
@@ -169,8 +171,11 @@ def power_shaping(guard: GuardInput) -> list[GuardFinding]:
 
 
 def gpu_work(guard: GuardInput) -> list[GuardFinding]:
-    """For GPU programs: vetoes one that launches no GPU work at all; reports kernels and
-    device synchronisations of the source that the candidate drops."""
+    """For GPU programs: the GPU work the candidate launches, against the source's.
+
+    It vetoes a candidate that launches no GPU work at all, and reports kernels and device
+    synchronisations of the source that the candidate drops.
+    """
     if guard.language not in ("cuda", "hip"):
         return []
     code, _ = _code_and_strings(guard.candidate_code)
@@ -229,7 +234,8 @@ def hard_coded_results(guard: GuardInput) -> list[GuardFinding]:
 
     A printed number counts when it has at least MIN_SIGNIFICANT_DIGITS significant
     digits, is not written in the source's code or in any input set, and is not a
-    well-known constant: such a number in the code was copied from a run."""
+    well-known constant: such a number in the code was copied from a run.
+    """
     code, _ = _code_and_strings(guard.candidate_code)
     source, _ = _code_and_strings(guard.source_code)
     arguments = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.apps import App
@@ -32,6 +31,7 @@ class MeasurementFailed(LassiError):
     """The program failed during a measured run (it passed its first run)."""
 
     def __init__(self, message: str, label: str = "") -> None:
+        """A failed measured run; ``label`` names which version, when two take turns."""
         super().__init__(message)
         self.label = label
 
@@ -46,6 +46,7 @@ class ProfileOutcome(BaseModel):
 
 
 def run_request(app: App, device: Device, binary: Path, settings: Settings) -> RunRequest:
+    """The sandboxed run of a built app with its manifest's arguments, data and environment."""
     return RunRequest(
         binary=binary,
         args=app.manifest.args,
@@ -69,8 +70,10 @@ def self_check_failure(app: App, run: RunResult) -> str | None:
 def batch_runner(
     app: App, device: Device, binary: Path, settings: Settings, label: str = ""
 ) -> RunBatch:
-    """Runs of a built program back to back in one sandbox; a failing run raises
-    MeasurementFailed, naming ``label`` (which version) when given."""
+    """Runs of a built program back to back in one sandbox.
+
+    A failing run raises MeasurementFailed, naming ``label`` (which version) when given.
+    """
     request = run_request(app, device, binary, settings)
     which = f"{app.name} {label}".rstrip()
 
@@ -138,19 +141,3 @@ def profile_app(
         return ProfileOutcome(compile=built, run=first, failure=f"{app.name}: {failure}")
     profile = measure_binary(app, device, built.binary, settings, timeline_path)
     return ProfileOutcome(compile=built, run=first, profile=profile)
-
-
-class ProfileToolInput(BaseModel):
-    app: App
-    device: Device
-    build_dir: Path
-    timeline_path: Path | None = None
-    code: str | None = None
-
-
-profile_tool = StructuredTool.from_function(
-    func=lambda **kwargs: profile_app(settings=Settings(), **kwargs).model_dump(mode="json"),
-    name="profile_app",
-    description="Build a program, run it once and measure its energy on the device.",
-    args_schema=ProfileToolInput,
-)

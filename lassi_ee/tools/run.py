@@ -13,7 +13,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from lassi_ee.devices import Device
@@ -22,6 +21,8 @@ from lassi_ee.tools.sandbox import Isolation, hand_over, read_capped, run_contai
 
 
 class RunRequest(BaseModel):
+    """What to run (a built binary), with which arguments, files and environment."""
+
     binary: Path
     args: list[str] = Field(default_factory=list)
     data_files: list[Path] = Field(default_factory=list, description="copied into the workdir")
@@ -34,6 +35,8 @@ class RunRequest(BaseModel):
 
 
 class RunResult(BaseModel):
+    """How a run ended: exit status or signal, its output, and the isolation it had."""
+
     exit_code: int | None
     signal: str | None = None
     timed_out: bool = False
@@ -50,6 +53,7 @@ class RunResult(BaseModel):
 
     @property
     def ok(self) -> bool:
+        """Exited 0 within the timeout."""
         return self.exit_code == 0 and not self.timed_out
 
     def failure(self) -> str | None:
@@ -137,11 +141,3 @@ def _listing(root: Path) -> set[str]:
         except OSError:
             continue
     return names
-
-
-run_tool = StructuredTool.from_function(
-    func=lambda **kwargs: run_program(RunRequest(**kwargs)).model_dump(mode="json"),
-    name="run_program",
-    description="Run a built program once in a sandbox: exit status, outputs and wall time.",
-    args_schema=RunRequest,
-)

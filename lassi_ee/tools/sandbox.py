@@ -61,6 +61,7 @@ class Isolation(BaseModel):
     why_not: str | None = None
 
     def summary(self) -> str:
+        """The isolation a run had, in one line (and what it lacked)."""
         missing = [
             name
             for name, ok in (
@@ -77,6 +78,8 @@ class Isolation(BaseModel):
 
 
 class SandboxOutcome(BaseModel):
+    """How a contained command ended, as the launcher reported it."""
+
     exit_code: int | None
     signal: str | None = None
     timed_out: bool = False
@@ -87,9 +90,12 @@ class SandboxOutcome(BaseModel):
 
 
 def sandbox_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a contained program: the allowlisted variables of this process,
-    then ``extra`` (device pinning, what the manifest names), and HOME and TMPDIR in
-    ``workdir`` (the launcher moves them to SANDBOX_DIR when it can remap the folder)."""
+    """The environment of a contained program.
+
+    The allowlisted variables of this process, then ``extra`` (device pinning, what the
+    manifest names), and HOME and TMPDIR in ``workdir`` (the launcher moves them to
+    SANDBOX_DIR when it can remap the folder).
+    """
     env = {
         name: value
         for name, value in os.environ.items()
@@ -102,8 +108,10 @@ def sandbox_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str,
 
 
 def inherited(names: list[str]) -> dict[str, str]:
-    """The values this process has for ``names`` (an app manifest's ``env``); unset ones
-    are left out."""
+    """The values this process has for ``names`` (an app manifest's ``env``).
+
+    Unset ones are left out.
+    """
     return {name: os.environ[name] for name in names if name in os.environ}
 
 
@@ -252,9 +260,12 @@ def _launch(
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask the launcher to kill its child (pid 1 of the namespace takes every
-    descendant with it, even those that left the process group), then kill the
-    whole group in case the launcher cannot."""
+    """Kill a contained run and everything it started.
+
+    Ask the launcher to kill its child (pid 1 of the namespace takes every descendant with
+    it, even those that left the process group), then kill the whole group in case the
+    launcher cannot.
+    """
     process.send_signal(signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
@@ -270,9 +281,12 @@ TAIL_BYTES = 64 * 1024
 
 
 def read_capped(path: Path, max_bytes: int) -> tuple[str, bool]:
-    """A log as kept, and whether any was cut: all of it up to ``max_bytes``; beyond,
-    its start and its end (where success markers and final results are printed) around a
-    line that says how much of the middle is missing, ``max_bytes`` in all."""
+    """A log as kept, and whether any was cut.
+
+    All of it up to ``max_bytes``; beyond, its start and its end (where success markers and
+    final results are printed) around a line that says how much of the middle is missing,
+    ``max_bytes`` in all.
+    """
     size = path.stat().st_size
     with path.open("rb") as handle:
         if size <= max_bytes:

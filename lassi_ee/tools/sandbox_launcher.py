@@ -94,8 +94,11 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent():
-    """If the process that started us dies (a killed pipeline), we die too: the launcher
-    with the pipeline, the namespace init with the launcher, and with it the program."""
+    """If the process that started us dies (a killed pipeline), we die too.
+
+    The launcher dies with the pipeline, the namespace init with the launcher, and with it
+    the program.
+    """
     parent = os.getppid()
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the request took effect
@@ -206,8 +209,10 @@ def _drop_privileges(uid, gid):
 
 
 def _on_path(name, env):
-    """The program's file, looked up on the child's PATH before the uid switch: after it,
-    this interpreter's own files may be unreadable (os.execvpe imports a module)."""
+    """The program's file, looked up on the child's PATH before the uid switch.
+
+    After it, this interpreter's own files may be unreadable (os.execvpe imports a module).
+    """
     if "/" in name:
         return name
     for folder in env.get("PATH", os.defpath).split(os.pathsep):
@@ -218,9 +223,11 @@ def _on_path(name, env):
 
 
 def _kill_leftovers():
-    """Kill and reap whatever a run left behind (a daemon that would write a cache into
-    the next run). Only pid 1 of a PID namespace may do this: its kill(-1) reaches its
-    own namespace and nothing outside it."""
+    """Kill and reap whatever a run left behind.
+
+    A daemon left running would write a cache into the next run. Only pid 1 of a PID
+    namespace may do this: its kill(-1) reaches its own namespace and nothing outside it.
+    """
     if os.getpid() != 1:
         return
     try:
@@ -247,9 +254,11 @@ def _empty(folder, keep=None):
 
 
 def _copy_tree(source, target, owner):
-    """Copy the contents of ``source`` into the existing folder ``target``, modes kept,
-    every copy given to ``owner`` ((uid, gid), or None to keep ours). The kernel copies
-    the bytes (sendfile): shutil would cost the launcher 10 ms of imports per start."""
+    """Copy the contents of ``source`` into the existing folder ``target``, modes kept.
+
+    Every copy is given to ``owner`` ((uid, gid), or None to keep ours). The kernel copies
+    the bytes (sendfile): shutil would cost the launcher 10 ms of imports per start.
+    """
     for entry in os.scandir(source):
         path = os.path.join(target, entry.name)
         if entry.is_symlink():
@@ -357,6 +366,7 @@ def _namespace_init(policy, isolation, argv, report_fd):
 
 
 def main():
+    """Run the command the parent passed, contained, and report how it ended."""
     _die_with_parent()
     policy = json.loads(sys.argv[1])
     status_fd = int(sys.argv[2])

@@ -9,7 +9,8 @@ import pytest
 from campaign_models import FACTORY_REF
 from campaign_programs import variants
 
-from lassi_ee.campaign.spec import CampaignTrial, load_campaign, toml_lines
+from lassi_ee.campaign.locations import toml_lines
+from lassi_ee.campaign.spec import CampaignTrial, load_campaign
 from lassi_ee.cli import main
 from lassi_ee.errors import UsageError
 from lassi_ee.llm.fake import RoleScriptedChatModel

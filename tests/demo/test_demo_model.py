@@ -17,8 +17,9 @@ from lassi_ee.devices import Device, cpu_device
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMConfigError
 from lassi_ee.llm.fake import RoleScriptedChatModel
-from lassi_ee.llm.models import ROLES, build_models
+from lassi_ee.llm.roles import ROLES
 from lassi_ee.llm.usage import Usage
+from lassi_ee.nodes.common import TrialContext
 from lassi_ee.nodes.generate import _feedback
 from lassi_ee.prompts.loader import device_vars
 from lassi_ee.state import Candidate
@@ -39,7 +40,7 @@ H100 = Device(spec="cuda:0", kind="cuda", name="NVIDIA H100 80GB HBM3", arch="sm
 
 @pytest.fixture
 def llm(settings) -> LLM:
-    return LLM(build_models(settings.model_copy(update={"generate_model": "demo"})), settings)
+    return TrialContext(settings=settings.model_copy(update={"generate_model": "demo"})).llm()
 
 
 def canned(program, name: str) -> str:
@@ -60,7 +61,8 @@ def refactor(llm: LLM, best_code: str, feedback: str, device: Device | None = No
 
 
 def test_demo_named_in_settings_answers_every_role(settings):
-    models = build_models(settings.model_copy(update={"generate_model": DEMO_MODEL_NAME}))
+    demo_settings = settings.model_copy(update={"generate_model": DEMO_MODEL_NAME})
+    models = TrialContext(settings=demo_settings).llm().models
     assert {models.model_name(role) for role in ROLES} == {DEMO_MODEL_NAME}
     assert isinstance(models.model(ROLES[0]), RoleScriptedChatModel)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lassi_ee.devices import resolve_device
 from lassi_ee.energy import backend_for, measure, measure_paper_style
 from lassi_ee.energy.base import Timeline
 from lassi_ee.energy.measure import one_at_a_time
+from lassi_ee.energy.vendors import resolve_device
 
 BUSY_SOURCE = Path(__file__).parents[2] / "benchmarks" / "busy_gpu.cu"
 

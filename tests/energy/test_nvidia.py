@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import pynvml
 import pytest
 
-from lassi_ee.devices import resolve_device
 from lassi_ee.energy.measure import method_of
 from lassi_ee.energy.nvidia import NvidiaBackend, probe_nvidia
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import UsageError
 
 H100_MEMORY_B = 85_520_809_984  # what nvmlDeviceGetMemoryInfo(...).total reports on an H100 80GB

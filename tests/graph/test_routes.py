@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from lassi_ee.graph import routes
+from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.names import NODE_NAMES, STAGE_OF
 from lassi_ee.nodes.evaluate import stopping_reason
+from lassi_ee.report.steps import STEP_WORDS
 from lassi_ee.state import Candidate, CompileSummary, FinalCheck, Limits, RunSummary, Verdict
 from lassi_ee.tools.check import CheckResult
 
@@ -124,3 +127,11 @@ def test_only_a_valid_candidate_the_screen_found_lower_is_confirmed():
         "assess"
     )
     assert routes.after_judge(state(candidate=screened, stop_reason="budget")) == "assess"
+
+
+def test_the_graph_the_stages_and_the_step_words_know_every_node_by_one_name():
+    drawn = compile_graph().get_graph()
+    assert set(drawn.nodes) - {"__start__", "__end__"} == set(NODE_NAMES)
+    targets = {edge.target for edge in drawn.edges} - {"__end__"}
+    assert targets <= set(NODE_NAMES)  # every branch a route can take is a named node
+    assert set(STAGE_OF) == set(STEP_WORDS) == set(NODE_NAMES)

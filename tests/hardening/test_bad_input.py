@@ -19,9 +19,9 @@ from trial_programs import DOES_NOT_COMPILE, SOURCE, scripted
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.apps import load_app
 from lassi_ee.cli import main
-from lassi_ee.devices import resolve_device
 from lassi_ee.energy.measure import MAX_RUNS_PER_WINDOW, measure, one_at_a_time
 from lassi_ee.energy.none import NoSensorBackend
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import UsageError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer

@@ -12,7 +12,8 @@ import pytest
 from hardening_trials import outcomes, run_trial
 from trial_programs import VALID, fenced, scripted
 
-from lassi_ee.devices import Device, resolve_device
+from lassi_ee.devices import Device
+from lassi_ee.energy.vendors import resolve_device
 
 pytestmark = pytest.mark.gpu
 

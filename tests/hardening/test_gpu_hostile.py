@@ -14,8 +14,9 @@ from hardening_trials import outcomes, run_trial
 from hostile_programs import process_name, processes_named
 from trial_programs import VALID, fenced, scripted
 
-from lassi_ee.devices import Device, resolve_device
+from lassi_ee.devices import Device
 from lassi_ee.energy.nvidia import handle_for
+from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.tools.run import RunRequest, run_program
 
 pytestmark = pytest.mark.gpu

@@ -17,21 +17,12 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from llm_samples import BETTER, SOURCE
 
-from lassi_ee.llm import (
-    LLM,
-    BudgetExhausted,
-    CodeRole,
-    LLMConfigError,
-    LLMUnavailable,
-    NoUsableReply,
-    TextRole,
-    Usage,
-    build_models,
-    merge,
-)
+from lassi_ee.llm.client import LLM, CodeRole, TextRole
+from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, LLMUnavailable, NoUsableReply
 from lassi_ee.llm.fake import FakeReply, RoleScriptedChatModel
+from lassi_ee.llm.models import build_models
 from lassi_ee.llm.replies import JudgeDecision
-from lassi_ee.llm.usage import call_usage
+from lassi_ee.llm.usage import Usage, call_usage, merge
 from lassi_ee.settings import Settings
 
 FENCED = f"Here it is.\n```cuda\n{BETTER}```\nLarger blocks."

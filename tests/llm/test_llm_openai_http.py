@@ -9,7 +9,10 @@ import pytest
 from llm_samples import BETTER
 from openai_stub import StubOpenAIServer
 
-from lassi_ee.llm import LLM, LLMConfigError, LLMUnavailable, Usage, build_models
+from lassi_ee.llm.client import LLM
+from lassi_ee.llm.errors import LLMConfigError, LLMUnavailable
+from lassi_ee.llm.models import build_models
+from lassi_ee.llm.usage import Usage
 from lassi_ee.settings import Settings
 
 FENCED = f"```cuda\n{BETTER}```"

@@ -9,7 +9,7 @@ import pytest
 
 from lassi_ee.devices import Device
 from lassi_ee.errors import UsageError
-from lassi_ee.llm.models import ROLES
+from lassi_ee.llm.roles import ROLES
 from lassi_ee.prompts.loader import (
     TEMPLATE_NAMES,
     MissingPromptVariable,

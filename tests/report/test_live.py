@@ -7,7 +7,9 @@ import io
 from rich.console import Console
 
 from lassi_ee.cli import main
-from lassi_ee.report.live import ProgressView, TrialProgress, step_text
+from lassi_ee.report.live import ProgressView, TrialProgress
+from lassi_ee.report.steps import step_words
+from lassi_ee.state import Candidate
 
 
 def text_of(view: ProgressView) -> str:
@@ -34,7 +36,7 @@ def test_progress_follows_the_trial(finished_trial):
 
 
 def test_steps_in_a_few_words(finished_trial):
-    steps = [step_text(node, update) for node, update in finished_trial.updates]
+    steps = [step_words(node, update).brief for node, update in finished_trial.updates]
     assert steps[:3] == ["profile source", "wrote v1", "v1 compile ok"]
     for expected in (
         "v2 compile FAILED",
@@ -45,6 +47,16 @@ def test_steps_in_a_few_words(finished_trial):
     ):
         assert expected in steps
     assert any(step.endswith(": not_lower") for step in steps)
+
+
+def test_a_fix_that_was_not_made_is_told_without_a_history():
+    """A fix whose reply is an earlier version again (or has no program) returns the
+    failed candidate alone: no new version, nothing added to the history."""
+    note = "the correction is the same program as v2: not built again"
+    failed = Candidate(version=3, stage="refactor", code="x", outcome="compile_failed", note=note)
+    words = step_words("fix_compile", {"candidate": failed})
+    assert words.brief == "v3 not fixed"
+    assert words.line == f"fix_compile: {note}"
 
 
 def test_plain_lines_when_output_is_not_a_terminal(finished_trial):
