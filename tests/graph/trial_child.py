@@ -11,49 +11,22 @@ confirmations are appended to LOG, one line each.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
+from child_hooks import die, log_measurements
 from trial_programs import answer_by_best_code
 
-import lassi_ee.nodes.confirm as confirm
-import lassi_ee.nodes.evaluate as evaluate
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.settings import Settings
-
-
-def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def main() -> None:
     mode, source, thread, settings_json, log_name, kill = sys.argv[1:7]
     settings = Settings.model_validate_json(settings_json)
     log = Path(log_name)
-    real_measure = evaluate.measure_binary
-
-    def measure_binary(*args, **kwargs):
-        with log.open("a") as handle:
-            handle.write("measure\n")
-        if kill == "during:measure":
-            threading.Timer(0.2, die).start()
-        return real_measure(*args, **kwargs)
-
-    evaluate.measure_binary = measure_binary  # type: ignore[assignment]
-    real_confirm = confirm.confirm_binaries
-
-    def confirm_binaries(*args, **kwargs):
-        with log.open("a") as handle:
-            handle.write("confirm\n")
-        if kill == "during:confirm":
-            threading.Timer(1.0, die).start()
-        return real_confirm(*args, **kwargs)
-
-    confirm.confirm_binaries = confirm_binaries  # type: ignore[assignment]
+    log_measurements(log, kill)
 
     def on_update(node: str, update: dict) -> None:
         if kill == f"after:{node}":

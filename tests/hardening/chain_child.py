@@ -17,15 +17,13 @@ iteration cap ends it; Stage 4 re-measures the winner against the source.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "graph"))
 
+from child_hooks import die, log_measurements
 from trial_programs import (
     CRASHES,
     DOES_NOT_COMPILE,
@@ -37,8 +35,6 @@ from trial_programs import (
     variant,
 )
 
-import lassi_ee.nodes.confirm as confirm
-import lassi_ee.nodes.evaluate as evaluate
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
 from lassi_ee.settings import Settings
@@ -66,34 +62,11 @@ def chain_model(log: Path) -> RoleScriptedChatModel:
     return RoleScriptedChatModel(scripts=scripts)
 
 
-def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def main() -> None:
     mode, source, thread, settings_json, log_name, kill = sys.argv[1:7]
     settings = Settings.model_validate_json(settings_json)
     log = Path(log_name)
-    real_measure = evaluate.measure_binary
-
-    def measure_binary(*args: Any, **kwargs: Any) -> Any:
-        with log.open("a") as handle:
-            handle.write("measure\n")
-        if kill == "during:measure":
-            threading.Timer(0.2, die).start()
-        return real_measure(*args, **kwargs)
-
-    evaluate.measure_binary = measure_binary  # type: ignore[assignment]
-    real_confirm = confirm.confirm_binaries
-
-    def confirm_binaries(*args: Any, **kwargs: Any) -> Any:
-        with log.open("a") as handle:
-            handle.write("confirm\n")
-        if kill == "during:confirm":
-            threading.Timer(1.0, die).start()
-        return real_confirm(*args, **kwargs)
-
-    confirm.confirm_binaries = confirm_binaries  # type: ignore[assignment]
+    log_measurements(log, kill)
 
     def on_update(node: str, update: dict[str, Any]) -> None:
         with log.open("a") as handle:
