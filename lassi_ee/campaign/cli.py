@@ -123,7 +123,9 @@ def cmd_campaign_status(options: argparse.Namespace) -> int:
     from lassi_ee.campaign.store import ResultsStore
 
     campaign = load_campaign(options.file)
-    tasks = campaign_status(campaign, ResultsStore(campaign.store_path))
+    # a status is read-only: a campaign that never ran gets no folder or database from it
+    ran = campaign.store_path.exists()
+    tasks = campaign_status(campaign, ResultsStore(campaign.store_path) if ran else None)
     header = ("device", "app", "finished", "improved", "failed", "cut off", "pending")
     print(f"campaign {campaign.name} ({campaign.store_path})")
     print(f"{header[0]:10} {header[1]:24} " + " ".join(f"{h:>9}" for h in header[2:]))

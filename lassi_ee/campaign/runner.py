@@ -168,13 +168,18 @@ def campaign_records(campaign: Campaign, store: ResultsStore) -> list[TrialRecor
     return [record for record in store.records(campaign.name) if record.key in wanted]
 
 
-def campaign_status(campaign: Campaign, store: ResultsStore) -> list[TaskStatus]:
-    records = {record.key: record for record in campaign_records(campaign, store)}
+def campaign_status(campaign: Campaign, store: ResultsStore | None) -> list[TaskStatus]:
+    """Each task's trials by state; ``store`` None: the campaign never ran (all pending)."""
     tasks = {
         (app.name, device): TaskStatus(app=app.name, device=device, trials=campaign.spec.trials)
         for device in campaign.devices
         for app in campaign.apps
     }
+    if store is None:
+        for task in tasks.values():
+            task.pending = task.trials
+        return list(tasks.values())
+    records = {record.key: record for record in campaign_records(campaign, store)}
     for trial, state in trial_states(campaign, store).items():
         task = tasks[(trial.app, trial.device)]
         setattr(task, state, getattr(task, state) + 1)

@@ -104,6 +104,15 @@ def test_the_local_engine_reports_failing_trials_and_resumes_them_later(
     assert (task.trials, task.finished, task.pending) == (1, 1, 0)
 
 
+def test_the_status_of_a_campaign_that_never_ran_creates_nothing(
+    write_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign = load_campaign(write_campaign(apps=["apps/spin.cpp"], trials=3, ks=[1]))
+    assert main(["campaign", "status", str(campaign.file)]) == 0
+    assert "0 of 3 trials finished" in capsys.readouterr().out
+    assert not campaign.directory.exists()  # no folder, no database
+
+
 def test_an_interrupted_trial_stays_out_of_the_tables_and_the_next_run_finishes_it(
     write_campaign: Callable[..., Path],
     fast_settings: dict[str, Any],
