@@ -10,6 +10,8 @@ null   the same binary as baseline and candidate: every claim is false. Each
 power  a program against itself doing less work (busy_gpu / busy_cpu with a
        shorter load): the realized ratio is estimated from all pairs pooled, and
        the share of decisions that confirm it is the power.
+table  the null and power tables again, from the lines --out recorded
+       (to merge the device calls of one session).
 cost   device time of finished trials from their archives: what their screens
        took (today's procedure) and what the confirmations added.
 simulate  the same confirmations on a simulated board (no device): the share of
@@ -114,8 +116,42 @@ def _ratio_range(rows: list[dict[str, Any]]) -> str:
     return f"{min(ratios):.4f}-{max(ratios):.4f}" if ratios else "-"
 
 
+class Budget:
+    """Stops starting decisions that would not finish inside ``seconds`` (a device call's limit).
+
+    Parts take their decisions round-robin, so a budget that runs out leaves every
+    program (or gain) with about the same number of decisions, and the tables are
+    printed from whatever finished.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.start = time.monotonic()
+        self.longest_s = 0.0
+
+    def allows_another(self) -> bool:
+        if self.seconds is None:
+            return True
+        return time.monotonic() - self.start + self.longest_s <= self.seconds
+
+    def took(self, seconds: float) -> None:
+        self.longest_s = max(self.longest_s, seconds)
+
+
+def decide_once(
+    device: Device, baseline: Any, candidate: Any, rule: DecisionRule, settings: Settings,
+    labels: tuple[str, str],
+) -> Confirmation:  # fmt: skip
+    backend = backend_for(device)
+    try:
+        return confirm(backend, baseline, candidate, rule, settings, None, labels=labels)
+    finally:
+        backend.close()
+
+
 def run_null(options: argparse.Namespace, device: Device, settings: Settings) -> None:
     rule = DecisionRule.for_trial(settings)
+    budget = Budget(options.budget_s)
     rows: list[dict[str, Any]] = []
     print(
         f"null decisions on {device.spec} ({device.name}), {dt.date.today()}: the same binary "
@@ -123,19 +159,18 @@ def run_null(options: argparse.Namespace, device: Device, settings: Settings) ->
         f"one-sided {100 * rule.confidence:.4f} % per look, min gain {rule.min_gain:.0%}"
     )
     with tempfile.TemporaryDirectory(prefix="lassi-decisions-") as scratch:
+        programs = []
         for spec in options.programs:
             app = program_app(spec, device)
-            binary = build(app, device, settings, Path(scratch))
-            for _ in range(options.decisions):
+            programs.append((spec, app, build(app, device, settings, Path(scratch))))
+        for _ in range(options.decisions):
+            for spec, app, binary in programs:
+                if not budget.allows_another():
+                    break
                 runner = batch_runner(app, device, binary, settings, "A")
-                backend = backend_for(device)
-                try:
-                    result = confirm(
-                        backend, runner, runner, rule, settings, None, labels=("A", "B")
-                    )
-                finally:
-                    backend.close()
+                result = decide_once(device, runner, runner, rule, settings, ("A", "B"))
                 row = record("null", spec, device, result)
+                budget.took(row["wall_s"])
                 rows.append(row)
                 write(options.out, [row])
                 print(
@@ -143,21 +178,33 @@ def run_null(options: argparse.Namespace, device: Device, settings: Settings) ->
                     f"{'CLAIMED' if row['claimed'] else 'no claim'}, {row['wall_s']:.1f} s",
                     flush=True,
                 )
-    print("\n| program | decisions | false claims | pairs (mean) | B/A range | device s/decision |")
-    print("|---|---:|---:|---:|---|---:|")
-    for spec in options.programs:
+    print_null_table(rows)
+
+
+def print_null_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        "\n| program | decisions | false claims | pairs (mean) | B/A range | highest upper bound "
+        "| device s/decision | runs per window (A/B) |"
+    )
+    print("|---|---:|---:|---:|---|---:|---:|---|")
+    for spec in dict.fromkeys(row["program"] for row in rows):
         mine = [row for row in rows if row["program"] == spec]
+        uppers = [r["ratio_upper"] for r in mine if r["ratio_upper"] is not None]
+        windows = sorted({"/".join(map(str, r["runs_per_window"])) for r in mine})
         print(
             f"| {spec} | {len(mine)} | {sum(r['claimed'] for r in mine)} | "
             f"{statistics.fmean(r['pairs'] for r in mine):.1f} | {_ratio_range(mine)} | "
-            f"{statistics.fmean(r['wall_s'] for r in mine):.1f} |"
+            f"{max(uppers):.4f} | {statistics.fmean(r['wall_s'] for r in mine):.1f} | "
+            f"{', '.join(windows)} |"
         )
     claims = sum(row["claimed"] for row in rows)
-    print(f"\nall: {len(rows)} decisions, {claims} false claims")
+    programs = len({row["program"] for row in rows})
+    print(f"\nall: {len(rows)} decisions over {programs} programs, {claims} false claims")
 
 
 def run_power(options: argparse.Namespace, device: Device, settings: Settings) -> None:
     rule = DecisionRule.for_trial(settings)
+    budget = Budget(options.budget_s)
     rows: list[dict[str, Any]] = []
     print(
         f"power on {device.spec} ({device.name}), {dt.date.today()}: busy:{options.seconds} "
@@ -166,21 +213,22 @@ def run_power(options: argparse.Namespace, device: Device, settings: Settings) -
     with tempfile.TemporaryDirectory(prefix="lassi-decisions-") as scratch:
         baseline_app = program_app(f"busy:{options.seconds}", device)
         binary = build(baseline_app, device, settings, Path(scratch))
-        for gain in options.gains:
-            shorter = program_app(f"busy:{options.seconds * (1 - gain):.4f}", device)
-            for _ in range(options.decisions):
+        shorter = {
+            gain: program_app(f"busy:{options.seconds * (1 - gain):.4f}", device)
+            for gain in options.gains
+        }
+        for _ in range(options.decisions):
+            for gain, shorter_app in shorter.items():
+                if not budget.allows_another():
+                    break
                 baseline = batch_runner(baseline_app, device, binary, settings, "full")
-                candidate = batch_runner(shorter, device, binary, settings, "less work")
-                backend = backend_for(device)
-                try:
-                    result = confirm(
-                        backend, baseline, candidate, rule, settings, None,
-                        labels=("full", "less work"),
-                    )  # fmt: skip
-                finally:
-                    backend.close()
+                candidate = batch_runner(shorter_app, device, binary, settings, "less work")
+                result = decide_once(
+                    device, baseline, candidate, rule, settings, ("full", "less work")
+                )
                 row = record("power", f"{gain:.0%} less work", device, result)
                 row["work_gain"] = gain
+                budget.took(row["wall_s"])
                 rows.append(row)
                 write(options.out, [row])
                 print(
@@ -188,21 +236,56 @@ def run_power(options: argparse.Namespace, device: Device, settings: Settings) -
                     f"{'confirmed' if row['claimed'] else 'not confirmed'}, {row['wall_s']:.1f} s",
                     flush=True,
                 )
+    print_power_table(rows)
+
+
+def print_power_table(rows: list[dict[str, Any]]) -> None:
+    """Share confirmed per gain, and the realized ratio from all pairs pooled.
+
+    The pooled interval is Student's t on the per-pair log-ratios (scipy), the same
+    statistic a decision uses, here at a plain 95 %.
+    """
+    from scipy import stats
+
     print("\n| less work | decisions | confirmed | realized ratio (pooled, 95 % CI) | pairs (mean) "
           "| device s/decision |")  # fmt: skip
     print("|---:|---:|---:|---|---:|---:|")
-    for gain in options.gains:
+    for gain in dict.fromkeys(row["work_gain"] for row in rows):
         mine = [row for row in rows if row["work_gain"] == gain]
         diffs = [d for row in mine for d in (log_ratios(row["baseline"], row["candidate"]) or [])]
-        mean = statistics.fmean(diffs)
-        half = 1.96 * statistics.stdev(diffs) / math.sqrt(len(diffs))
+        test = stats.ttest_1samp(diffs, 0.0)
+        low, high = test.confidence_interval(0.95)
         confirmed = sum(r["claimed"] for r in mine)
         print(
             f"| {gain:.0%} | {len(mine)} | {confirmed} ({confirmed / len(mine):.0%}) | "
-            f"{math.exp(mean):.4f} ({math.exp(mean - half):.4f}-{math.exp(mean + half):.4f}) | "
-            f"{statistics.fmean(r['pairs'] for r in mine):.1f} | "
+            f"{math.exp(statistics.fmean(diffs)):.4f} ({math.exp(low):.4f}-{math.exp(high):.4f})"
+            f" | {statistics.fmean(r['pairs'] for r in mine):.1f} | "
             f"{statistics.fmean(r['wall_s'] for r in mine):.1f} |"
         )
+
+
+def run_table(options: argparse.Namespace) -> None:
+    """Reprint the tables from recorded lines (the calls of one session, merged)."""
+    rows = [
+        json.loads(line)
+        for path in options.recorded
+        for line in Path(path).read_text().splitlines()
+        if line.strip()
+    ]
+    null_rows = [row for row in rows if row["part"] == "null"]
+    power_rows = [row for row in rows if row["part"] == "power"]
+    if not rows:
+        raise SystemExit("no recorded decisions in " + ", ".join(map(str, options.recorded)))
+    first, last = min(r["unix"] for r in rows), max(r["unix"] for r in rows)
+    when = dt.datetime.fromtimestamp
+    print(
+        f"{len(rows)} decisions on {rows[0]['device']} ({rows[0]['device_name']}), "
+        f"{when(first, dt.UTC):%Y-%m-%d %H:%M}-{when(last, dt.UTC):%H:%M} UTC"
+    )
+    if null_rows:
+        print_null_table(null_rows)
+    if power_rows:
+        print_power_table(power_rows)
 
 
 def trial_device_time(archive: Path) -> dict[str, float] | None:
@@ -310,16 +393,23 @@ def main() -> None:
     null = parts.add_parser("null")
     null.add_argument("programs", nargs="+")
     null.add_argument("--decisions", type=int, default=7, help="decisions per program")
+    null.add_argument("--budget-s", type=float, help="start no decision that would end later")
     power = parts.add_parser("power")
     power.add_argument("--seconds", type=float, default=1.5, help="the full load")
     power.add_argument("--gains", type=float, nargs="+", default=[0.05, 0.1])
     power.add_argument("--decisions", type=int, default=20, help="decisions per gain")
+    power.add_argument("--budget-s", type=float, help="start no decision that would end later")
     cost = parts.add_parser("cost")
     cost.add_argument("runs", nargs="+", help="runs directories holding trial archives")
     simulate = parts.add_parser("simulate")
     simulate.add_argument("--decisions", type=int, default=400, help="decisions per cell")
     simulate.add_argument("--seed", type=int, default=0)
+    table = parts.add_parser("table")
+    table.add_argument("recorded", nargs="+", help="JSON lines written with --out")
     options = parser.parse_args()
+    if options.part == "table":
+        run_table(options)
+        return
     if options.part == "cost":
         run_cost(options)
         return

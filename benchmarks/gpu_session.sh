@@ -10,7 +10,8 @@
 # engine on 1 GPU, then on 2 where the machine has them; needs the ray extra),
 # decisions-null / decisions-power (benchmarks/decisions.py: false claims and power of
 # confirmations; DECISIONS sets decisions per program or gain, PROGRAMS the null part's
-# programs), null-campaign (whole
+# programs, BUDGET_S the seconds after which no decision starts, so that a part fits one
+# device call; `decisions.py table` merges the calls' decisions.jsonl), null-campaign (whole
 # trials with the null model, their report and device time).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
@@ -62,12 +63,13 @@ for what in "$@"; do
     decisions-null)
       # shellcheck disable=SC2086
       part decisions-null python3 benchmarks/decisions.py --device cuda:0 \
-        --out "$OUT/decisions.jsonl" null ${PROGRAMS:-busy:0.1 busy:0.3 examples/jacobi2d@smoke \
-        examples/nbody@smoke examples/spmv-csr@smoke busy:1.0} --decisions "${DECISIONS:-7}" ;;
+        --out "$OUT/decisions.jsonl" null ${PROGRAMS:-busy:0.1 busy:1.0 examples/spmv-csr@smoke \
+        examples/rotate90@smoke examples/jacobi2d@smoke examples/nbody@smoke \
+        examples/prefix-scan@smoke} --decisions "${DECISIONS:-6}" --budget-s "${BUDGET_S:-540}" ;;
     decisions-power)
       part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
         --out "$OUT/decisions.jsonl" power --seconds 1.5 --gains 0.1 0.05 \
-        --decisions "${DECISIONS:-20}" ;;
+        --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
     null-campaign)
       part null-campaign python3 -m lassi_ee.cli campaign run benchmarks/null-campaign-gpu.yaml
       part null-campaign-report python3 -m lassi_ee.cli campaign report \
