@@ -7,7 +7,7 @@
 # leaves out the examples' runs),
 # fidelity (benchmarks/measurement_fidelity.py over the CUDA examples), demo
 # (a whole scripted trial on cuda:0), campaign (a small scripted campaign), scaleout (the Ray
-# engine on 1 GPU, then on 2 where the machine has them; needs the ray extra),
+# engine on 1 GPU, then on 2 where the machine has them; needs Ray's wheels, below),
 # decisions-null / decisions-power (benchmarks/decisions.py: false claims and power of
 # confirmations; DECISIONS sets decisions per program or gain, PROGRAMS the null part's
 # programs, BUDGET_S the seconds after which no decision starts, so that a part fits one
@@ -15,6 +15,21 @@
 # trials with the null model, their report and device time).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
+#
+# Ray for `scaleout`: the device has no registry and a call carries at most 64 MiB, so build
+# Ray core here into the ignored .whl, beside lassi-ee's wheels (about 59.6 MiB with them and
+# the tree): Ray's wheel less its Java-only jar and the dashboard's web pages, and the needs
+# of Ray core that the device image lacks (ray[default] is not needed there).
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux2014_x86_64 -d /tmp/raywhl ray==2.60.0
+#   python3 benchmarks/slim_ray_wheel.py /tmp/raywhl/ray-2.60.0-*.whl --out .whl \
+#     --drop-dashboard-ui
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+#     --platform manylinux2014_x86_64 -d .whl msgpack==1.2.4 jsonschema==4.26.0 \
+#     jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 \
+#     attrs==26.1.0 click==8.5.1
+# Carry .whl: the install below puts Ray on the path, and `scaleout` needs nothing else.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/lassi-gpu-out}
