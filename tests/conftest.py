@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,17 @@ def _nvml_gpu_count() -> int:
             pynvml.nvmlShutdown()
     except Exception:
         return 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give Ctrl-C its usual meaning here, and so to every program the tests start.
+
+    A shell's background job (as a CI runner may start the suite) inherits SIGINT
+    ignored and passes that on to its children: the tests that send Ctrl-C to the CLI
+    would then test the runner. A handled signal is reset to its default at exec, so
+    the children get the default that Python turns into KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from child_signals import default_sigint
 from openai_stub import StubOpenAIServer
 
 sys.path.insert(0, str(Path(__file__).parent / "graph"))
@@ -172,7 +171,6 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         cwd=ROOT,
-        preexec_fn=default_sigint,
     )
 
 

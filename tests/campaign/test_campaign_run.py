@@ -23,7 +23,6 @@ from typing import Any
 import campaign_models
 import pytest
 from campaign_models import CRASH_JUDGE, HOLD_JUDGE, UNREACHABLE_JUDGE
-from child_signals import default_sigint
 
 import lassi_ee
 from lassi_ee.campaign.runner import (
@@ -375,7 +374,7 @@ def test_ctrl_c_stops_the_workers_and_says_how_to_continue(
     process = subprocess.Popen(
         [sys.executable, "-m", "lassi_ee.cli", "campaign", "run", str(path)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True, preexec_fn=default_sigint,
+        start_new_session=True,
     )  # fmt: skip
     try:
         _wait_for(lambda: marker.exists() or process.poll() is not None, 60, "trial spin #0")

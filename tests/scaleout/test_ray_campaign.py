@@ -17,7 +17,6 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from child_signals import default_sigint
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
 import scaleout_models
@@ -147,7 +146,7 @@ def test_ctrl_c_stops_a_ray_campaign_and_the_next_run_resumes_its_trial(
     command += ["--engine", "ray", "--address", "local"]
     process = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True, preexec_fn=default_sigint,
+        text=True, start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
