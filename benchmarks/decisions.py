@@ -149,6 +149,13 @@ def decide_once(
         backend.close()
 
 
+def keep(row: dict[str, Any], rows: list[dict[str, Any]], budget: Budget, out: Path | None) -> None:
+    """One finished decision: counted against the budget, kept for the table, recorded."""
+    budget.took(row["wall_s"])
+    rows.append(row)
+    write(out, [row])
+
+
 def run_null(options: argparse.Namespace, device: Device, settings: Settings) -> None:
     rule = DecisionRule.for_trial(settings)
     budget = Budget(options.budget_s)
@@ -163,21 +170,18 @@ def run_null(options: argparse.Namespace, device: Device, settings: Settings) ->
         for spec in options.programs:
             app = program_app(spec, device)
             programs.append((spec, app, build(app, device, settings, Path(scratch))))
-        for _ in range(options.decisions):
-            for spec, app, binary in programs:
-                if not budget.allows_another():
-                    break
-                runner = batch_runner(app, device, binary, settings, "A")
-                result = decide_once(device, runner, runner, rule, settings, ("A", "B"))
-                row = record("null", spec, device, result)
-                budget.took(row["wall_s"])
-                rows.append(row)
-                write(options.out, [row])
-                print(
-                    f"  {spec}: {row['pairs']} pairs, B/A {row['ratio']:.4f}, "
-                    f"{'CLAIMED' if row['claimed'] else 'no claim'}, {row['wall_s']:.1f} s",
-                    flush=True,
-                )
+        for spec, app, binary in programs * options.decisions:  # round-robin
+            if not budget.allows_another():
+                break
+            runner = batch_runner(app, device, binary, settings, "A")
+            result = decide_once(device, runner, runner, rule, settings, ("A", "B"))
+            row = record("null", spec, device, result)
+            keep(row, rows, budget, options.out)
+            print(
+                f"  {spec}: {row['pairs']} pairs, B/A {row['ratio']:.4f}, "
+                f"{'CLAIMED' if row['claimed'] else 'no claim'}, {row['wall_s']:.1f} s",
+                flush=True,
+            )
     print_null_table(rows)
 
 
@@ -190,11 +194,12 @@ def print_null_table(rows: list[dict[str, Any]]) -> None:
     for spec in dict.fromkeys(row["program"] for row in rows):
         mine = [row for row in rows if row["program"] == spec]
         uppers = [r["ratio_upper"] for r in mine if r["ratio_upper"] is not None]
+        highest = f"{max(uppers):.4f}" if uppers else "-"
         windows = sorted({"/".join(map(str, r["runs_per_window"])) for r in mine})
         print(
             f"| {spec} | {len(mine)} | {sum(r['claimed'] for r in mine)} | "
             f"{statistics.fmean(r['pairs'] for r in mine):.1f} | {_ratio_range(mine)} | "
-            f"{max(uppers):.4f} | {statistics.fmean(r['wall_s'] for r in mine):.1f} | "
+            f"{highest} | {statistics.fmean(r['wall_s'] for r in mine):.1f} | "
             f"{', '.join(windows)} |"
         )
     claims = sum(row["claimed"] for row in rows)
@@ -213,29 +218,24 @@ def run_power(options: argparse.Namespace, device: Device, settings: Settings) -
     with tempfile.TemporaryDirectory(prefix="lassi-decisions-") as scratch:
         baseline_app = program_app(f"busy:{options.seconds}", device)
         binary = build(baseline_app, device, settings, Path(scratch))
-        shorter = {
-            gain: program_app(f"busy:{options.seconds * (1 - gain):.4f}", device)
+        shorter = [
+            (gain, program_app(f"busy:{options.seconds * (1 - gain):.4f}", device))
             for gain in options.gains
-        }
-        for _ in range(options.decisions):
-            for gain, shorter_app in shorter.items():
-                if not budget.allows_another():
-                    break
-                baseline = batch_runner(baseline_app, device, binary, settings, "full")
-                candidate = batch_runner(shorter_app, device, binary, settings, "less work")
-                result = decide_once(
-                    device, baseline, candidate, rule, settings, ("full", "less work")
-                )
-                row = record("power", f"{gain:.0%} less work", device, result)
-                row["work_gain"] = gain
-                budget.took(row["wall_s"])
-                rows.append(row)
-                write(options.out, [row])
-                print(
-                    f"  {gain:.0%}: {row['pairs']} pairs, ratio {row['ratio']:.4f}, "
-                    f"{'confirmed' if row['claimed'] else 'not confirmed'}, {row['wall_s']:.1f} s",
-                    flush=True,
-                )
+        ]
+        for gain, shorter_app in shorter * options.decisions:  # round-robin
+            if not budget.allows_another():
+                break
+            baseline = batch_runner(baseline_app, device, binary, settings, "full")
+            candidate = batch_runner(shorter_app, device, binary, settings, "less work")
+            result = decide_once(device, baseline, candidate, rule, settings, ("full", "less work"))
+            row = record("power", f"{gain:.0%} less work", device, result)
+            row["work_gain"] = gain
+            keep(row, rows, budget, options.out)
+            print(
+                f"  {gain:.0%}: {row['pairs']} pairs, ratio {row['ratio']:.4f}, "
+                f"{'confirmed' if row['claimed'] else 'not confirmed'}, {row['wall_s']:.1f} s",
+                flush=True,
+            )
     print_power_table(rows)
 
 
@@ -272,10 +272,10 @@ def run_table(options: argparse.Namespace) -> None:
         for line in Path(path).read_text().splitlines()
         if line.strip()
     ]
-    null_rows = [row for row in rows if row["part"] == "null"]
-    power_rows = [row for row in rows if row["part"] == "power"]
     if not rows:
         raise SystemExit("no recorded decisions in " + ", ".join(map(str, options.recorded)))
+    null_rows = [row for row in rows if row["part"] == "null"]
+    power_rows = [row for row in rows if row["part"] == "power"]
     first, last = min(r["unix"] for r in rows), max(r["unix"] for r in rows)
     when = dt.datetime.fromtimestamp
     print(
