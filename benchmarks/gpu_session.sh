@@ -10,8 +10,9 @@
 # engine on 1 GPU, then on 2 where the machine has them; needs Ray's wheels, below),
 # decisions-null / decisions-power (benchmarks/decisions.py: false claims and power of
 # confirmations; DECISIONS sets decisions per program or gain, PROGRAMS the null part's
-# programs, BUDGET_S the seconds after which no decision starts, so that a part fits one
-# device call; `decisions.py table` merges the calls' decisions.jsonl), null-campaign (whole
+# programs, POWER_S the power part's load in seconds, BUDGET_S the seconds after which no
+# decision starts, so that a part fits one device call; `decisions.py table` merges the
+# calls' decisions.jsonl), null-campaign (whole
 # trials with the null model, their report and device time).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
@@ -83,7 +84,7 @@ for what in "$@"; do
         examples/prefix-scan@smoke} --decisions "${DECISIONS:-6}" --budget-s "${BUDGET_S:-540}" ;;
     decisions-power)
       part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
-        --out "$OUT/decisions.jsonl" power --seconds 1.5 --gains 0.1 0.05 \
+        --out "$OUT/decisions.jsonl" power --seconds "${POWER_S:-0.5}" --gains 0.1 0.05 \
         --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
     null-campaign)
       part null-campaign python3 -m lassi_ee.cli campaign run benchmarks/null-campaign-gpu.yaml
