@@ -6,9 +6,10 @@ wall time, trials per hour and their ratio, and the scheduling overhead per tria
     python benchmarks/scaleout.py --gpus 1                       # a machine with 1 GPU
     python benchmarks/scaleout.py --device cpu --gpus 1 2        # no GPU: a GPU-like resource
 
-Every trial is a real one (Stage 0, builds, runs, measurements, each iteration) with a
-scripted model that hands back the program it is given (benchmarks/scaleout_models.py), so
-no LLM server is needed and every trial does the same work. Each run has its own campaign
+Every trial is a real one (Stage 0, builds, runs, measurements, each iteration) with the
+`null` model (the program it is given plus one unused declaration, so that every version is
+new and is built and measured; the judge says VALID), so no LLM server is needed and every
+trial does the same work. Each run has its own campaign
 folder, so the Stage-0 cache starts empty each time.
 
 Overhead per trial, from the timestamps each task records:
@@ -45,7 +46,6 @@ sys.path.insert(0, str(ROOT))
 from lassi_ee.campaign.ray_engine import RaySummary, run_ray  # noqa: E402
 from lassi_ee.campaign.spec import load_campaign  # noqa: E402
 
-FACTORY = f"{Path(__file__).resolve().with_name('scaleout_models.py')}:build"
 EXAMPLES = {"cuda": ["examples/jacobi2d", "examples/nbody"], "rocm": ["examples/jacobi2d-hip"]}
 FAKE_GPU = "fake_gpu"
 
@@ -93,7 +93,7 @@ def write_campaign(folder: Path, gpus: int, options: argparse.Namespace) -> Path
         "devices": [device],
         "trials": options.trials,
         "ks": [1],
-        "models_factory": FACTORY,
+        "models": {"generate": "null", "context": "null", "judge": "null"},
         "settings": {
             "repeats": options.repeats,
             "max_iterations": options.max_iterations,
@@ -108,22 +108,32 @@ def write_campaign(folder: Path, gpus: int, options: argparse.Namespace) -> Path
     return path
 
 
+def start_ray(gpus: int, device: str) -> float:
+    """A new local Ray instance offering ``gpus`` GPUs (fake ones on cpu); seconds it took."""
+    import ray
+
+    # workers import this checkout's lassi_ee, whether or not it is installed
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+    )
+    started = time.monotonic()
+    offer: dict[str, Any] = (
+        {"resources": {FAKE_GPU: gpus}} if device == "cpu" else {"num_gpus": gpus}
+    )
+    ray.init(
+        "local", include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
+        **offer,
+    )  # fmt: skip
+    return time.monotonic() - started
+
+
 def run_once(gpus: int, options: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Start Ray with ``gpus`` GPUs (or fake ones), run the campaign, stop Ray."""
     import ray
 
     folder = work / f"{gpus}gpu"
     campaign = load_campaign(write_campaign(folder, gpus, options))
-    # workers import this checkout's lassi_ee, whether or not it is installed
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
-    )
-    started = time.monotonic()
-    if options.device == "cpu":
-        ray.init("local", resources={FAKE_GPU: gpus}, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init("local", num_gpus=gpus, include_dashboard=False, log_to_driver=False)
-    ray_start_s = time.monotonic() - started
+    ray_start_s = start_ray(gpus, options.device)
     try:
         started = time.monotonic()
         summary = run_ray(campaign)
@@ -225,7 +235,7 @@ def main() -> None:
     text = (
         f"## Ray engine scale-out ({dt.date.today().isoformat()}, {machine()})\n\n"
         f"Device {options.device}; apps: {apps}; {options.trials} trials each; repeats "
-        f"{options.repeats}, max_iterations {options.max_iterations}; scripted echo model.\n\n"
+        f"{options.repeats}, max_iterations {options.max_iterations}; the null model.\n\n"
         + table(rows, options)
     )
     print(text)
