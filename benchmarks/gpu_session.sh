@@ -8,12 +8,15 @@
 # fidelity (benchmarks/measurement_fidelity.py over the CUDA examples), demo
 # (a whole scripted trial on cuda:0), campaign (a small scripted campaign), scaleout (the Ray
 # engine on 1 GPU, then on 2 where the machine has them; needs Ray's wheels, below),
+# ray-resume (benchmarks/ray_resume.py: a Ray worker killed mid-trial on the GPU, and the
+# campaign against the local engine's; Ray's wheels too),
 # decisions-null / decisions-power (benchmarks/decisions.py: false claims and power of
 # confirmations; DECISIONS sets decisions per program or gain, PROGRAMS the null part's
 # programs, POWER_S the power part's load in seconds, BUDGET_S the seconds after which no
 # decision starts, so that a part fits one device call; `decisions.py table` merges the
 # calls' decisions.jsonl), null-campaign (whole
-# trials with the null model, their report and device time).
+# trials with the null model, their report and device time; stopped at BUDGET_S, it
+# resumes in the next call while the machine is warm, and its state goes to $OUT).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
 #
@@ -76,6 +79,7 @@ for what in "$@"; do
       counts=1; [ "$(nvidia-smi -L | grep -c '^GPU')" -ge 2 ] && counts="1 2"
       # shellcheck disable=SC2086
       part scaleout python3 benchmarks/scaleout.py --gpus $counts --trials 2 --out "$OUT/scaleout.md" ;;
+    ray-resume) part ray-resume python3 benchmarks/ray_resume.py --out "$OUT/ray-resume.md" ;;
     decisions-null)
       # shellcheck disable=SC2086
       part decisions-null python3 benchmarks/decisions.py --device cuda:0 \
@@ -86,8 +90,10 @@ for what in "$@"; do
       part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
         --out "$OUT/decisions.jsonl" power --seconds "${POWER_S:-0.5}" --gains 0.1 0.05 \
         --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
-    null-campaign)
-      part null-campaign python3 -m lassi_ee.cli campaign run benchmarks/null-campaign-gpu.yaml
+    null-campaign)  # Ctrl-C at BUDGET_S: a later call on the same warm machine resumes it
+      part null-campaign timeout -s INT "${BUDGET_S:-540}" python3 -m lassi_ee.cli campaign \
+        run benchmarks/null-campaign-gpu.yaml
+      tar czf "$OUT/null-campaign-state.tgz" -C benchmarks/campaigns null-gpu
       part null-campaign-report python3 -m lassi_ee.cli campaign report \
         benchmarks/null-campaign-gpu.yaml --out "$OUT/null-campaign-report"
       part null-campaign-cost python3 benchmarks/decisions.py cost \

@@ -1,0 +1,225 @@
+"""The Ray engine on this machine's GPU: one trial per GPU task, a worker killed mid-trial,
+and the campaign's results against the local engine's.
+
+    python benchmarks/ray_resume.py --out ray-resume.md           # a machine with a GPU
+    python benchmarks/ray_resume.py --device cpu                  # no GPU: a GPU-like resource
+
+The campaign is benchmarks/scaleout.py's (two apps, real trials with the `null` model) on
+one GPU. It runs first with the local engine, then with Ray on a new local instance; when
+the first trial's task has run for ``--kill-at`` of the time that trial took under the local
+engine, its Ray worker is SIGKILLed. Ray runs the task again (``ray.max_retries`` 1) and the
+trial must resume from its checkpoint. Printed (and written with --out): where the kill
+fell (the trial's last checkpoint before it), each trial under both engines, and Table 4 of
+both reports. The two must agree on everything a measurement does not decide: each
+trial's status, its versions and their outcomes, its LLM calls, pass@k and the confirmed
+energy-reduction@k; the paper's ER@k (single measurements) is shown, not compared. Exit
+status 1 when they disagree, the kill missed, or the killed trial did not resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+from scaleout import machine, start_ray, write_campaign  # noqa: E402
+
+from lassi_ee.campaign.ray_engine import run_ray  # noqa: E402
+from lassi_ee.campaign.runner import TrialEvent, run_local  # noqa: E402
+from lassi_ee.campaign.spec import Campaign, load_campaign  # noqa: E402
+from lassi_ee.campaign.store import ResultsStore, TrialRecord  # noqa: E402
+from lassi_ee.campaign.tables import table4  # noqa: E402
+from lassi_ee.graph.builder import compile_graph  # noqa: E402
+from lassi_ee.graph.checkpoint import open_checkpointer  # noqa: E402
+
+# What a measurement does not decide: equal under both engines when the trials are right.
+DECIDED = ("status", "vanilla_outcome", "final_valid", "iterations", "versions", "llm_calls")
+TABLE4_DECIDED = ("vanilla_pass_at_k", "full_pass_at_k", "vanilla_confirmed_reduction_at_k",
+                  "full_confirmed_reduction_at_k")  # fmt: skip
+
+
+class Killer:
+    """Kills the victim trial's first worker ``after_s`` seconds into its task."""
+
+    def __init__(self, victim: str, after_s: float) -> None:
+        self.victim, self.after_s = victim, after_s
+        self.events: list[TrialEvent] = []
+        self.killed_pid: int | None = None
+        self.killed_unix: float | None = None
+
+    def on_event(self, event: TrialEvent) -> None:
+        self.events.append(event)
+        first_start = event.kind == "started" and not event.resumed
+        if first_start and event.trial.thread_id == self.victim:
+            pid = int(event.where.rsplit("pid ", 1)[1])
+            threading.Timer(self.after_s, self._kill, (pid,)).start()
+
+    def _kill(self, pid: int) -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # the trial was over first: the kill missed
+            return
+        self.killed_pid, self.killed_unix = pid, time.time()
+
+    def starts(self) -> list[TrialEvent]:
+        return [e for e in self.events if e.kind == "started" and e.trial.thread_id == self.victim]
+
+
+def records(campaign: Campaign) -> dict[str, TrialRecord]:
+    return {r.thread_id: r for r in ResultsStore(campaign.store_path).records(campaign.name)}
+
+
+def checkpoint_at(campaign: Campaign, thread_id: str, when_unix: float) -> str:
+    """The trial's last checkpoint written before ``when_unix``: its step and what came next."""
+    settings = campaign.settings()
+    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        history = list(compile_graph(saver).get_state_history(config))
+    before = [
+        s for s in history
+        if s.created_at and dt.datetime.fromisoformat(s.created_at).timestamp() < when_unix
+    ]  # fmt: skip
+    if not before:
+        return f"before its first checkpoint (of {len(history)})"
+    last = max(before, key=lambda s: dt.datetime.fromisoformat(str(s.created_at)))
+    step = (last.metadata or {}).get("step")
+    return (
+        f"after checkpoint step {step} ({len(before)} of {len(history)} written), "
+        f"before node {', '.join(last.next) or '(end)'}"
+    )
+
+
+def compare(local: dict[str, TrialRecord], ray_: dict[str, TrialRecord]) -> list[str]:
+    differences = []
+    for thread in sorted(set(local) | set(ray_)):
+        if thread not in local or thread not in ray_:
+            differences.append(f"{thread}: recorded by one engine only")
+            continue
+        for field in DECIDED:
+            a, b = getattr(local[thread], field), getattr(ray_[thread], field)
+            if a != b:
+                differences.append(f"{thread}: {field} {a!r} (local) vs {b!r} (ray)")
+    return differences
+
+
+def table4_rows(recs: dict[str, TrialRecord], ks: list[int]) -> list[dict[str, Any]]:
+    return table4(list(recs.values()), ks).rows
+
+
+def trial_lines(local: dict[str, TrialRecord], ray_: dict[str, TrialRecord]) -> list[str]:
+    lines = [
+        "| trial | engine | status | vanilla | versions | iterations | LLM calls | "
+        "screen reduction | trial s |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for thread in sorted(local):
+        for engine, recs in (("local", local), ("ray", ray_)):
+            r = recs.get(thread)
+            if r is None:
+                continue
+            screen = f"{100 * r.screen_reduction:.1f} %" if r.screen_reduction is not None else "-"
+            lines.append(
+                f"| {thread} | {engine} | {r.status} | {r.vanilla_outcome} | {r.versions} | "
+                f"{r.iterations} | {r.llm_calls} | {screen} | {r.pipeline_s or 0:.1f} |"
+            )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cuda", "rocm", "cpu"), default="cuda")
+    parser.add_argument("--apps", nargs="+", help="app folders (default: scaleout.py's)")
+    parser.add_argument("--trials", type=int, default=2, help="trials per app (default 2)")
+    parser.add_argument("--repeats", type=int, default=2, help="measured repeats (default 2)")
+    parser.add_argument("--max-iterations", type=int, default=2, help="Stage-3 iterations")
+    parser.add_argument(
+        "--kill-at", type=float, default=0.5,
+        help="kill when the first trial has run this share of its local time",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, help="also write the Markdown here")
+    parser.add_argument("--keep", type=Path, help="keep the campaign folders here")
+    options = parser.parse_args()
+    import ray
+
+    work = options.keep or Path(tempfile.mkdtemp(prefix="lassi-ray-resume-"))
+    local_campaign = load_campaign(write_campaign(work / "local", 1, options))
+    started = time.monotonic()
+    run_local(local_campaign)
+    local_wall_s = time.monotonic() - started
+    local = records(local_campaign)
+
+    ray_campaign = load_campaign(write_campaign(work / "ray", 1, options))
+    victim = ray_campaign.trials()[0].thread_id
+    killer = Killer(victim, options.kill_at * (local[victim].pipeline_s or 0.0))
+    start_ray(1, options.device)
+    try:
+        started = time.monotonic()
+        summary = run_ray(ray_campaign, None, killer.on_event)
+        ray_wall_s = time.monotonic() - started
+    finally:
+        ray.shutdown()
+    ray_ = records(ray_campaign)
+
+    problems = compare(local, ray_)
+    starts = killer.starts()
+    if killer.killed_unix is None:
+        problems.append(f"the kill missed: {victim} ended before {killer.after_s:.1f} s")
+        where = "missed"
+    else:
+        where = checkpoint_at(ray_campaign, victim, killer.killed_unix)
+    if [e.resumed for e in starts] != [False, True]:
+        problems.append(
+            f"{victim} started {len(starts)} time(s), resumed: {[e.resumed for e in starts]} "
+            "(expected a first start and one resume)"
+        )
+    if summary.errors or summary.workers_lost:
+        problems.append(f"Ray: {summary.errors} error(s), workers lost: {summary.workers_lost}")
+    ks = ray_campaign.ks
+    local_rows, ray_rows = table4_rows(local, ks), table4_rows(ray_, ks)
+    for a, b in zip(local_rows, ray_rows, strict=True):
+        for key in TABLE4_DECIDED:
+            if a[key] != b[key]:
+                problems.append(f"Table 4 {a['device']} k={a['k']}: {key} {a[key]} vs {b[key]}")
+
+    text = "\n".join([
+        f"## The Ray engine on one GPU, a worker killed mid-trial "
+        f"({dt.date.today().isoformat()}, {machine()})",
+        "",
+        f"Device {options.device}; {len(local)} trials ({options.trials} per app), repeats "
+        f"{options.repeats}, max_iterations {options.max_iterations}, the null model. Local "
+        f"engine {local_wall_s:.1f} s, Ray {ray_wall_s:.1f} s (the killed trial's lost work "
+        "included).",
+        "",
+        f"Killed: the Ray worker (pid {killer.killed_pid}) of {victim}, {killer.after_s:.1f} s "
+        f"into its task, {where}. Its starts: "
+        + ", ".join(f"{'resumed' if e.resumed else 'first'} on {e.where}" for e in starts) + ".",
+        "",
+        *trial_lines(local, ray_),
+        "",
+        "Table 4, local engine:", "", table4(list(local.values()), ks).markdown(), "",
+        "Table 4, Ray engine:", "", table4(list(ray_.values()), ks).markdown(), "",
+        "**The same where a measurement does not decide**"
+        + (": yes." if not problems else ": NO:\n" + "\n".join(f"- {p}" for p in problems)),
+        "",
+    ])  # fmt: skip
+    print(text)
+    if options.out:
+        options.out.write_text(text)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
