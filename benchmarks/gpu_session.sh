@@ -91,7 +91,7 @@ for what in "$@"; do
         --out "$OUT/decisions.jsonl" power --seconds "${POWER_S:-0.5}" --gains 0.1 0.05 \
         --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
     null-campaign)  # Ctrl-C at BUDGET_S: a later call on the same warm machine resumes it
-      part null-campaign timeout -s INT "${BUDGET_S:-540}" python3 -m lassi_ee.cli campaign \
+      part null-campaign timeout -s INT -k 30 "${BUDGET_S:-520}" python3 -m lassi_ee.cli campaign \
         run benchmarks/null-campaign-gpu.yaml
       tar czf "$OUT/null-campaign-state.tgz" -C benchmarks/campaigns null-gpu
       part null-campaign-report python3 -m lassi_ee.cli campaign report \
