@@ -14,9 +14,8 @@
 # confirmations; DECISIONS sets decisions per program or gain, PROGRAMS the null part's
 # programs, POWER_S the power part's load in seconds, BUDGET_S the seconds after which no
 # decision starts, so that a part fits one device call; `decisions.py table` merges the
-# calls' decisions.jsonl), null-campaign (whole
-# trials with the null model, their report and device time; stopped at BUDGET_S, it
-# resumes in the next call while the machine is warm, and its state goes to $OUT).
+# calls' decisions.jsonl), null-campaign (whole trials with the null model, their report
+# and device time; Ctrl-C at BUDGET_S, and the next call on a still-warm machine resumes it).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
 #
@@ -90,10 +89,9 @@ for what in "$@"; do
       part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
         --out "$OUT/decisions.jsonl" power --seconds "${POWER_S:-0.5}" --gains 0.1 0.05 \
         --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
-    null-campaign)  # Ctrl-C at BUDGET_S: a later call on the same warm machine resumes it
+    null-campaign)  # SIGKILL 30 s after the Ctrl-C if the campaign was started ignoring it
       part null-campaign timeout -s INT -k 30 "${BUDGET_S:-520}" python3 -m lassi_ee.cli campaign \
         run benchmarks/null-campaign-gpu.yaml
-      tar czf "$OUT/null-campaign-state.tgz" -C benchmarks/campaigns null-gpu
       part null-campaign-report python3 -m lassi_ee.cli campaign report \
         benchmarks/null-campaign-gpu.yaml --out "$OUT/null-campaign-report"
       part null-campaign-cost python3 benchmarks/decisions.py cost \

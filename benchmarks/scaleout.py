@@ -9,8 +9,8 @@ wall time, trials per hour and their ratio, and the scheduling overhead per tria
 Every trial is a real one (Stage 0, builds, runs, measurements, each iteration) with the
 `null` model (the program it is given plus one unused declaration, so that every version is
 new and is built and measured; the judge says VALID), so no LLM server is needed and every
-trial does the same work. Each run has its own campaign
-folder, so the Stage-0 cache starts empty each time.
+trial does the same work. Each run has its own campaign folder, so the Stage-0 cache
+starts empty each time.
 
 Overhead per trial, from the timestamps each task records:
 - dispatch gap: from the moment a GPU was free (its previous trial ended, or the campaign
@@ -120,10 +120,7 @@ def start_ray(gpus: int, device: str) -> float:
     offer: dict[str, Any] = (
         {"resources": {FAKE_GPU: gpus}} if device == "cpu" else {"num_gpus": gpus}
     )
-    ray.init(
-        "local", include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
-        **offer,
-    )  # fmt: skip
+    ray.init("local", include_dashboard=False, log_to_driver=False, **offer)
     return time.monotonic() - started
 
 
