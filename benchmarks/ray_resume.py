@@ -11,9 +11,10 @@ engine, its Ray worker is SIGKILLed. Ray runs the task again (``ray.max_retries`
 trial must resume from its checkpoint. Printed (and written with --out): where the kill
 fell (the trial's last checkpoint before it), each trial under both engines, and Table 4 of
 both reports. The two must agree on everything a measurement does not decide: each
-trial's status, its versions and their outcomes, its LLM calls, pass@k and the confirmed
-energy-reduction@k; the paper's ER@k (single measurements) is shown, not compared. Exit
-status 1 when they disagree, the kill missed, or the killed trial did not resume.
+trial's status, vanilla outcome, number of versions and iterations, its LLM calls, pass@k
+and the confirmed energy-reduction@k; the paper's ER@k (single measurements) is shown, not
+compared. Exit status 1 when they disagree, the kill missed, or the killed trial did not
+resume.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.types import StateSnapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -82,24 +83,32 @@ def records(campaign: Campaign) -> dict[str, TrialRecord]:
     return {r.thread_id: r for r in ResultsStore(campaign.store_path).records(campaign.name)}
 
 
-def checkpoint_at(campaign: Campaign, thread_id: str, when_unix: float) -> str:
-    """The trial's last checkpoint written before ``when_unix``: its step and what came next."""
+def kill_point(campaign: Campaign, thread_id: str, when_unix: float) -> tuple[str, bool]:
+    """Where the kill fell (the trial's last checkpoint before ``when_unix``: its step and
+    what came next), and whether the retry went on from that very checkpoint (the first
+    one written after the kill has it as its parent) rather than starting again."""
     settings = campaign.settings()
     with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-        history = list(compile_graph(saver).get_state_history(config))
-    before = [
-        s for s in history
-        if s.created_at and dt.datetime.fromisoformat(s.created_at).timestamp() < when_unix
-    ]  # fmt: skip
+        history = list(compile_graph(saver).get_state_history(config))  # newest first
+
+    def written_before(snapshot: StateSnapshot) -> bool:
+        created = snapshot.created_at
+        return bool(created) and dt.datetime.fromisoformat(str(created)).timestamp() < when_unix
+
+    before = [s for s in history if written_before(s)]
+    after = [s for s in history if not written_before(s)]
     if not before:
-        return f"before its first checkpoint (of {len(history)})"
-    last = max(before, key=lambda s: dt.datetime.fromisoformat(str(s.created_at)))
+        return f"before its first checkpoint (of {len(history)})", False
+    last = before[0]
+    parent = (after[-1].parent_config or {}).get("configurable", {}) if after else {}
+    went_on = parent.get("checkpoint_id") == last.config["configurable"]["checkpoint_id"]
     step = (last.metadata or {}).get("step")
-    return (
+    where = (
         f"after checkpoint step {step} ({len(before)} of {len(history)} written), "
         f"before node {', '.join(last.next) or '(end)'}"
     )
+    return where, went_on
 
 
 def compare(local: dict[str, TrialRecord], ray_: dict[str, TrialRecord]) -> list[str]:
@@ -113,10 +122,6 @@ def compare(local: dict[str, TrialRecord], ray_: dict[str, TrialRecord]) -> list
             if a != b:
                 differences.append(f"{thread}: {field} {a!r} (local) vs {b!r} (ray)")
     return differences
-
-
-def table4_rows(recs: dict[str, TrialRecord], ks: list[int]) -> list[dict[str, Any]]:
-    return table4(list(recs.values()), ks).rows
 
 
 def trial_lines(local: dict[str, TrialRecord], ray_: dict[str, TrialRecord]) -> list[str]:
@@ -179,7 +184,11 @@ def main() -> int:
         problems.append(f"the kill missed: {victim} ended before {killer.after_s:.1f} s")
         where = "missed"
     else:
-        where = checkpoint_at(ray_campaign, victim, killer.killed_unix)
+        where, went_on = kill_point(ray_campaign, victim, killer.killed_unix)
+        if went_on:
+            where += "; the retry's first checkpoint follows it"
+        else:
+            problems.append(f"{victim}: the retry did not go on from the last checkpoint")
     if [e.resumed for e in starts] != [False, True]:
         problems.append(
             f"{victim} started {len(starts)} time(s), resumed: {[e.resumed for e in starts]} "
@@ -187,9 +196,9 @@ def main() -> int:
         )
     if summary.errors or summary.workers_lost:
         problems.append(f"Ray: {summary.errors} error(s), workers lost: {summary.workers_lost}")
-    ks = ray_campaign.ks
-    local_rows, ray_rows = table4_rows(local, ks), table4_rows(ray_, ks)
-    for a, b in zip(local_rows, ray_rows, strict=True):
+    local_table = table4(list(local.values()), ray_campaign.ks)
+    ray_table = table4(list(ray_.values()), ray_campaign.ks)
+    for a, b in zip(local_table.rows, ray_table.rows, strict=True):
         for key in TABLE4_DECIDED:
             if a[key] != b[key]:
                 problems.append(f"Table 4 {a['device']} k={a['k']}: {key} {a[key]} vs {b[key]}")
@@ -209,8 +218,8 @@ def main() -> int:
         "",
         *trial_lines(local, ray_),
         "",
-        "Table 4, local engine:", "", table4(list(local.values()), ks).markdown(), "",
-        "Table 4, Ray engine:", "", table4(list(ray_.values()), ks).markdown(), "",
+        "Table 4, local engine:", "", local_table.markdown(), "",
+        "Table 4, Ray engine:", "", ray_table.markdown(), "",
         "**The same where a measurement does not decide**"
         + (": yes." if not problems else ": NO:\n" + "\n".join(f"- {p}" for p in problems)),
         "",

@@ -110,7 +110,9 @@ def ray_worker_env(control_root: Path) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def ray_instance(control_root: Path) -> Iterator[None]:
-    """Ray on this machine, on 127.0.0.1: 2 CPUs and 2 GPU-like "fake_gpu" resources."""
+    """Ray on this machine: 2 CPUs and 2 GPU-like "fake_gpu" resources. The node address
+    127.0.0.1 does not close Ray's ports, which listen on every interface
+    (docs/SCALEOUT.md)."""
     import ray
 
     with ray_worker_env(control_root):
