@@ -118,7 +118,8 @@ def open_checkpointer(
         saver = SqliteSaver(connection, serde=serializer())
         if create:
             try:
-                saver.setup()
+                with _sqlite_setup_lock(path):
+                    saver.setup()
             except sqlite3.DatabaseError as error:
                 raise LassiError(_unusable(path, error)) from None
             yield saver
@@ -130,6 +131,28 @@ def open_checkpointer(
             raise LassiError(_unusable(path, error)) from None
     finally:
         connection.close()
+
+
+@contextmanager
+def _sqlite_setup_lock(path: Path) -> Iterator[None]:
+    """One process at a time sets a SQLite checkpoint database up.
+
+    Setting up turns a new file to WAL journaling, and SQLite answers a second process
+    doing the same at that moment with "database is locked" at once, without waiting
+    for its busy timeout: trials started together on one database would fail so.
+    """
+    lock = path.with_name(path.name + ".setup-lock")
+    try:
+        handle = lock.open("a")
+    except OSError as error:
+        raise LassiError(
+            f"checkpoint database {path} cannot be used: {lock} cannot be created "
+            f"({error.strerror}); make its folder writable or point LASSI_CHECKPOINT_URL "
+            "elsewhere"
+        ) from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+        yield
 
 
 def _unusable(path: Path, error: sqlite3.DatabaseError) -> str:

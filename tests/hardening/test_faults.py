@@ -7,9 +7,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import multiprocessing
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -538,6 +540,51 @@ def locked(database: Path) -> Iterator[subprocess.Popen[str]]:
     finally:
         locker.kill()
         locker.wait()
+
+
+def _open_and_write(database: Path, start: Any, failures: Any) -> None:
+    """Opens a checkpoint database the moment every sibling is ready, and writes a row."""
+    start.wait()
+    try:
+        with open_checkpointer(str(database)) as saver, saver.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO writes (thread_id, checkpoint_id, task_id, idx, channel) "
+                "VALUES (?, 'c', 't', 0, 'x')",
+                (str(os.getpid()),),
+            )
+    except LassiError as error:
+        failures.put(str(error))
+
+
+def test_trials_that_open_a_new_checkpoint_database_together_all_get_it(tmp_path):
+    """Four processes at once on a new SQLite file, 150 times: unserialized, about one in
+    seventy met "database is locked" at once while another turned the file to WAL."""
+    forked = multiprocessing.get_context("fork")
+    failures = forked.Queue()
+    for attempt in range(150):
+        start = forked.Barrier(4)
+        database = tmp_path / f"{attempt}.sqlite"
+        openers = [
+            forked.Process(target=_open_and_write, args=(database, start, failures))
+            for _ in range(4)
+        ]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=60)
+        assert [opener.exitcode for opener in openers] == [0, 0, 0, 0]
+        with sqlite3.connect(database) as connection:
+            assert connection.execute("SELECT count(*) FROM writes").fetchone() == (4,)
+    assert failures.empty(), failures.get()
+
+
+def test_a_checkpoint_database_whose_setup_lock_cannot_be_made_is_one_line(tmp_path):
+    database = tmp_path / "checkpoints.sqlite"
+    (tmp_path / "checkpoints.sqlite.setup-lock").mkdir()  # in the way of the lock file
+    with pytest.raises(LassiError) as refused, open_checkpointer(str(database)):
+        pass
+    message = str(refused.value)
+    assert "checkpoints.sqlite.setup-lock cannot be created" in message and "\n" not in message
 
 
 def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_settings, tmp_path):
