@@ -15,7 +15,9 @@
 # programs, POWER_S the power part's load in seconds, BUDGET_S the seconds after which no
 # decision starts, so that a part fits one device call; `decisions.py table` merges the
 # calls' decisions.jsonl), null-campaign (whole trials with the null model, their report
-# and device time; Ctrl-C at BUDGET_S, and the next call on a still-warm machine resumes it).
+# and device time; Ctrl-C at BUDGET_S, and the next call on a still-warm machine resumes it;
+# on a fresh machine, unpack the call's null-campaign-state.tgz here and carry
+# benchmarks/campaigns/null-gpu with .whl).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
 #
@@ -78,7 +80,11 @@ for what in "$@"; do
       counts=1; [ "$(nvidia-smi -L | grep -c '^GPU')" -ge 2 ] && counts="1 2"
       # shellcheck disable=SC2086
       part scaleout python3 benchmarks/scaleout.py --gpus $counts --trials 2 --out "$OUT/scaleout.md" ;;
-    ray-resume) part ray-resume python3 benchmarks/ray_resume.py --out "$OUT/ray-resume.md" ;;
+    ray-resume)  # RAY_RESUME_PHASE=local, then =ray on the next call with the tarball carried
+      part ray-resume python3 benchmarks/ray_resume.py --out "$OUT/ray-resume.md" \
+        --apps benchmarks/null-apps/gpu-busy-0.3 examples/rotate90 \
+        --keep benchmarks/campaigns/ray-resume --phase "${RAY_RESUME_PHASE:-both}"
+      tar czf "$OUT/ray-resume-state.tgz" benchmarks/campaigns/ray-resume ;;
     decisions-null)
       # shellcheck disable=SC2086
       part decisions-null python3 benchmarks/decisions.py --device cuda:0 \
@@ -95,8 +101,9 @@ for what in "$@"; do
       part null-campaign-report python3 -m lassi_ee.cli campaign report \
         benchmarks/null-campaign-gpu.yaml --out "$OUT/null-campaign-report"
       part null-campaign-cost python3 benchmarks/decisions.py cost \
-        benchmarks/campaigns/null-gpu/runs ;;
+        benchmarks/campaigns/null-gpu/runs
+      tar czf "$OUT/null-campaign-state.tgz" benchmarks/campaigns/null-gpu ;;
     *) echo "unknown part $what"; exit 2 ;;
   esac
 done
-tar czf "$OUT/results.tgz" -C "$OUT" --exclude results.tgz .
+tar czf "$OUT/results.tgz" -C "$OUT" --exclude results.tgz --exclude '*-state.tgz' .

@@ -3,6 +3,8 @@ and the campaign's results against the local engine's.
 
     python benchmarks/ray_resume.py --out ray-resume.md           # a machine with a GPU
     python benchmarks/ray_resume.py --device cpu                  # no GPU: a GPU-like resource
+    python benchmarks/ray_resume.py --keep DIR --phase local      # two calls, when one is
+    python benchmarks/ray_resume.py --keep DIR --phase ray        # too short for both
 
 The campaign is benchmarks/scaleout.py's (two apps, real trials with the `null` model) on
 one GPU. It runs first with the local engine, then with Ray on a new local instance; when
@@ -156,15 +158,32 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the Markdown here")
     parser.add_argument("--keep", type=Path, help="keep the campaign folders here")
+    parser.add_argument(
+        "--phase", choices=("both", "local", "ray"), default="both",
+        help="local: only the local engine's campaign, into --keep; ray: the Ray part "
+        "against the local campaign kept there (for a device call too short for both)",
+    )  # fmt: skip
     options = parser.parse_args()
-    import ray
-
+    if options.phase != "both" and options.keep is None:
+        parser.error(f"--phase {options.phase} needs --keep DIR, where the phases meet")
     work = options.keep or Path(tempfile.mkdtemp(prefix="lassi-ray-resume-"))
     local_campaign = load_campaign(write_campaign(work / "local", 1, options))
-    started = time.monotonic()
-    run_local(local_campaign)
-    local_wall_s = time.monotonic() - started
+    local_wall = work / "local" / "wall_s.txt"
+    if options.phase == "ray":
+        if not local_wall.is_file():
+            parser.error(f"no finished local campaign in {work}: run --phase local first")
+        local_wall_s = float(local_wall.read_text())
+    else:
+        started = time.monotonic()
+        run_local(local_campaign)
+        local_wall_s = time.monotonic() - started
+        local_wall.write_text(f"{local_wall_s:.1f}\n")
     local = records(local_campaign)
+    if options.phase == "local":
+        print(f"local engine: {len(local)} trials in {local_wall_s:.1f} s; the Ray part: "
+              f"--phase ray --keep {work}")  # fmt: skip
+        return 0
+    import ray  # here: the local phase runs where Ray is not installed
 
     ray_campaign = load_campaign(write_campaign(work / "ray", 1, options))
     victim = ray_campaign.trials()[0].thread_id

@@ -103,6 +103,7 @@ def write_campaign(folder: Path, gpus: int, options: argparse.Namespace) -> Path
         "directory": str(folder / "campaign"),
         "ray": {"resources": resources, "max_retries": 1},
     }
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "campaign.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
