@@ -9,7 +9,7 @@
 # (a whole scripted trial on cuda:0), campaign (a small scripted campaign), scaleout (the Ray
 # engine on 1 GPU, then on 2 where the machine has them; needs Ray's wheels, below),
 # ray-resume (benchmarks/ray_resume.py: a Ray worker killed mid-trial on the GPU, and the
-# campaign against the local engine's; Ray's wheels too),
+# campaign against the local engine's; Ray's wheels too, but for RAY_RESUME_PHASE=local),
 # decisions-null / decisions-power (benchmarks/decisions.py: false claims and power of
 # confirmations; DECISIONS sets decisions per program or gain, PROGRAMS the null part's
 # programs, POWER_S the power part's load in seconds, BUDGET_S the seconds after which no

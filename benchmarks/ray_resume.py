@@ -168,11 +168,11 @@ def main() -> int:
         parser.error(f"--phase {options.phase} needs --keep DIR, where the phases meet")
     work = options.keep or Path(tempfile.mkdtemp(prefix="lassi-ray-resume-"))
     local_campaign = load_campaign(write_campaign(work / "local", 1, options))
-    local_wall = work / "local" / "wall_s.txt"
-    if options.phase == "ray":
-        if not local_wall.is_file():
-            parser.error(f"no finished local campaign in {work}: run --phase local first")
+    local_wall = work / "local" / "wall_s.txt"  # written when the local campaign is done
+    if local_wall.is_file():
         local_wall_s = float(local_wall.read_text())
+    elif options.phase == "ray":
+        parser.error(f"no finished local campaign in {work}: run --phase local first")
     else:
         started = time.monotonic()
         run_local(local_campaign)

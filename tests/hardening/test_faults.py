@@ -573,9 +573,9 @@ def test_trials_that_open_a_new_checkpoint_database_together_all_get_it(tmp_path
         for opener in openers:
             opener.join(timeout=60)
         assert [opener.exitcode for opener in openers] == [0, 0, 0, 0]
+        assert failures.empty(), failures.get()
         with sqlite3.connect(database) as connection:
             assert connection.execute("SELECT count(*) FROM writes").fetchone() == (4,)
-    assert failures.empty(), failures.get()
 
 
 def test_a_checkpoint_database_whose_setup_lock_cannot_be_made_is_one_line(tmp_path):
