@@ -44,19 +44,64 @@ def test_a_clear_gain_is_claimed_and_equal_figures_are_not():
 
 def test_a_gain_hidden_in_a_wide_spread_stays_undecided():
     baseline = [100.0, 100.0, 100.0, 100.0, 100.0]
-    noisy = [80.0, 105.0, 90.0, 98.0, 85.0]  # 8 % lower on average, but all over the place
+    noisy = [86.0, 96.0, 90.0, 94.0, 88.0]  # 9 % lower on average, but spread out
     decision = decide(baseline, noisy, RULE)
     assert not decision.claimed and not decision.settled
     assert decision.ratio is not None and decision.ratio < 0.98
     assert "undecided" in decision.reason
 
 
-def test_no_gain_is_claimed_below_the_smallest_gain_worth_claiming():
-    baseline = [100.0] * 6
-    slightly = [98.6, 98.5, 98.5, 98.4, 98.5, 98.5]  # 1.5 % lower, very steadily
-    assert not decide(baseline, slightly, RULE).claimed
-    loose = RULE.model_copy(update={"min_gain": 0.0})
-    assert decide(baseline, slightly, loose).claimed
+# A trial's own level (Bonferroni over 11 confirmations of 4 looks), where being out of
+# reach matters: at 10 and 15 pairs an optimistic estimate can still miss the cap's bound.
+TRIAL_RULE = DecisionRule(min_gain=0.02, confidence=1 - 0.01 / 44, pairs_per_look=5, max_pairs=20)
+
+
+def pairs_with(mean: float, spread: float, pairs: int) -> list[float]:
+    """Candidate figures (baseline 1.0) whose log-ratios have exactly this mean and spread."""
+    unit = np.array([1.0, -1.0] * (pairs // 2) + [0.0] * (pairs % 2))
+    return list(np.exp(mean + spread * unit / np.std(unit, ddof=1)))
+
+
+def optimism(spread: float, pairs: int) -> float:
+    """How far the optimistic estimate (a one-sided 95 % lower bound) lies below the mean."""
+    return float(stats.t.ppf(0.95, pairs - 1)) * spread / math.sqrt(pairs)
+
+
+def test_a_gain_that_even_the_last_look_could_not_confirm_is_settled_as_out_of_reach():
+    spread, pairs = 0.03, 10  # 2.5 % lower, but the spread hides a gain that small
+    candidate = pairs_with(math.log(0.975), spread, pairs)
+    decision = decide([1.0] * pairs, candidate, TRIAL_RULE)
+    assert not decision.claimed and decision.settled
+    assert decision.ratio == pytest.approx(0.975) and decision.ratio < 0.98
+    assert "out of reach" in decision.reason and "20 pairs" in decision.reason
+    at_the_cap = TRIAL_RULE.model_copy(update={"max_pairs": pairs})
+    assert "undecided" in decide([1.0] * pairs, candidate, at_the_cap).reason  # nothing to save
+    clearer = pairs_with(math.log(0.95), spread, pairs)  # twice the gain: worth more pairs
+    assert not decide([1.0] * pairs, clearer, TRIAL_RULE).settled
+
+
+@pytest.mark.parametrize("step", [-1e-4, 1e-4])
+def test_out_of_reach_is_where_an_optimistic_estimate_at_the_cap_meets_the_threshold(step):
+    """Pairs whose optimistic estimate, measured to ``max_pairs`` pairs with the same spread,
+    would put the upper bound exactly on the threshold: a little lower mean keeps looking, a
+    little higher one stops."""
+    spread, pairs = 0.02, 10
+    gain_at_cap = minimum_detectable_gain(
+        spread, TRIAL_RULE.max_pairs, TRIAL_RULE.min_gain, TRIAL_RULE.confidence
+    )
+    mean = math.log(1 - gain_at_cap) + optimism(spread, pairs) + step
+    decision = decide([1.0] * pairs, pairs_with(mean, spread, pairs), TRIAL_RULE)
+    assert not decision.claimed and decision.ratio is not None and decision.ratio < 0.98
+    assert decision.settled is (step > 0)
+
+
+def test_the_first_look_is_never_out_of_reach_at_a_trials_level():
+    """At 5 pairs the optimistic estimate lies further below the mean than the cap's bound
+    lies above it, so only the estimate itself (not below the threshold) stops a first look."""
+    for spread in (0.005, 0.02, 0.1):
+        for ratio in (0.9, 0.95, 0.979):
+            decision = decide([1.0] * 5, pairs_with(math.log(ratio), spread, 5), TRIAL_RULE)
+            assert decision.claimed or not decision.settled
 
 
 def test_figures_at_or_below_zero_claim_nothing():
@@ -275,6 +320,10 @@ def test_a_confirmation_stops_at_the_first_look_that_settles_it(fast_settings):
     assert clear.decision.claimed and clear.measurement.pairs == rule.pairs_per_look
     (futile,) = confirmations(board, 1.05, rule, 1, fast_settings)
     assert not futile.decision.claimed and futile.measurement.pairs == rule.pairs_per_look
-    noisy = Board(np.random.default_rng(4), noise=0.08)
+    noisy = Board(np.random.default_rng(4), noise=0.02)
     (undecided,) = confirmations(noisy, 0.95, rule, 1, fast_settings)
     assert undecided.measurement.pairs > rule.pairs_per_look
+    near = Board(np.random.default_rng(6), noise=0.03)  # 3 % lower: no look could confirm it
+    (hopeless,) = confirmations(near, 0.97, rule, 1, fast_settings)
+    assert hopeless.measurement.pairs < rule.max_pairs
+    assert "out of reach" in hopeless.decision.reason
