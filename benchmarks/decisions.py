@@ -299,18 +299,23 @@ def trial_device_time(archive: Path) -> dict[str, float] | None:
         0.0 if reference.get("from_cache") else (reference.get("profile") or {}).get("wall_s", 0.0)
     )
     screens = confirmations = 0.0
+    confirmed = confirmed_count = 0
     for version in manifest.get("versions", []):
         entry = json.loads((Path(version["folder"]) / "record.json").read_text())
         screens += (entry.get("profile") or {}).get("wall_s", 0.0)
-        confirmations += ((entry.get("confirmation") or {}).get("measurement") or {}).get(
-            "wall_s", 0.0
-        )
+        confirmation = entry.get("confirmation") or {}
+        if confirmation:
+            confirmed_count += 1
+            confirmed += bool((confirmation.get("decision") or {}).get("claimed"))
+            confirmations += (confirmation.get("measurement") or {}).get("wall_s", 0.0)
     final = ((manifest.get("final_check") or {}).get("confirmation") or {}).get("measurement")
     final_s = (final or {}).get("wall_s", 0.0)
     return {
         "stage0_s": stage0,
         "screens_s": screens,
         "confirmations_s": confirmations,
+        "confirmations": confirmed_count,
+        "confirmed": confirmed,
         "final_s": final_s,
     }
 
@@ -324,20 +329,31 @@ def run_cost(options: argparse.Namespace) -> None:
                 trials[archive.name] = figures
     if not trials:
         raise SystemExit("no finished trial archives found")
-    print("| trial | Stage 0 s | screens s | confirmations s | final s | ratio to today |")
+    print(
+        "| trial | Stage 0 s | screens s | confirmations s (count: confirmed) | final s "
+        "| ratio to today |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     ratios = []
+    extra_s = 0.0
+    confirmed = 0
     for name, f in trials.items():
         today = f["stage0_s"] + f["screens_s"]
         now = today + f["confirmations_s"] + f["final_s"]
         ratio = now / today if today else math.nan
         ratios.append(ratio)
+        extra_s += f["confirmations_s"] + f["final_s"]
+        confirmed += int(f["confirmed"])
         print(
             f"| {name} | {f['stage0_s']:.1f} | {f['screens_s']:.1f} | {f['confirmations_s']:.1f} "
-            f"| {f['final_s']:.1f} | {ratio:.2f}x |"
+            f"({int(f['confirmations'])}: {int(f['confirmed'])}) | {f['final_s']:.1f} "
+            f"| {ratio:.2f}x |"
         )
     print(f"\nmean device-time ratio to today's procedure: {statistics.fmean(ratios):.2f}x "
           f"over {len(ratios)} trials")  # fmt: skip
+    if confirmed:
+        print(f"extra device time per confirmed gain (confirmations and final checks): "
+              f"{extra_s / confirmed:.1f} s over {confirmed}")  # fmt: skip
 
 
 def run_simulate(options: argparse.Namespace) -> None:

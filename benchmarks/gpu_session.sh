@@ -17,7 +17,8 @@
 # calls' decisions.jsonl), null-campaign (whole trials with the null model, their report
 # and device time; Ctrl-C at BUDGET_S, and the next call on a still-warm machine resumes it;
 # on a fresh machine, unpack the call's null-campaign-state.tgz here and carry
-# benchmarks/campaigns/null-gpu with .whl).
+# benchmarks/campaigns/null-gpu with .whl), cost-campaign (the same for trials of the scripted
+# demo model, which claim gains: what confirmations cost; its state is cost-campaign-state.tgz).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
 #
@@ -103,6 +104,14 @@ for what in "$@"; do
       part null-campaign-cost python3 benchmarks/decisions.py cost \
         benchmarks/campaigns/null-gpu/runs
       tar czf "$OUT/null-campaign-state.tgz" benchmarks/campaigns/null-gpu ;;
+    cost-campaign)  # as null-campaign: Ctrl-C at BUDGET_S, resumable from its tarball
+      part cost-campaign timeout -s INT -k 30 "${BUDGET_S:-520}" python3 -m lassi_ee.cli campaign \
+        run benchmarks/cost-campaign-gpu.yaml
+      part cost-campaign-report python3 -m lassi_ee.cli campaign report \
+        benchmarks/cost-campaign-gpu.yaml --out "$OUT/cost-campaign-report"
+      part cost-campaign-cost python3 benchmarks/decisions.py cost \
+        benchmarks/campaigns/cost-gpu/runs
+      tar czf "$OUT/cost-campaign-state.tgz" benchmarks/campaigns/cost-gpu ;;
     *) echo "unknown part $what"; exit 2 ;;
   esac
 done
