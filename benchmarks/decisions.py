@@ -12,6 +12,8 @@ power  a program against itself doing less work (busy_gpu / busy_cpu with a
        the share of decisions that confirm it is the power.
 table  the null and power tables again, from the lines --out recorded
        (to merge the device calls of one session).
+replay the recorded decisions taken again, look by look, by today's rule: what a
+       change of the rule would have claimed, and after how many pairs.
 cost   device time of finished trials from their archives: what their screens
        took (today's procedure) and what the confirmations added.
 simulate  the same confirmations on a simulated board (no device): the share of
@@ -48,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from lassi_ee.apps import App, load_app  # noqa: E402
 from lassi_ee.devices import Device  # noqa: E402
 from lassi_ee.energy import backend_for  # noqa: E402
-from lassi_ee.energy.decide import DecisionRule, log_ratios  # noqa: E402
+from lassi_ee.energy.decide import DecisionRule, decide, log_ratios  # noqa: E402
 from lassi_ee.energy.paired import Confirmation, confirm  # noqa: E402
 from lassi_ee.energy.vendors import resolve_device  # noqa: E402
 from lassi_ee.settings import Settings  # noqa: E402
@@ -288,6 +290,50 @@ def run_table(options: argparse.Namespace) -> None:
         print_power_table(power_rows)
 
 
+def redecide(row: dict[str, Any]) -> tuple[bool, int]:
+    """A recorded decision taken again, look by look, by today's rule at its own level."""
+    settings = Settings()
+    rule = DecisionRule(
+        min_gain=settings.min_energy_gain,
+        confidence=row["confidence"],
+        pairs_per_look=settings.confirm_pairs,
+        max_pairs=settings.confirm_max_pairs,
+    )
+    baseline, candidate = row["baseline"], row["candidate"]
+    pairs = 0
+    while pairs < len(baseline):
+        pairs = min(pairs + rule.pairs_per_look, len(baseline))
+        decision = decide(baseline[:pairs], candidate[:pairs], rule)
+        if decision.settled:
+            break
+    return decision.claimed, pairs
+
+
+def run_replay(options: argparse.Namespace) -> None:
+    """Recorded decisions taken again by today's rule: what a change of the rule would have done."""
+    rows = [
+        json.loads(line)
+        for path in options.recorded
+        for line in Path(path).read_text().splitlines()
+        if line.strip()
+    ]
+    if not rows:
+        raise SystemExit("no recorded decisions in " + ", ".join(map(str, options.recorded)))
+    print("| part | program | decisions | claimed then | claimed now | pairs then | pairs now |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["part"], row["program"]), []).append(row)
+    for (part, program), group in groups.items():
+        now = [redecide(row) for row in group]
+        print(
+            f"| {part} | {program} | {len(group)} | {sum(r['claimed'] for r in group)} "
+            f"| {sum(claimed for claimed, _ in now)} "
+            f"| {statistics.fmean(r['pairs'] for r in group):.1f} "
+            f"| {statistics.fmean(pairs for _, pairs in now):.1f} |"
+        )
+
+
 def trial_device_time(archive: Path) -> dict[str, float] | None:
     """Device time of one finished trial: its screens, its confirmations, its final check."""
     manifest_path = archive / "manifest.json"
@@ -422,9 +468,14 @@ def main() -> None:
     simulate.add_argument("--seed", type=int, default=0)
     table = parts.add_parser("table")
     table.add_argument("recorded", nargs="+", help="JSON lines written with --out")
+    replay = parts.add_parser("replay")
+    replay.add_argument("recorded", nargs="+", help="JSON lines written with --out")
     options = parser.parse_args()
     if options.part == "table":
         run_table(options)
+        return
+    if options.part == "replay":
+        run_replay(options)
         return
     if options.part == "cost":
         run_cost(options)

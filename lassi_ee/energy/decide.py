@@ -35,10 +35,10 @@ estimate itself is not below the threshold, or when the gain is out of reach:
 even the optimistic end of the data (the one-sided 95 % lower bound of the
 mean log-ratio), measured to ``max_pairs`` pairs with today's spread, would
 leave the upper bound above the threshold. On simulated windows
-(benchmarks/decisions.py simulate) this keeps the power of the rule without
-it within sampling error while sparing the undecided cases, the dearest ones,
-a quarter to a third of their pairs; projecting the estimate itself (50 %)
-spared more but lost up to a quarter of the power at 3-5 % noise.
+(benchmarks/decisions.py simulate) this spares the undecided cases, the
+dearest ones, 11-23 % of their pairs and costs at most 5 points of power,
+where power was low already; projecting the estimate itself (50 %) spared
+more but lost up to 24 points at 3-5 % noise.
 
 Stage 4 re-measures the final answer against the source in a fresh session and
 reports that paired estimate with a two-sided 95 % interval; a trial whose
