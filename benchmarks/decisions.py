@@ -266,16 +266,19 @@ def print_power_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
-def run_table(options: argparse.Namespace) -> None:
-    """Reprint the tables from recorded lines (the calls of one session, merged)."""
+def read_recorded(paths: list[Path]) -> list[dict[str, Any]]:
+    """The decisions that --out recorded in these files, one JSON line each."""
     rows = [
-        json.loads(line)
-        for path in options.recorded
-        for line in Path(path).read_text().splitlines()
-        if line.strip()
+        json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()
     ]
     if not rows:
-        raise SystemExit("no recorded decisions in " + ", ".join(map(str, options.recorded)))
+        raise SystemExit("no recorded decisions in " + ", ".join(map(str, paths)))
+    return rows
+
+
+def run_table(options: argparse.Namespace) -> None:
+    """Reprint the tables from recorded lines (the calls of one session, merged)."""
+    rows = read_recorded(options.recorded)
     null_rows = [row for row in rows if row["part"] == "null"]
     power_rows = [row for row in rows if row["part"] == "power"]
     first, last = min(r["unix"] for r in rows), max(r["unix"] for r in rows)
@@ -311,14 +314,7 @@ def redecide(row: dict[str, Any]) -> tuple[bool, int]:
 
 def run_replay(options: argparse.Namespace) -> None:
     """Recorded decisions taken again by today's rule: what a change of the rule would have done."""
-    rows = [
-        json.loads(line)
-        for path in options.recorded
-        for line in Path(path).read_text().splitlines()
-        if line.strip()
-    ]
-    if not rows:
-        raise SystemExit("no recorded decisions in " + ", ".join(map(str, options.recorded)))
+    rows = read_recorded(options.recorded)
     print("| part | program | decisions | claimed then | claimed now | pairs then | pairs now |")
     print("|---|---|---:|---:|---:|---:|---:|")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -467,9 +463,9 @@ def main() -> None:
     simulate.add_argument("--decisions", type=int, default=400, help="decisions per cell")
     simulate.add_argument("--seed", type=int, default=0)
     table = parts.add_parser("table")
-    table.add_argument("recorded", nargs="+", help="JSON lines written with --out")
+    table.add_argument("recorded", nargs="+", type=Path, help="JSON lines written with --out")
     replay = parts.add_parser("replay")
-    replay.add_argument("recorded", nargs="+", help="JSON lines written with --out")
+    replay.add_argument("recorded", nargs="+", type=Path, help="JSON lines written with --out")
     options = parser.parse_args()
     if options.part == "table":
         run_table(options)

@@ -61,6 +61,20 @@ part() {
   tail -n 25 "$OUT/$name.log"
 }
 
+# benchmarks/NAME-campaign-gpu.yaml (campaign folder benchmarks/campaigns/FOLDER): Ctrl-C at
+# BUDGET_S (SIGKILL 30 s later if it was started ignoring it), its report, its device time,
+# and its state as $OUT/NAME-campaign-state.tgz for the next call to resume.
+resumable_campaign() {
+  local name=$1 folder=$2
+  part "$name-campaign" timeout -s INT -k 30 "${BUDGET_S:-520}" python3 -m lassi_ee.cli \
+    campaign run "benchmarks/$name-campaign-gpu.yaml"
+  part "$name-campaign-report" python3 -m lassi_ee.cli campaign report \
+    "benchmarks/$name-campaign-gpu.yaml" --out "$OUT/$name-campaign-report"
+  part "$name-campaign-cost" python3 benchmarks/decisions.py cost \
+    "benchmarks/campaigns/$folder/runs"
+  tar czf "$OUT/$name-campaign-state.tgz" "benchmarks/campaigns/$folder"
+}
+
 for what in "$@"; do
   case $what in
     record) part record python3 benchmarks/record_nvml.py --out "$OUT/nvml" --busy-s 0.4 2.0 ;;
@@ -96,22 +110,8 @@ for what in "$@"; do
       part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
         --out "$OUT/decisions.jsonl" power --seconds "${POWER_S:-0.5}" --gains 0.1 0.05 \
         --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
-    null-campaign)  # SIGKILL 30 s after the Ctrl-C if the campaign was started ignoring it
-      part null-campaign timeout -s INT -k 30 "${BUDGET_S:-520}" python3 -m lassi_ee.cli campaign \
-        run benchmarks/null-campaign-gpu.yaml
-      part null-campaign-report python3 -m lassi_ee.cli campaign report \
-        benchmarks/null-campaign-gpu.yaml --out "$OUT/null-campaign-report"
-      part null-campaign-cost python3 benchmarks/decisions.py cost \
-        benchmarks/campaigns/null-gpu/runs
-      tar czf "$OUT/null-campaign-state.tgz" benchmarks/campaigns/null-gpu ;;
-    cost-campaign)  # as null-campaign: Ctrl-C at BUDGET_S, resumable from its tarball
-      part cost-campaign timeout -s INT -k 30 "${BUDGET_S:-520}" python3 -m lassi_ee.cli campaign \
-        run benchmarks/cost-campaign-gpu.yaml
-      part cost-campaign-report python3 -m lassi_ee.cli campaign report \
-        benchmarks/cost-campaign-gpu.yaml --out "$OUT/cost-campaign-report"
-      part cost-campaign-cost python3 benchmarks/decisions.py cost \
-        benchmarks/campaigns/cost-gpu/runs
-      tar czf "$OUT/cost-campaign-state.tgz" benchmarks/campaigns/cost-gpu ;;
+    null-campaign) resumable_campaign null null-gpu ;;
+    cost-campaign) resumable_campaign cost cost-gpu ;;
     *) echo "unknown part $what"; exit 2 ;;
   esac
 done
