@@ -18,7 +18,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from lassi_ee.energy.base import SensorError
-from lassi_ee.energy.decide import DecisionRule
+from lassi_ee.energy.decide import Decision, DecisionRule
 from lassi_ee.energy.paired import Confirmation
 from lassi_ee.errors import LassiError
 from lassi_ee.nodes.common import TrialContext, context_of, version_dir, work_dir
@@ -116,18 +116,27 @@ def confirm_final(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str
         return {"final_check": FinalCheck(confirmed=False, note=note)}
     decision = confirmation.decision
     confirmed = decision.interval_excludes_no_change
-    note = ""
-    if not confirmed:
-        interval = decision.reduction_ci95
-        shown = (
-            f"{100 * interval[0]:.1f} % to {100 * interval[1]:.1f} %"
-            if interval is not None
-            else "none"
-        )
-        note = (
-            f"v{best.version} was confirmed lower in Stage {1 if best.stage == 'vanilla' else 3}, "
-            f"but the final re-measurement against the source ({decision.pairs} interleaved "
-            f"pairs) does not confirm a gain: its 95 % interval of the reduction ({shown}) "
-            f"reaches 0. {decision.reason}"
-        )
+    note = "" if confirmed else unconfirmed_note(best, decision)
     return {"final_check": FinalCheck(confirmation=confirmation, confirmed=confirmed, note=note)}
+
+
+def unconfirmed_note(best: Candidate, decision: Decision) -> str:
+    """Why Stage 4 did not confirm the best version: its interval reaches 0, or shows a loss."""
+    stage = 1 if best.stage == "vanilla" else 3
+    interval = decision.reduction_ci95
+    if interval is None:
+        finding = "gives no interval of the reduction"
+    elif interval[1] < 0.0:
+        finding = (
+            f"finds it uses more than the source: its 95 % interval of the reduction "
+            f"({100 * interval[0]:.1f} % to {100 * interval[1]:.1f} %) lies below 0"
+        )
+    else:
+        finding = (
+            f"does not confirm a gain: its 95 % interval of the reduction "
+            f"({100 * interval[0]:.1f} % to {100 * interval[1]:.1f} %) reaches 0"
+        )
+    return (
+        f"v{best.version} was confirmed lower in Stage {stage}, but the final re-measurement "
+        f"against the source ({decision.pairs} interleaved pairs) {finding}. {decision.reason}"
+    )
