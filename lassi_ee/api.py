@@ -80,6 +80,11 @@ class TrialResult(BaseModel):
     confirmation: str | None = Field(
         None, description="the final re-measurement in one line, or why no gain is claimed"
     )
+    evidence: str | None = Field(
+        None,
+        description="when and on what the final re-measurement ran, its pairs, runs per "
+        "window and spread: what a reviewer weighs the reduction by",
+    )
     vanilla_confirmed_reduction: float | None = Field(
         None, description="the vanilla version's confirmed reduction against the source, if any"
     )
@@ -174,6 +179,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     if final_check is not None:
         final = final_check.confirmation
         result.confirmation = final_check.note or (final.summary() if final else None)
+        result.evidence = final.evidence() if final else None
     if best is not None and (confirmed or not finished):
         result.best = figures_of(best.profile)
         result.best_code = best.code

@@ -152,6 +152,13 @@ def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings
     low, high = result["reduction_ci95"]  # the paired estimate of Stage 4, with its interval
     assert 0 < low <= result["reduction"] <= high
     assert "measured interleaved with it" in said
+    # and what the figure rests on: when, on what, how many pairs, how spread
+    assert re.search(
+        r"measured \d{4}-\d\d-\d\d \d\d:\d\d UTC on time only, .*; 5 pairs of windows of "
+        r"\d+ runs? each; per-pair spread \d+\.\d\d %",
+        said,
+    ), said
+    assert result["evidence"] and result["evidence"] in said
     archive = Path(result["archive_path"])
     manifest = json.loads((archive / "manifest.json").read_text())
     assert [v["outcome"] for v in manifest["versions"]] == ["not_lower", "improved"]

@@ -11,6 +11,7 @@ counter is read.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from lassi_ee.devices import Device, visible_id_for
@@ -104,6 +105,20 @@ class NvidiaBackend:
             self.has_energy_counter = True
         except self._nvml.NVMLError:
             self.has_energy_counter = False
+        self._conditions = self._read_conditions()
+
+    def _read_conditions(self) -> str:
+        """The driver and the enforced power limit, which a figure names.
+
+        Both change what a joule of work costs; what NVML cannot tell is left out.
+        """
+        conditions = []
+        with contextlib.suppress(self._nvml.NVMLError):
+            conditions.append(f"driver {_text(self._nvml.nvmlSystemGetDriverVersion())}")
+        with contextlib.suppress(self._nvml.NVMLError):
+            limit_w = self._nvml.nvmlDeviceGetEnforcedPowerLimit(self._handle) / 1000.0
+            conditions.append(f"power limit {limit_w:.0f} W")
+        return f" ({', '.join(conditions)})" if conditions else ""
 
     def read_energy_j(self) -> float:
         """The energy counter in joules (NVML counts millijoules since the driver loaded)."""
@@ -125,7 +140,7 @@ class NvidiaBackend:
             how = "NVML energy counter (100 ms updates) + 10 ms power samples"
         else:
             how = "NVML power samples every 10 ms, integrated (no energy counter on this GPU)"
-        return f"{self._device_name}: {how}"
+        return f"{self._device_name}{self._conditions}: {how}"
 
     def close(self) -> None:
         """Shut NVML down."""

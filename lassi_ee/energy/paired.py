@@ -15,6 +15,7 @@ decision is settled or at ``rule.max_pairs``.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +61,7 @@ class PairedMeasurement(BaseModel):
     runs_per_window: tuple[int, int] = (1, 1)
     idle_power_w: float | None = None
     idle_settled: bool | None = None
+    started_at: dt.datetime | None = Field(None, description="when the session began (UTC)")
     wall_s: float = Field(0.0, description="the whole session, from lock to last read")
     program_s: float = Field(0.0, description="time inside runs, warm-ups included")
     note: str = ""
@@ -98,6 +100,26 @@ class Confirmation(BaseModel):
             f"{decision.pairs} interleaved pairs: {verdict}"
         )
 
+    def evidence(self) -> str:
+        """What a reviewer needs to weigh the figure: when, where, how many, how spread."""
+        measurement, decision = self.measurement, self.decision
+        when = (
+            f"{measurement.started_at:%Y-%m-%d %H:%M} UTC"
+            if measurement.started_at
+            else "at an unrecorded time"
+        )
+        runs = measurement.runs_per_window[0]
+        parts = [
+            f"measured {when} on {measurement.backend}",
+            f"{measurement.pairs} pairs of windows of {runs} run{'s' if runs != 1 else ''} each",
+        ]
+        if decision.spread is not None:
+            parts.append(f"per-pair spread {100 * decision.spread:.2f} % (stdev of log-ratios)")
+        if measurement.idle_power_w is not None:
+            settled = "settled" if measurement.idle_settled else "not settled"
+            parts.append(f"idle {measurement.idle_power_w:.1f} W ({settled})")
+        return "; ".join(parts)
+
 
 class _Pairs:
     """Interleaved windows of two programs inside one session."""
@@ -110,6 +132,7 @@ class _Pairs:
         labels: tuple[str, str],
     ) -> None:
         self.session = session
+        self.started_at = dt.datetime.now(dt.UTC)
         self.labels = labels
         self.batches: dict[Side, RunBatch] = {"baseline": baseline, "candidate": candidate}
         min_window_s = session.settings.min_window_s
@@ -173,6 +196,7 @@ class _Pairs:
             runs_per_window=(self.runs["baseline"], self.runs["candidate"]),
             idle_power_w=idle.power_w if idle else None,
             idle_settled=idle.settled if idle else None,
+            started_at=self.started_at,
             wall_s=session.wall_s,
             program_s=self.program_s,
             note="; ".join(session.notes()),

@@ -55,6 +55,8 @@ def print_result(result: TrialResult) -> None:
             f"{result.objective}: best v{result.best_version} {-result.reduction:+.1%} vs "
             f"source{interval}, measured interleaved with it"
         )
+        if result.evidence:
+            console.print(f"  {result.evidence}", highlight=False)
         if result.best is not None and source is not None:
             best = result.best.energy_j if result.objective == "energy" else result.best.runtime_s
             console.print(
@@ -63,6 +65,8 @@ def print_result(result: TrialResult) -> None:
             )
     elif result.confirmation and result.status == "no_improvement":
         console.print(f"{result.objective}: no gain claimed; {result.confirmation}")
+        if result.evidence:
+            console.print(f"  {result.evidence}", highlight=False)
     elif source is not None:
         console.print(f"{result.objective}: source {source:.3g} {unit}; {no_best_words(result)}")
     if result.objective == "runtime":

@@ -44,6 +44,7 @@ def _change(source: float | None, best: float | None) -> float | None:
 def claim_text(report: TrialReport) -> str:
     """What the trial claims, and what the claim rests on, in one paragraph."""
     result = report.result
+    evidence = f" Stage 4's re-measurement: {result.evidence}." if result.evidence else ""
     if result.status == "improved" and result.reduction is not None:
         interval = ""
         if result.reduction_ci95 is not None:
@@ -53,11 +54,11 @@ def claim_text(report: TrialReport) -> str:
             f"Confirmed: v{result.best_version} needs {100 * result.reduction:.1f} % less "
             f"{report.objective_name} than the source{interval}. This is the paired estimate "
             f"of Stage 4's re-measurement, best and source interleaved in one session: "
-            f"{result.confirmation}. The figures below are each version's own measurement, "
-            "taken at different times; they screen candidates but back no claim."
+            f"{result.confirmation}.{evidence} The figures below are each version's own "
+            "measurement, taken at different times; they screen candidates but back no claim."
         )
     if result.confirmation:
-        return f"No gain is claimed. {result.confirmation}"
+        return f"No gain is claimed. {result.confirmation.rstrip('.')}.{evidence}"
     if not report.finished:
         return "The trial is not finished; nothing is claimed yet."
     return "No gain is claimed: no version was confirmed lower than the source."

@@ -7,6 +7,7 @@ and within sessions, have heavy tails and outliers, against a fake clock.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 
@@ -299,6 +300,27 @@ def test_windows_alternate_a_b_b_a(fast_settings, tmp_path):
     warmups = [m.label for m in timeline.markers if m.event == "warmup_start"]
     assert warmups == ["source", "v2"]
     assert len(result.measurement.baseline) == len(result.measurement.candidate) == 4
+
+
+def test_a_confirmation_says_when_where_how_many_and_how_spread(fast_settings):
+    """The evidence line a reviewer weighs a claimed figure by."""
+    board = Board(np.random.default_rng(1), noise=0.01)
+    rule = DecisionRule.fixed(4, 0.02, 0.95)
+    before = dt.datetime.now(dt.UTC)
+    result = confirm(
+        board.backend, board.program(1.0), board.program(0.8), rule, fast_settings, None,
+        labels=("source", "v2"), clock=board.clock,
+    )  # fmt: skip
+    measurement = result.measurement
+    assert measurement.started_at is not None
+    assert before <= measurement.started_at <= dt.datetime.now(dt.UTC)
+    evidence = result.evidence()
+    assert f"measured {measurement.started_at:%Y-%m-%d %H:%M} UTC on " in evidence
+    assert board.backend.describe() in evidence
+    runs = measurement.runs_per_window[0]
+    assert f"4 pairs of windows of {runs} run" in evidence
+    assert f"per-pair spread {100 * result.decision.spread:.2f} %" in evidence
+    assert result.decision.spread is not None and 0.0 < result.decision.spread < 0.05
 
 
 def test_both_programs_get_the_same_runs_per_window(fast_settings):

@@ -29,8 +29,14 @@ GPUS = [
 class FakeNvml:
     NVMLError = pynvml.NVMLError
 
-    def __init__(self, energy_supported: bool = True, init_error: int | None = None) -> None:
+    def __init__(
+        self,
+        energy_supported: bool = True,
+        init_error: int | None = None,
+        conditions_supported: bool = True,
+    ) -> None:
         self.energy_supported = energy_supported
+        self.conditions_supported = conditions_supported
         self.init_error = init_error
         self.open = 0
         # idle H100: ~71 W; the counter grows ~7.1 J per 100 ms update
@@ -72,6 +78,16 @@ class FakeNvml:
 
     def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
         return next(self.power_mw)
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        if not self.conditions_supported:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return "580.159.04"
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: int) -> int:
+        if not self.conditions_supported:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return 700_000  # mW, as the lent H200 reports it
 
 
 def test_probe_describes_the_gpu(monkeypatch):
@@ -136,6 +152,17 @@ def test_gpu_without_energy_counter_integrates_power(monkeypatch):
     backend = NvidiaBackend(probe_nvidia(0, nvml), nvml)
     assert not backend.has_energy_counter and method_of(backend) == "power-integration"
     assert "no energy counter" in backend.describe()
+
+
+def test_the_description_names_the_driver_and_the_power_limit(monkeypatch):
+    """Both change what a program's energy is, so every figure's backend line names them."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeNvml()
+    described = NvidiaBackend(probe_nvidia(0, nvml), nvml).describe()
+    assert described.startswith("NVIDIA H100 80GB HBM3 (driver 580.159.04, power limit 700 W): ")
+    silent = FakeNvml(conditions_supported=False)  # NVML that will not say: nothing invented
+    described = NvidiaBackend(probe_nvidia(0, silent), silent).describe()
+    assert described.startswith("NVIDIA H100 80GB HBM3: NVML energy counter")
 
 
 def _nvml_works() -> bool:

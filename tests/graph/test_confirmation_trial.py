@@ -58,6 +58,8 @@ def test_a_real_gain_is_reported_as_its_paired_estimate_with_an_interval(
     assert 0.5 < low <= result.reduction <= high < 0.9
     assert result.reduction == final.confirmation.decision.reduction
     assert "interleaved pairs" in (result.confirmation or "")
+    started = final.confirmation.measurement.started_at
+    assert f"measured {started:%Y-%m-%d %H:%M} UTC" in (result.evidence or "")
     manifest = json.loads((Path(result.archive_path) / "manifest.json").read_text())
     assert manifest["final_check"]["confirmed"] is True
     assert manifest["final_check"]["confirmation"]["decision"]["ratio_ci95"] == list(

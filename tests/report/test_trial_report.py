@@ -87,6 +87,8 @@ def test_markdown_twin_has_the_same_sections(finished_trial, tmp_path):
     assert "**Scripted demo.**" in text
     report = load_trial_report(finished_trial.result.thread_id, finished_trial.settings)
     assert f"| {report.best_label} ★ best |" in text
+    evidence = report.result.evidence  # what the claim rests on, beside the claim
+    assert evidence and f"Stage 4's re-measurement: {evidence}." in text
 
 
 def test_energy_report_plots_power_idle_and_windows(finished_trial, tmp_path):
