@@ -152,7 +152,10 @@ def _confirmed_final(node: str, update: dict[str, Any]) -> StepWords:
         return StepWords(None, _plain(node, update.get("candidate")))
     held = final.confirmation.summary() if final.confirmation else ""
     gain = "gain confirmed" if final.confirmed else "no gain"
-    return StepWords(f"stage 4: {final.note or held}", f"final re-measurement: {gain}")
+    line = f"stage 4: {final.note or held}"
+    if final.confirmation:
+        line += f"\n  {final.confirmation.evidence()}"
+    return StepWords(line, f"final re-measurement: {gain}")
 
 
 def _categorized(node: str, update: dict[str, Any]) -> StepWords:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
@@ -82,6 +83,8 @@ def test_plain_lines_when_output_is_not_a_terminal(finished_trial):
     assert any(line.startswith("fix_runtime: wrote v") for line in lines)
     assert any("stopping: temperature" in line for line in lines)
     assert all(len(line) > 80 for line in lines if "measured:" in line)  # long lines not wrapped
+    stage4 = next(i for i, line in enumerate(lines) if line.startswith("stage 4: "))
+    assert re.match(r"  measured \d{4}-\d\d-\d\d \d\d:\d\d UTC on .*; 5 pairs", lines[stage4 + 1])
     assert lines[-1].startswith(f"trial {thread_id} {finished_trial.result.status}")
 
 
