@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
@@ -84,6 +85,12 @@ class TrialResult(BaseModel):
         None,
         description="when and on what the final re-measurement ran, its pairs, runs per "
         "window and spread: what a reviewer weighs the reduction by",
+    )
+    final_measured_at: dt.datetime | None = Field(
+        None, description="when Stage 4's re-measurement began (UTC)"
+    )
+    final_sensor: str | None = Field(
+        None, description="the sensor of Stage 4's re-measurement, with driver and power limit"
     )
     vanilla_confirmed_reduction: float | None = Field(
         None, description="the vanilla version's confirmed reduction against the source, if any"
@@ -179,7 +186,10 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
     if final_check is not None:
         final = final_check.confirmation
         result.confirmation = final_check.note or (final.summary() if final else None)
-        result.evidence = final.evidence() if final else None
+        if final is not None:
+            result.evidence = final.evidence()
+            result.final_measured_at = final.measurement.started_at
+            result.final_sensor = final.measurement.backend
     if best is not None and (confirmed or not finished):
         result.best = figures_of(best.profile)
         result.best_code = best.code

@@ -88,6 +88,12 @@ class TrialRecord(BaseModel):
     stop_reason: str | None = None
     error: str | None = None
     archive_path: str | None = None
+    final_measured_at: str | None = Field(
+        None, description="when Stage 4's re-measurement began (UTC, ISO 8601)"
+    )
+    final_sensor: str | None = Field(
+        None, description="its sensor, with the driver and power limit where NVML gives them"
+    )
     recorded_unix: float = Field(default_factory=time.time)
 
     @classmethod
@@ -126,6 +132,10 @@ class TrialRecord(BaseModel):
             tokens_in=result.usage.tokens_in,
             tokens_out=result.usage.tokens_out,
             cost_usd=result.usage.cost_usd,
+            final_measured_at=(
+                result.final_measured_at.isoformat() if result.final_measured_at else None
+            ),
+            final_sensor=result.final_sensor,
             stop_reason=result.stop_reason,
             error=result.error,
             archive_path=result.archive_path,
@@ -163,6 +173,16 @@ def _sql_type(annotation: Any) -> str:
 COLUMNS = list(TrialRecord.model_fields)
 
 
+def _add_column(connection: sqlite3.Connection, name: str) -> None:
+    """Add an empty column; another process opening the same old store may add it first."""
+    sql_type = _sql_type(TrialRecord.model_fields[name].annotation)
+    try:
+        connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {sql_type}")
+    except sqlite3.OperationalError as error:
+        if "duplicate column" not in str(error):
+            raise
+
+
 class ResultsStore:
     """The campaign's SQLite results; every method opens its own short connection, so a
     store can be shared by threads and processes and survives any of them being killed."""
@@ -180,7 +200,12 @@ class ResultsStore:
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns}, PRIMARY KEY ({', '.join(KEY)}))"
             )
             present = {row[1] for row in connection.execute(f"PRAGMA table_info({TABLE})")}
-        missing = [name for name in COLUMNS if name not in present]
+            missing = [name for name in COLUMNS if name not in present]
+            # a store from before a column that may be empty keeps its rows: the column
+            # is added, empty for them; any other missing column is another schema
+            for name in [n for n in missing if TrialRecord.model_fields[n].default is None]:
+                _add_column(connection, name)
+                missing.remove(name)
         if missing:
             raise LassiError(
                 f"{path}: written by another version of lassi-ee (no column {missing[0]}); "

@@ -16,6 +16,7 @@ nothing to show is left out, and the page says why in plain words.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections import Counter
@@ -119,6 +120,9 @@ class CampaignReport(BaseModel):
     uncategorized: int = Field(description="improved trials with no categories recorded")
     sections: list[Section]
     tables: list[Table]
+    conditions: list[str] = Field(
+        default_factory=list, description="when and on what Stage 4 re-measured, per device"
+    )
     generated_unix: float = Field(default_factory=time.time)
 
     @property
@@ -183,9 +187,44 @@ def build_campaign_report(
         uncategorized=uncategorized,
         sections=[],
         tables=build_tables(records, ks, calibrations),
+        conditions=[_conditions(device, records) for device in devices],
     )
     report.sections = _sections(report, ks)
     return report
+
+
+def _conditions(device: str, records: Sequence[TrialRecord]) -> str:
+    """When and with which sensor, driver and power limit Stage 4 re-measured on ``device``.
+
+    A claim is only as good as its conditions: one line per device lets a reader see
+    that its trials shared them, and says so plainly where they did not.
+    """
+    measured = [r for r in records if r.device == device and r.final_measured_at]
+    if not measured:
+        return (
+            f"No Stage-4 re-measurement on {device} is recorded with its time and sensor "
+            "(nothing was confirmed there, or the store is from before lassi-ee recorded it)."
+        )
+    times = sorted(dt.datetime.fromisoformat(r.final_measured_at or "") for r in measured)
+    sensors = sorted({r.final_sensor or "an unnamed sensor" for r in measured})
+    line = (
+        f"Stage 4 re-measured {len(measured)} trial(s) on {device} from "
+        f"{times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M} UTC, "
+    )
+    if len(sensors) == 1:
+        line += f"all with {sensors[0]}."
+    else:
+        line += (
+            f"but not all under the same conditions ({'; '.join(sensors)}): compare its trials "
+            "with care."
+        )
+    others = sum(1 for r in records if r.device == device and r.status != "failed") - len(measured)
+    if others > 0:
+        line += (
+            f" {others} other trial(s) have none: nothing confirmed to re-measure, or a store "
+            "from before lassi-ee recorded it."
+        )
+    return line
 
 
 def _category_counts(

@@ -41,6 +41,7 @@ def notes(report: CampaignReport) -> list[str]:
     ]
     if report.sensor_note:
         found.append(report.sensor_note)
+    found += report.conditions
     if report.planned_trials is not None and report.trials < report.planned_trials:
         found.append(
             f"The campaign is not finished: {report.planned_trials - report.trials} trial(s) "

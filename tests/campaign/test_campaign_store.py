@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import sqlite3
 import sys
 from pathlib import Path
@@ -121,6 +122,34 @@ def test_records_survive_the_store_and_a_rewrite_replaces_its_row(tmp_path: Path
     with sqlite3.connect(tmp_path / "db" / "results.sqlite") as connection:
         (count,) = connection.execute("SELECT COUNT(*) FROM trials").fetchone()
     assert count == 3
+
+
+def test_a_record_keeps_when_and_on_what_stage4_measured() -> None:
+    measured_at = dt.datetime(2026, 12, 3, 7, 15, 27, tzinfo=dt.UTC)
+    sensor = "NVIDIA H200 (driver 580.159.04, power limit 700 W): NVML energy counter"
+    record = TrialRecord.from_result(
+        _trial(), _result(final_measured_at=measured_at, final_sensor=sensor)
+    )
+    assert dt.datetime.fromisoformat(record.final_measured_at or "") == measured_at
+    assert record.final_sensor == sensor
+
+
+def test_a_store_from_before_a_column_that_may_be_empty_keeps_its_rows(tmp_path: Path) -> None:
+    """Upgrading lassi-ee mid-campaign must not strand the finished trials."""
+    path = tmp_path / "results.sqlite"
+    store = ResultsStore(path)
+    old = TrialRecord.from_result(_trial(index=0), _result())
+    store.record(old)
+    with sqlite3.connect(path) as connection:  # the store as the version before wrote it
+        for name in ("final_measured_at", "final_sensor"):
+            connection.execute(f"ALTER TABLE trials DROP COLUMN {name}")
+    reopened = ResultsStore(path)
+    assert reopened.records("c") == [old]  # its row kept; the new columns empty for it
+    new = TrialRecord.from_result(
+        _trial(index=1), _result(final_measured_at=dt.datetime.now(dt.UTC), final_sensor="s")
+    )
+    reopened.record(new)
+    assert reopened.records("c")[1].final_sensor == "s"
 
 
 def test_a_store_of_another_layout_is_refused(tmp_path: Path) -> None:

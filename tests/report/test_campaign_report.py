@@ -6,6 +6,7 @@ campaign run through the CLI."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import itertools
 import json
@@ -284,6 +285,28 @@ def test_handmade_report_renders_in_chromium(handmade, tmp_path) -> None:
         assert re.search(rf'<img class="plot" id="plot-{name}"[^>]*data-rendered="yes"', dom)
 
 
+def test_the_report_says_when_and_on_what_stage4_measured_per_device() -> None:
+    h200 = "NVIDIA H200 (driver 580.159.04, power limit 700 W): NVML energy counter"
+    gpu = [r for r in RECORDS if r.device == "cuda:0"]
+    times = [dt.datetime(2026, 12, 3, 7, minute, tzinfo=dt.UTC) for minute in (5, 40, 12)]
+    stamped = [
+        r.model_copy(update={"final_measured_at": at.isoformat(), "final_sensor": h200})
+        for r, at in zip([r for r in gpu if r.status == "improved"], times, strict=False)
+    ]
+    others = [r for r in gpu if r.status != "improved"]
+    [line] = build_campaign_report("c", stamped + others, [1]).conditions
+    assert line.startswith(
+        f"Stage 4 re-measured {len(stamped)} trial(s) on cuda:0 from 2026-12-03 07:05 to "
+        f"2026-12-03 {max(times[: len(stamped)]):%H:%M} UTC, all with {h200}."
+    )
+    assert f" {len(others)} other trial(s) have none" in line
+    capped = stamped[0].model_copy(update={"final_sensor": h200.replace("700 W", "450 W")})
+    [mixed] = build_campaign_report("c", [capped, *stamped[1:]], [1]).conditions
+    assert "but not all under the same conditions" in mixed and "450 W" in mixed
+    [none] = build_campaign_report("c", others, [1]).conditions
+    assert none.startswith("No Stage-4 re-measurement on cuda:0 is recorded")
+
+
 # --- campaigns with nothing to show ---------------------------------------------------------
 
 
@@ -415,3 +438,12 @@ def test_report_of_a_scripted_campaign_run_through_the_cli(
     dom, screenshot = open_page(out / "report.html", tmp_path)
     assert_rendered(dom, screenshot, plots=4)
     assert "No energy sensor on cpu" in dom
+    # when and on what the confirmed trials' figures were taken, from the store's rows
+    stamped = [row for row in rows if row["final_measured_at"]]
+    assert {row["thread_id"] for row in improved} <= {row["thread_id"] for row in stamped}
+    first = min(dt.datetime.fromisoformat(row["final_measured_at"]) for row in stamped)
+    assert (
+        f"Stage 4 re-measured {len(stamped)} trial(s) on cpu from {first:%Y-%m-%d %H:%M}"
+        in (out / "report.md").read_text()
+    )
+    assert all(row["final_sensor"].startswith("time only") for row in stamped)
