@@ -135,7 +135,9 @@ def test_trial_runs_under_langgraph_dev_and_replays_from_a_checkpoint(studio_ser
 
     # time travel: rerun the trial from the checkpoint before Stage 4's comparison
     history = client.threads.get_history(thread_id, limit=200)
-    before_compare = next(c for c in history if c["next"] == ["compare"])
+    before_compare = next((c for c in history if c["next"] == ["compare"]), None)
+    # no comparison follows a Stage 4 that did not hold the gain (a swamped machine can do it)
+    assert before_compare is not None, values.get("final_check")
     replay = client.runs.create(
         thread_id, "trial", input=None, checkpoint_id=before_compare["checkpoint"]["checkpoint_id"]
     )
