@@ -294,6 +294,12 @@ class FailingNvml:
     def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
         return 100_000
 
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return "580.159.04"
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: int) -> int:
+        return 700_000
+
 
 GPU = Device(spec="cuda:0", kind="cuda", name="replayed GPU", arch="sm_90", visible_id="0")
 
