@@ -200,12 +200,14 @@ class ResultsStore:
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns}, PRIMARY KEY ({', '.join(KEY)}))"
             )
             present = {row[1] for row in connection.execute(f"PRAGMA table_info({TABLE})")}
-            missing = [name for name in COLUMNS if name not in present]
             # a store from before a column that may be empty keeps its rows: the column
             # is added, empty for them; any other missing column is another schema
-            for name in [n for n in missing if TrialRecord.model_fields[n].default is None]:
-                _add_column(connection, name)
-                missing.remove(name)
+            missing = []
+            for name in (name for name in COLUMNS if name not in present):
+                if TrialRecord.model_fields[name].default is None:
+                    _add_column(connection, name)
+                else:
+                    missing.append(name)
         if missing:
             raise LassiError(
                 f"{path}: written by another version of lassi-ee (no column {missing[0]}); "

@@ -61,7 +61,9 @@ class PairedMeasurement(BaseModel):
     runs_per_window: tuple[int, int] = (1, 1)
     idle_power_w: float | None = None
     idle_settled: bool | None = None
-    started_at: dt.datetime | None = Field(None, description="when the session began (UTC)")
+    started_at: dt.datetime | None = Field(
+        None, description="when its runs began, the idle level settled (UTC)"
+    )
     wall_s: float = Field(0.0, description="the whole session, from lock to last read")
     program_s: float = Field(0.0, description="time inside runs, warm-ups included")
     note: str = ""

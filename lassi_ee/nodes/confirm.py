@@ -126,16 +126,13 @@ def unconfirmed_note(best: Candidate, decision: Decision) -> str:
     interval = decision.reduction_ci95
     if interval is None:
         finding = "gives no interval of the reduction"
-    elif interval[1] < 0.0:
-        finding = (
-            f"finds it uses more than the source: its 95 % interval of the reduction "
-            f"({100 * interval[0]:.1f} % to {100 * interval[1]:.1f} %) lies below 0"
-        )
     else:
-        finding = (
-            f"does not confirm a gain: its 95 % interval of the reduction "
-            f"({100 * interval[0]:.1f} % to {100 * interval[1]:.1f} %) reaches 0"
-        )
+        low, high = (100 * end for end in interval)
+        shown = f"its 95 % interval of the reduction ({low:.1f} % to {high:.1f} %)"
+        if high < 0.0:
+            finding = f"finds it uses more than the source: {shown} lies below 0"
+        else:
+            finding = f"does not confirm a gain: {shown} reaches 0"
     return (
         f"v{best.version} was confirmed lower in Stage {stage}, but the final re-measurement "
         f"against the source ({decision.pairs} interleaved pairs) {finding}. {decision.reason}"

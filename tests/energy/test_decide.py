@@ -319,8 +319,8 @@ def test_a_confirmation_says_when_where_how_many_and_how_spread(fast_settings):
     assert board.backend.describe() in evidence
     runs = measurement.runs_per_window[0]
     assert f"4 pairs of windows of {runs} run" in evidence
-    assert f"per-pair spread {100 * result.decision.spread:.2f} %" in evidence
     assert result.decision.spread is not None and 0.0 < result.decision.spread < 0.05
+    assert f"per-pair spread {100 * result.decision.spread:.2f} %" in evidence
 
 
 def test_both_programs_get_the_same_runs_per_window(fast_settings):
