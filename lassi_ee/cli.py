@@ -200,6 +200,40 @@ def cmd_import(options: argparse.Namespace) -> int:
     return 0
 
 
+# --- a local model ---------------------------------------------------------------------
+
+
+def cmd_serve(options: argparse.Namespace) -> int:
+    from lassi_ee.llm.local_server import ServerConfig, start_server
+
+    config = ServerConfig(
+        model=Path(options.model_file).expanduser(),
+        port=options.port,
+        context_tokens=options.ctx,
+        threads=options.threads,
+        alias=options.alias,
+        sha256=options.sha256,
+        python=options.python,
+        kind=options.server,
+    )
+    with start_server(config) as server:
+        print(f"serving {server.info.summary()} with {server.kind}")
+        print(f"  base URL: {server.base_url}  (model name: {server.model_name})")
+        print(
+            f"  lassi-ee run SOURCE --device cpu --base-url {server.base_url} "
+            f"--model {server.model_name}"
+        )
+        print(f"  its log: {server.log_path}; Ctrl-C stops it", flush=True)
+        try:
+            server.process.wait()
+        except KeyboardInterrupt:
+            print("stopping the model server", file=sys.stderr)
+            return 0
+    raise LassiError(
+        f"the model server exited with status {server.process.returncode}: see {server.log_path}"
+    )
+
+
 # --- report and demo -------------------------------------------------------------------
 
 
@@ -304,6 +338,23 @@ def build_parser() -> argparse.ArgumentParser:
             importer.add_argument("--apps", help="comma-separated names (default: the paper's 20)")
         importer.add_argument("--out", help="where the manifests go (default: apps/...)")
         importer.set_defaults(handler=cmd_import, suite=suite)
+
+    serve = commands.add_parser(
+        "serve", help="serve a local GGUF model on 127.0.0.1 (llama.cpp), for --base-url"
+    )
+    serve.add_argument("model_file", help="a .gguf chat model")
+    serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    serve.add_argument("--ctx", type=int, help="context tokens (default: the model's, <= 32768)")
+    serve.add_argument("--threads", type=int, help="CPU threads (default: every core)")
+    serve.add_argument("--alias", help="the model name requests use (default: the file's stem)")
+    serve.add_argument("--sha256", help="the file's pinned SHA-256; refused if it differs")
+    serve.add_argument(
+        "--server",
+        choices=["llama-server", "llama-cpp-python"],
+        help="default: llama-server if on the PATH, else llama-cpp-python",
+    )
+    serve.add_argument("--python", help="a Python with llama-cpp-python[server] (default: this)")
+    serve.set_defaults(handler=cmd_serve)
 
     add_campaign_commands(commands)  # lassi_ee/campaign/cli.py: campaign run|status|report|export
     report = commands.add_parser("report", help="write a trial's HTML and Markdown report")
