@@ -8,13 +8,19 @@ before a call the trial's budget no longer allows. Every reply carries the
 ``Usage`` of its own call; the graph adds it to the trial's. Which failures are
 worth another attempt, and what to tell the user about the rest, is
 ``failures.py``.
+
+No reply the server sent goes unaccounted: each is counted as used, continued (cut
+off), re-asked (nothing usable in it) or unusable (the last one of an operation that
+gave up), in the ``Usage`` and, when a transcript sink is given, in one transcript
+entry per reply with the request, the reply and that fate.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -52,7 +58,7 @@ from lassi_ee.llm.replies import (
     parse_judge_text,
 )
 from lassi_ee.llm.roles import ROLE_GROUP, Role, role_tag
-from lassi_ee.llm.usage import Usage, call_usage, price_for
+from lassi_ee.llm.usage import Usage, call_usage, price_for, reply_fates
 from lassi_ee.prompts.loader import device_vars, render
 from lassi_ee.settings import Settings
 
@@ -95,15 +101,49 @@ class CategorizeReply(BaseModel):
     usage: Usage
 
 
+Transcript = Callable[[list[dict[str, Any]]], None]
+"""Where the transcript entries of one operation go (the trial's archive, a test's list)."""
+
+Fate = Literal["used", "continued", "reasked", "unusable"]
+
+
 @dataclass
 class _Tally:
-    """One public call: its requests share the budget check and the usage count."""
+    """One public call: its requests share the budget check, the usage count and the
+    transcript entries of their replies."""
 
     role: Role
     slot: ModelSlot
     trial_usage: Usage
     spent: Usage = field(default_factory=Usage)
     structured: bool = False
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, messages: list[BaseMessage], reply: AIMessage, usage: Usage) -> None:
+        """A reply came: counted in ``spent``, its fate still open."""
+        self.spent = self.spent.add(usage)
+        spent = usage.by_role.get(self.role)
+        self.entries.append(
+            {
+                "role": self.role,
+                "model": self.slot.name,
+                "request": [{"type": m.type, "text": str(m.text)} for m in messages],
+                "reply": _reply_text(reply),
+                "finish_reason": (reply.response_metadata or {}).get("finish_reason"),
+                "tokens_in": spent.tokens_in if spent else None,
+                "tokens_out": spent.tokens_out if spent else None,
+                "fate": None,
+            }
+        )
+
+    def settle(self, fate: Fate) -> None:
+        """The newest reply's fate; every fate but ``used`` is counted in ``spent``."""
+        entry = self.entries[-1]
+        if entry["fate"] is not None:
+            return
+        entry["fate"] = fate
+        if fate != "used":
+            self.spent = self.spent.add(reply_fates(self.role, **{fate: 1}))
 
 
 class _StructuredOutputUnsupported(Exception):
@@ -126,12 +166,18 @@ class LLM:
     """Ask a role's model; see the module docstring for what happens around each call."""
 
     def __init__(
-        self, models: ModelSet, settings: Settings, request_gate: RequestGate | None = None
+        self,
+        models: ModelSet,
+        settings: Settings,
+        request_gate: RequestGate | None = None,
+        transcript: Transcript | None = None,
     ) -> None:
-        """``request_gate`` is held around each request (default: ``local_gate(settings)``)."""
+        """``request_gate`` is held around each request (default: ``local_gate(settings)``);
+        ``transcript`` receives each operation's replies with their fates."""
         self.models = models
         self.settings = settings
         self.request_gate = request_gate or local_gate(settings)
+        self.transcript = transcript
         if settings.budget_usd is not None:
             for slot in models.slots():
                 if price_for(slot.name, settings.prices_per_mtok) is None:
@@ -157,24 +203,31 @@ class LLM:
         require_main = has_main(str(values.get(_CODE_INPUT[role], "")))
         tally = _Tally(role, self.models.slot(role), usage)
         request = messages
-        for _ in range(self.settings.max_reasks + 1):
-            reply, cut_off = self._complete(tally, request, temperature)
-            code = None if cut_off else extract_code(reply, require_main=require_main)
-            if code is not None:
-                return CodeReply(
-                    code=code,
-                    text=reply,
-                    usage=tally.spent,
-                    temperature_used=temperature if tally.slot.accepts_temperature else None,
-                )
-            if cut_off:
-                # a reply cut off even after continuing is too long to resend: ask afresh
-                reason = "was cut off by the length limit before the program was complete"
-                request = [*messages, HumanMessage(_reask_code(reason, values))]
-            else:
-                reason = "held no complete program in a fenced code block"
-                request = [*messages, AIMessage(reply), HumanMessage(_reask_code(reason, values))]
-            log.info("LLM %s: reply %s; asking again", role, reason)
+        with self._transcribed(tally):
+            for attempt in range(self.settings.max_reasks + 1):
+                reply, cut_off = self._complete(tally, request, temperature)
+                code = None if cut_off else extract_code(reply, require_main=require_main)
+                if code is not None:
+                    tally.settle("used")
+                    return CodeReply(
+                        code=code,
+                        text=reply,
+                        usage=tally.spent,
+                        temperature_used=temperature if tally.slot.accepts_temperature else None,
+                    )
+                tally.settle("unusable" if attempt == self.settings.max_reasks else "reasked")
+                if cut_off:
+                    # a reply cut off even after continuing is too long to resend: ask afresh
+                    reason = "was cut off by the length limit before the program was complete"
+                    request = [*messages, HumanMessage(_reask_code(reason, values))]
+                else:
+                    reason = "held no complete program in a fenced code block"
+                    request = [
+                        *messages,
+                        AIMessage(reply),
+                        HumanMessage(_reask_code(reason, values)),
+                    ]
+                log.info("LLM %s: reply %s; asking again", role, reason)
         raise NoUsableReply(
             f"the '{role}' model gave no complete program in "
             f"{self.settings.max_reasks + 1} replies (LASSI_MAX_REASKS allows more)",
@@ -186,13 +239,16 @@ class LLM:
         values = _values(prompt_vars)
         messages = self._messages(role, values)
         tally = _Tally(role, self.models.slot(role), usage)
-        for _ in range(self.settings.max_reasks + 1):
-            reply, cut_off = self._complete(tally, messages, None)
-            if cut_off:
-                log.warning("LLM %s: reply still cut off after continuing; using it", role)
-            if reply.strip():
-                return TextReply(text=reply.strip(), usage=tally.spent)
-            log.info("LLM %s: empty reply; asking again", role)
+        with self._transcribed(tally):
+            for attempt in range(self.settings.max_reasks + 1):
+                reply, cut_off = self._complete(tally, messages, None)
+                if cut_off:
+                    log.warning("LLM %s: reply still cut off after continuing; using it", role)
+                if reply.strip():
+                    tally.settle("used")
+                    return TextReply(text=reply.strip(), usage=tally.spent)
+                tally.settle("unusable" if attempt == self.settings.max_reasks else "reasked")
+                log.info("LLM %s: empty reply; asking again", role)
         raise NoUsableReply(
             f"the '{role}' model gave only empty replies ({self.settings.max_reasks + 1} tries)",
             usage=tally.spent,
@@ -201,7 +257,8 @@ class LLM:
     def judge(self, prompt_vars: Mapping[str, Any], *, usage: Usage) -> JudgeVerdict:
         """VALID or INVALID, with reasons: structured output, or the plain-text parser."""
         tally = _Tally("judge", self.models.slot("judge"), usage)
-        decision = self._decide(tally, prompt_vars, JudgeDecision, parse_judge_text)
+        with self._transcribed(tally):
+            decision = self._decide(tally, prompt_vars, JudgeDecision, parse_judge_text)
         return JudgeVerdict(
             verdict=decision.verdict,
             reasons=decision.reasons,
@@ -217,10 +274,26 @@ class LLM:
             items = parse_categories_text(text)
             return None if items is None else Categorization(items=items)
 
-        result = self._decide(tally, prompt_vars, Categorization, parse)
+        with self._transcribed(tally):
+            result = self._decide(tally, prompt_vars, Categorization, parse)
         return CategorizeReply(items=result.items, usage=tally.spent)
 
     # --- conversation shapes ---
+
+    @contextmanager
+    def _transcribed(self, tally: _Tally) -> Iterator[None]:
+        """Hand the operation's replies to the transcript when it ends, however it ends.
+
+        A reply still without a fate when the operation failed (the server went away
+        while it was being continued, the budget ran out) was not used: ``unusable``.
+        """
+        try:
+            yield
+        finally:
+            if tally.entries and tally.entries[-1]["fate"] is None:
+                tally.settle("unusable")
+            if self.transcript is not None and tally.entries:
+                self.transcript(tally.entries)
 
     def _messages(self, role: Role, values: Mapping[str, Any]) -> list[BaseMessage]:
         return [SystemMessage(render("system", values)), HumanMessage(render(role, values))]
@@ -234,6 +307,7 @@ class LLM:
         for _ in range(self.settings.max_continuations):
             if not is_cut_off(message):
                 break
+            tally.settle("continued")
             follow = [*messages, AIMessage(text), HumanMessage(render("continue", {}))]
             message, _ = self._request(tally, follow, temperature=temperature)
             text = join_continuation(text, str(message.text))
@@ -250,7 +324,7 @@ class LLM:
         values = _values(prompt_vars)
         messages = self._messages(tally.role, values)
         request = messages
-        for _ in range(self.settings.max_reasks + 1):
+        for attempt in range(self.settings.max_reasks + 1):
             parsed: BaseModel | None = None
             if tally.slot.structured_output:
                 try:
@@ -262,11 +336,14 @@ class LLM:
                 message, _ = self._request(tally, request)
             if isinstance(parsed, schema):
                 tally.structured = True
+                tally.settle("used")
                 return parsed
             text = _reply_text(message)
             from_text = parse_text(text)
             if from_text is not None:
+                tally.settle("used")
                 return from_text
+            tally.settle("unusable" if attempt == self.settings.max_reasks else "reasked")
             log.info("LLM %s: reply not in the asked form; asking again", tally.role)
             request = [*messages, AIMessage(text), HumanMessage(render("reask_format", {}))]
         raise NoUsableReply(
@@ -290,13 +367,13 @@ class LLM:
             output = self._invoke(tally, messages, temperature, schema)
         except _UnreadableStructuredReply as unreadable:  # read as text; tokens estimated
             message = AIMessage(unreadable.text)
-            tally.spent = tally.spent.add(self._usage_of(tally, messages, message))
+            tally.record(messages, message, self._usage_of(tally, messages, message))
             return message, None
         if schema is None:
             message, parsed = output, None
         else:
             message, parsed = output["raw"], output["parsed"]
-        tally.spent = tally.spent.add(self._usage_of(tally, messages, message))
+        tally.record(messages, message, self._usage_of(tally, messages, message))
         return message, parsed
 
     def _invoke(

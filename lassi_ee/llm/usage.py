@@ -24,6 +24,16 @@ class RoleUsage(BaseModel):
     estimated_calls: int = Field(
         0, description="calls whose server reported no token counts (counted as chars / 4)"
     )
+    # What became of the replies: each call's reply is used, asked to continue (cut off),
+    # asked again (nothing usable in it), or the last of an operation that gave up.
+    continued: int = Field(0, description="replies cut off by the length limit and continued")
+    reasked: int = Field(0, description="replies with nothing usable, asked again")
+    unusable: int = Field(0, description="last replies of operations that gave up (no re-ask left)")
+
+    @property
+    def used(self) -> int:
+        """Replies the trial used: every call not continued, re-asked or given up on."""
+        return self.calls - self.continued - self.reasked - self.unusable
 
     def add(self, other: RoleUsage) -> RoleUsage:
         return RoleUsage(
@@ -32,6 +42,9 @@ class RoleUsage(BaseModel):
             tokens_out=self.tokens_out + other.tokens_out,
             cost_usd=self.cost_usd + other.cost_usd,
             estimated_calls=self.estimated_calls + other.estimated_calls,
+            continued=self.continued + other.continued,
+            reasked=self.reasked + other.reasked,
+            unusable=self.unusable + other.unusable,
         )
 
 
@@ -70,6 +83,12 @@ class Usage(BaseModel):
             by_role[role] = by_role[role].add(spent) if role in by_role else spent
         unpriced = sorted(set(self.unpriced_models) | set(other.unpriced_models))
         return Usage(by_role=by_role, unpriced_models=unpriced)
+
+
+def reply_fates(role: Role, *, continued: int = 0, reasked: int = 0, unusable: int = 0) -> Usage:
+    """A Usage that counts what became of replies already counted as calls."""
+    fates = RoleUsage(continued=continued, reasked=reasked, unusable=unusable)
+    return Usage(by_role={role: fates})
 
 
 def merge(a: Usage | None, b: Usage | None) -> Usage:

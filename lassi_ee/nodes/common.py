@@ -6,6 +6,8 @@ name).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ SCRIPTED_MODELS: ScriptedModels = {
     NULL_MODEL_NAME: null_chat_model,
 }
 
+TRANSCRIPT_FILE = "llm-transcript.jsonl"
+
 
 @dataclass
 class TrialContext:
@@ -51,11 +55,23 @@ class TrialContext:
     _llm: LLM | None = field(default=None, init=False, repr=False)
 
     def llm(self) -> LLM:
-        """The trial's LLM client, its models built on first use."""
+        """The trial's LLM client, its models built on first use.
+
+        Every reply it gets goes to the trial's transcript (``llm-transcript.jsonl`` in its
+        archive) with the request and what became of it, so that what a model really said
+        can be read after the fact.
+        """
         if self._llm is None:
             models = build_models(self.settings, self.models, SCRIPTED_MODELS)
-            self._llm = LLM(models, self.settings, self.request_gate)
+            self._llm = LLM(models, self.settings, self.request_gate, self._transcribe)
         return self._llm
+
+    def _transcribe(self, entries: list[dict[str, Any]]) -> None:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        path = archive_dir(self.settings) / TRANSCRIPT_FILE
+        with path.open("a", encoding="utf-8") as transcript:
+            for entry in entries:
+                transcript.write(json.dumps({"at": at, **entry}) + "\n")
 
 
 def context_of(runtime: Any) -> TrialContext:

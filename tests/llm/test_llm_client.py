@@ -387,3 +387,49 @@ def test_unknown_errors_are_not_disguised(settings: Settings, prompt_vars: dict[
     llm, _ = make_llm(settings, scripts={"plan": [KeyError("bug")]})
     with pytest.raises(KeyError):
         llm.text("plan", prompt_vars, usage=Usage())
+
+
+def test_every_reply_is_accounted_for_as_used_continued_reasked_or_unusable(
+    settings: Settings, prompt_vars: dict[str, Any]
+) -> None:
+    """No reply the server sent is dropped unseen: each has a fate, counted and transcribed."""
+    scripts: dict[str, Any] = {
+        # prose without code (re-asked), then a program cut off and continued to its end
+        "vanilla": [
+            "I would use shared memory.",
+            FakeReply(content=f"```cuda\n{BETTER[:40]}", finish_reason="length"),
+            f"{BETTER[40:]}```",
+        ],
+        # a judge that answers out of format, then in it
+        "judge": [FakeReply(content="It looks fine to me."), "VERDICT: VALID\n- same output"],
+        # a refactorer that never gives code: every reply but the last re-asked, the last given up
+        "refactor": ["no code", "still none", "none again"],
+    }
+    entries: list[dict[str, Any]] = []
+    fake = RoleScriptedChatModel(scripts=scripts)
+    llm = LLM(build_models(settings, fake), settings, transcript=entries.extend)
+    usage = Usage()
+
+    reply = llm.code("vanilla", prompt_vars, temperature=0.2, usage=usage)
+    assert reply.code == BETTER
+    usage = usage.add(reply.usage)
+    verdict = llm.judge(prompt_vars, usage=usage)
+    assert verdict.verdict == "VALID"
+    usage = usage.add(verdict.usage)
+    with pytest.raises(NoUsableReply) as lost:
+        llm.code("refactor", prompt_vars, temperature=0.2, usage=usage)
+    usage = usage.add(lost.value.usage)
+
+    vanilla, judge, refactor = (usage.by_role[r] for r in ("vanilla", "judge", "refactor"))
+    assert (vanilla.calls, vanilla.reasked, vanilla.continued, vanilla.used) == (3, 1, 1, 1)
+    assert (judge.calls, judge.reasked, judge.used) == (2, 1, 1)
+    assert (refactor.calls, refactor.reasked, refactor.unusable, refactor.used) == (3, 2, 1, 0)
+    assert len(entries) == len(fake.calls) == usage.calls == 8
+    assert [(e["role"], e["fate"]) for e in entries] == [
+        ("vanilla", "reasked"), ("vanilla", "continued"), ("vanilla", "used"),
+        ("judge", "reasked"), ("judge", "used"),
+        ("refactor", "reasked"), ("refactor", "reasked"), ("refactor", "unusable"),
+    ]  # fmt: skip
+    assert entries[0]["reply"] == "I would use shared memory."
+    assert entries[1]["finish_reason"] == "length"
+    assert SOURCE in entries[0]["request"][-1]["text"]  # the prompt is kept with the reply
