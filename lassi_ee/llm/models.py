@@ -126,6 +126,11 @@ def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
             )
         # local servers (vLLM, Ollama, llama.cpp) ignore the key, but the client wants one
         key = "not-needed"
+    # OpenAI's own API knows the output limit as max_completion_tokens only (its reasoning
+    # models refuse max_tokens), which is what ChatOpenAI sends. OpenAI-compatible servers
+    # know max_tokens: llama-cpp-python's server ignores max_completion_tokens and then
+    # generates until the context is full, so a server named by base_url gets both.
+    local_limit = {"max_tokens": settings.max_output_tokens} if settings.base_url else None
     return ChatOpenAI(
         model=model_name,
         base_url=settings.base_url,
@@ -134,6 +139,7 @@ def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
         max_retries=0,
         max_completion_tokens=settings.max_output_tokens,
         temperature=None,
+        extra_body=local_limit,
     )
 
 

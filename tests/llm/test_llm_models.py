@@ -74,6 +74,7 @@ def test_chat_openai_from_settings() -> None:
     assert isinstance(generate.openai_api_key, SecretStr)
     assert generate.openai_api_key.get_secret_value() == "sk-test"
     assert (generate.max_retries, generate.request_timeout, generate.max_tokens) == (0, 42, 1234)
+    assert generate.extra_body == {"max_tokens": 1234}  # what OpenAI-compatible servers read
     assert generate.temperature is None and judge.temperature is None
     assert models.supports_temperature("generate")
     assert not models.supports_temperature("judge")
@@ -84,7 +85,9 @@ def test_chat_openai_from_settings() -> None:
 def test_a_passed_model_replaces_only_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
     models = build_models(Settings(context_model="gpt-4o-mini"), {"judge": fake()})
-    assert isinstance(models.model("vanilla"), ChatOpenAI)
+    vanilla = models.model("vanilla")
+    assert isinstance(vanilla, ChatOpenAI)
+    assert vanilla.extra_body is None  # OpenAI's own API: max_completion_tokens alone
     assert models.model_name("plan") == "gpt-4o-mini"
     assert isinstance(models.model("judge"), RoleScriptedChatModel)
 

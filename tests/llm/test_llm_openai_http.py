@@ -44,6 +44,8 @@ def test_base_url_key_model_and_temperature_reach_the_server(
     assert request.body["model"] == "gpt-4o-mini"
     assert request.body["temperature"] == 0.4
     assert [m["role"] for m in request.body["messages"]] == ["system", "user"]
+    # the output limit under both names: llama-cpp-python's server knows only max_tokens
+    assert request.body["max_completion_tokens"] == request.body["max_tokens"] == 16_000
     spent = reply.usage.by_role["refactor"]
     assert (spent.tokens_in, spent.tokens_out, spent.estimated_calls) == (321, 123, 0)
 
