@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -119,8 +120,11 @@ class _Tally:
     structured: bool = False
     entries: list[dict[str, Any]] = field(default_factory=list)
 
-    def record(self, messages: list[BaseMessage], reply: AIMessage, usage: Usage) -> None:
-        """A reply came: counted in ``spent``, its fate still open."""
+    def record(
+        self, messages: list[BaseMessage], reply: AIMessage, usage: Usage, seconds: float
+    ) -> None:
+        """A reply came after ``seconds`` (retries included): counted in ``spent``, its fate
+        still open."""
         self.spent = self.spent.add(usage)
         spent = usage.by_role.get(self.role)
         self.entries.append(
@@ -132,6 +136,7 @@ class _Tally:
                 "finish_reason": (reply.response_metadata or {}).get("finish_reason"),
                 "tokens_in": spent.tokens_in if spent else None,
                 "tokens_out": spent.tokens_out if spent else None,
+                "seconds": round(seconds, 3),
                 "fate": None,
             }
         )
@@ -363,17 +368,20 @@ class LLM:
         schema: type[BaseModel] | None = None,
     ) -> tuple[AIMessage, BaseModel | None]:
         self._check_budget(tally, messages)
+        started = time.monotonic()
         try:
             output = self._invoke(tally, messages, temperature, schema)
         except _UnreadableStructuredReply as unreadable:  # read as text; tokens estimated
             message = AIMessage(unreadable.text)
-            tally.record(messages, message, self._usage_of(tally, messages, message))
+            usage = self._usage_of(tally, messages, message)
+            tally.record(messages, message, usage, time.monotonic() - started)
             return message, None
         if schema is None:
             message, parsed = output, None
         else:
             message, parsed = output["raw"], output["parsed"]
-        tally.record(messages, message, self._usage_of(tally, messages, message))
+        usage = self._usage_of(tally, messages, message)
+        tally.record(messages, message, usage, time.monotonic() - started)
         return message, parsed
 
     def _invoke(
