@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -216,6 +217,10 @@ def cmd_serve(options: argparse.Namespace) -> int:
         python=options.python,
         kind=options.server,
     )
+    # Killed or hung up, this command still stops the server: it runs in its own session,
+    # which a signal to this process does not reach.
+    for ending in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(ending, lambda number, frame: sys.exit(128 + number))
     with start_server(config) as server:
         print(f"serving {server.info.summary()} with {server.kind}")
         print(f"  base URL: {server.base_url}  (model name: {server.model_name})")

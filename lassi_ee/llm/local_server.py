@@ -49,8 +49,13 @@ class ServerConfig:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing listens on HOST:``port`` (a bind that succeeds, then is released)."""
+    """Whether nothing listens on HOST:``port`` (a bind that succeeds, then is released).
+
+    SO_REUSEADDR, as the servers themselves set it: the connections a stopped server
+    leaves in TIME_WAIT do not keep a new one from listening there.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

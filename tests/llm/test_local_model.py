@@ -9,7 +9,9 @@ import os
 import socket
 import stat
 import struct
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,3 +174,50 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+FAKE_SERVER = """#!{python}
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Models(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({{"data": [{{"id": "tiny"}}]}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+HTTPServer(("127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])), Models).serve_forever()
+"""
+
+
+def test_serve_stops_its_server_when_it_is_killed(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server runs in a session of its own; `lassi-ee serve` killed with SIGTERM still
+    takes it down, so no model server outlives the command that started it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "llama-server"  # answers /v1/models on 127.0.0.1, as a started one does
+    fake.write_text(FAKE_SERVER.format(python=sys.executable))
+    fake.chmod(0o755)
+    port = _free_port()
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "lassi_ee.cli", "serve", str(model), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert serve.stdout is not None
+    lines = [serve.stdout.readline() for _ in range(2)]
+    assert f"base URL: http://127.0.0.1:{port}/v1" in lines[1], lines
+    assert not port_is_free(port)
+    serve.terminate()
+    assert serve.wait(timeout=30) == 128 + 15
+    deadline = time.monotonic() + 10
+    while not port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert port_is_free(port)
