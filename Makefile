@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 TEST_EXTRAS := dev,report,studio,postgres,ray
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint gpu-test system-deps clean
+.PHONY: demo test lint gpu-test test-realllm local-llm system-deps clean
 
 $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(VENV)/.installed-%: pyproject.toml
 
 demo: $(VENV)/.installed-report
 	$(VENV)/bin/lassi-ee demo
+
+# A real small code model served on 127.0.0.1 (benchmarks/local_llm.sh): fetched, checked
+# and built into .cache/local-llm once, then served until Ctrl-C.
+local-llm: $(VENV)/.installed-report
+	LASSI=$(VENV)/bin/lassi-ee benchmarks/local_llm.sh all
 
 # Chromium renders the HTML reports in tests; PostgreSQL backs the shared-checkpoint tests.
 system-deps:
@@ -34,6 +39,10 @@ test: system-deps lint
 
 gpu-test: $(VENV)/.installed-$(TEST_EXTRAS)
 	$(PY) -m pytest -q -m gpu
+
+# The real local model drives whole trials (tens of minutes on 2 cores); needs `make local-llm`.
+test-realllm: $(VENV)/.installed-$(TEST_EXTRAS)
+	$(PY) -m pytest -q -m realllm
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -40,6 +40,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The real local model's tests take tens of minutes on a laptop's CPU: they run only
+    # when asked for (`make test-realllm`, i.e. `-m realllm`), never as a side effect.
+    if "realllm" not in (config.option.markexpr or ""):
+        real = pytest.mark.skip(reason="the real local model's tier: `make test-realllm`")
+        for item in items:
+            if "realllm" in item.keywords:
+                item.add_marker(real)
     if _nvml_gpu_count() > 0:
         return
     skip = pytest.mark.skip(reason="no NVIDIA GPU visible through NVML")
