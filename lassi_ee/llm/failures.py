@@ -56,11 +56,18 @@ def refuses_temperature(exc: BaseException) -> bool:
 
 
 def lacks_structured_output(exc: BaseException) -> bool:
-    """A 400 about the response format or tools that structured output sends."""
+    """A 400 about the response format or tools that structured output sends.
+
+    llama-cpp-python's server answers the same refusal (a ``json_schema`` response format
+    it does not know) with a 500 carrying the request's validation error; retried, it
+    would only fail again, so that 500 counts as the refusal too.
+    """
     message = str(exc).lower()
-    return _is_bad_request(exc) and any(
+    names_it = any(
         word in message for word in ("response_format", "json_schema", "tool", "function")
     )
+    refused = _is_bad_request(exc) or (status_code(exc) == 500 and "validation error" in message)
+    return refused and names_it
 
 
 def first_line(exc: BaseException) -> str:

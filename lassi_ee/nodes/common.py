@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ SCRIPTED_MODELS: ScriptedModels = {
 
 TRANSCRIPT_FILE = "llm-transcript.jsonl"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class TrialContext:
@@ -67,11 +70,27 @@ class TrialContext:
         return self._llm
 
     def _transcribe(self, entries: list[dict[str, Any]]) -> None:
+        """Append the replies to the trial's transcript.
+
+        The transcript is a record for later reading, not part of the trial's state: a
+        client used outside a running trial has no archive to write to, and a disk that
+        cannot take the lines costs a warning, never the replies already paid for (the
+        trial's own writes report a full disk where it matters).
+        """
+        try:
+            get_config()
+        except RuntimeError:
+            return
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        path = archive_dir(self.settings) / TRANSCRIPT_FILE
-        with path.open("a", encoding="utf-8") as transcript:
-            for entry in entries:
-                transcript.write(json.dumps({"at": at, **entry}) + "\n")
+        try:
+            path = archive_dir(self.settings) / TRANSCRIPT_FILE
+            with path.open("a", encoding="utf-8") as transcript:
+                for entry in entries:
+                    transcript.write(json.dumps({"at": at, **entry}) + "\n")
+        except OSError as exc:
+            log.warning(
+                "LLM transcript not written (%s): %d replies missing from it", exc, len(entries)
+            )
 
 
 def context_of(runtime: Any) -> TrialContext:

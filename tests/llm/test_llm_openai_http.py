@@ -166,6 +166,35 @@ def test_server_without_structured_output_gets_plain_text(
     assert "response_format" not in stub_server.requests[1].body
 
 
+def test_server_refusing_json_schema_with_a_500_gets_plain_text_at_once(
+    stub_server: StubOpenAIServer, prompt_vars: dict[str, Any]
+) -> None:
+    """llama-cpp-python's server: a request validation error about the response format,
+    answered as a 500. It is the same refusal as a 400, not an outage to retry."""
+    stub_server.fail(
+        500,
+        "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
+        "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}",
+    )
+    stub_server.reply("VERDICT: INVALID\nREASONS:\n- the loop bound changed")
+    llm = make_llm(stub_server, "qwen2.5-coder-0.5b-instruct")
+    verdict = llm.judge(prompt_vars, usage=Usage())
+    assert (verdict.verdict, verdict.structured) == ("INVALID", False)
+    assert len(stub_server.requests) == 2  # no retries of the refused request
+    assert "response_format" not in stub_server.requests[1].body
+
+
+def test_a_500_without_a_validation_error_is_still_retried(
+    stub_server: StubOpenAIServer, prompt_vars: dict[str, Any]
+) -> None:
+    stub_server.fail(500, "CUDA out of memory while evaluating response_format grammar")
+    stub_server.reply("VERDICT: VALID\nREASONS:\n- same results")
+    llm = make_llm(stub_server, "qwen2.5-coder-0.5b-instruct")
+    verdict = llm.judge(prompt_vars, usage=Usage())
+    assert verdict.verdict == "VALID"
+    assert "response_format" in stub_server.requests[1].body  # asked the same way again
+
+
 def test_cut_off_reply_is_continued_over_http(
     stub_server: StubOpenAIServer, prompt_vars: dict[str, Any]
 ) -> None:
