@@ -19,8 +19,21 @@
 # on a fresh machine, unpack the call's null-campaign-state.tgz here and carry
 # benchmarks/campaigns/null-gpu with .whl), cost-campaign (the same for trials of the scripted
 # demo model, which claim gains: what confirmations cost; its state is cost-campaign-state.tgz).
+# model-part (one part of the local model per call, below), real-trials (whole CUDA trials
+# driven by that model; REAL_CAMPAIGNS names the campaign files, BUDGET_S as above).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
 # because the device tool returns at most eight files.
+#
+# The real local model (Qwen2.5-Coder-0.5B-Instruct, 491 MB) is larger than one call
+# carries. Here: `benchmarks/local_llm.sh device-bundle` writes .whl (lassi-ee's and the
+# llama-cpp-python server's wheels) and the model in 60 MiB parts, .llm-part-1 ... -9. Then,
+# one call right after the other while the machine stays warm (it is given back 30 s
+# after a call): the first carries .whl and runs `model-part`; each next one carries the
+# next .llm-part-N and runs `model-part`, which appends it to $LLM_DIR/model.gguf (outside
+# the tree, so it survives the calls) and checks the whole file's SHA-256 once the last
+# part is in; the last call (or a later one while still warm) runs `real-trials`. The
+# server runs on the machine's CPU cores, not its GPU, so that only the measured program
+# uses the GPU.
 #
 # Ray for `scaleout`: the device has no registry and a call carries at most 64 MiB, so build
 # Ray core here into the ignored .whl, beside lassi-ee's wheels (about 59.6 MiB with them and
@@ -42,8 +55,12 @@ OUT=${OUT:-/tmp/lassi-gpu-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 if [ -d .whl ]; then  # the device machine has no registry: dependencies travel as wheels
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
+  # once per machine: the calls that carry model parts find them installed
+  if [ "$(cat /tmp/site/.wheels 2>/dev/null)" != "$(ls .whl)" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl || exit 1
+    ls .whl > /tmp/site/.wheels
+  fi
   export PYTHONPATH=/tmp/site:$PWD
 fi
 nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm --format=csv \
@@ -73,6 +90,53 @@ resumable_campaign() {
   part "$name-campaign-cost" python3 benchmarks/decisions.py cost \
     "benchmarks/campaigns/$folder/runs"
   tar czf "$OUT/$name-campaign-state.tgz" "benchmarks/campaigns/$folder"
+}
+
+LLM_DIR=${LLM_DIR:-/root/llm}
+
+# Append the carried model parts not yet appended, in order; check the file once complete.
+model_part() {
+  mkdir -p "$LLM_DIR"
+  [ -f .llm-part-1/manifest ] && cp .llm-part-1/manifest "$LLM_DIR/manifest"
+  local done_n total sha bytes part n
+  done_n=$(cat "$LLM_DIR/parts-done" 2>/dev/null || echo 0)
+  for part in $(find . -maxdepth 1 -name '.llm-part-*' | sort -t- -k3 -n); do
+    n=${part##*-}
+    if [ "$n" -eq $((done_n + 1)) ]; then
+      cat "$part"/model.gguf.part* >> "$LLM_DIR/model.gguf.partial"
+      done_n=$n
+      echo "$n" > "$LLM_DIR/parts-done"
+    fi
+  done
+  read -r total sha bytes < "$LLM_DIR/manifest" || { echo "no manifest: carry .llm-part-1 first"; return 1; }
+  echo "model parts appended: $done_n of $total ($(stat -c %s "$LLM_DIR/model.gguf.partial") bytes)"
+  if [ "$done_n" = "$total" ]; then
+    if [ "$(sha256sum "$LLM_DIR/model.gguf.partial" | cut -d' ' -f1)" = "$sha" ]; then
+      mv "$LLM_DIR/model.gguf.partial" "$LLM_DIR/model.gguf" && echo "model complete: $bytes bytes, sha256 ok"
+    else
+      echo "model parts joined to a wrong file: start again"; rm -f "$LLM_DIR"/model.gguf.partial "$LLM_DIR/parts-done"
+      return 1
+    fi
+  fi
+}
+
+# The model served on 12 of the 16 CPU cores while campaigns of whole trials run against it.
+real_trials() {
+  [ -f "$LLM_DIR/model.gguf" ] || { echo "no model at $LLM_DIR/model.gguf: run model-part first"; return 1; }
+  setsid python3 -m lassi_ee.cli serve "$LLM_DIR/model.gguf" --server llama-cpp-python \
+    --python python3 --threads "${LLM_THREADS:-12}" --port 8080 \
+    --alias qwen2.5-coder-0.5b-instruct > "$OUT/llm-serve.log" 2>&1 &
+  local server=$! name
+  for _ in $(seq 120); do grep -q "base URL" "$OUT/llm-serve.log" && break; sleep 1; done
+  cat "$OUT/llm-serve.log"
+  for campaign in ${REAL_CAMPAIGNS:-benchmarks/real-campaign-gpu.yaml}; do
+    name=$(basename "$campaign" .yaml)
+    part "$name" timeout -s INT -k 30 "${BUDGET_S:-480}" python3 -m lassi_ee.cli campaign run "$campaign"
+    part "$name-report" python3 -m lassi_ee.cli campaign report "$campaign" --out "$OUT/$name-report"
+  done
+  kill -INT -- -"$server" 2>/dev/null; sleep 2
+  cp "$LLM_DIR/model.server.log" "$OUT/llm-server.log" 2>/dev/null
+  tar czf "$OUT/real-trials-state.tgz" benchmarks/campaigns
 }
 
 for what in "$@"; do
@@ -112,6 +176,8 @@ for what in "$@"; do
         --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
     null-campaign) resumable_campaign null null-gpu ;;
     cost-campaign) resumable_campaign cost cost-gpu ;;
+    model-part) model_part ;;
+    real-trials) real_trials ;;
     *) echo "unknown part $what"; exit 2 ;;
   esac
 done

@@ -94,7 +94,12 @@ class Settings(BaseSettings):
     )
     llm_backoff_max_s: float = Field(60.0, ge=0, description="longest wait between two retries")
     max_continuations: int = Field(
-        2, ge=0, description="times a reply cut off by the length limit is asked to continue"
+        2,
+        ge=0,
+        description=(
+            "times a code reply cut off by the length limit is asked to continue "
+            "(prose is used as it stands)"
+        ),
     )
     # --- how hard an endpoint may be pressed by trials running side by side ---
     llm_max_concurrent: int | None = Field(

@@ -246,9 +246,11 @@ class LLM:
         tally = _Tally(role, self.models.slot(role), usage)
         with self._transcribed(tally):
             for attempt in range(self.settings.max_reasks + 1):
-                reply, cut_off = self._complete(tally, messages, None)
+                # Prose that reaches the output limit is used as it stands: a plan that
+                # long is repeating itself, and continuing it only grows every later prompt.
+                reply, cut_off = self._complete(tally, messages, None, continuations=0)
                 if cut_off:
-                    log.warning("LLM %s: reply still cut off after continuing; using it", role)
+                    log.warning("LLM %s: reply cut off at the output limit; using it", role)
                 if reply.strip():
                     tally.settle("used")
                     return TextReply(text=reply.strip(), usage=tally.spent)
@@ -304,12 +306,18 @@ class LLM:
         return [SystemMessage(render("system", values)), HumanMessage(render(role, values))]
 
     def _complete(
-        self, tally: _Tally, messages: list[BaseMessage], temperature: float | None
+        self,
+        tally: _Tally,
+        messages: list[BaseMessage],
+        temperature: float | None,
+        continuations: int | None = None,
     ) -> tuple[str, bool]:
-        """A reply, continued while the length limit cut it off; (text, still cut off)."""
+        """A reply, continued while the length limit cut it off (at most ``continuations``
+        times, ``max_continuations`` unless given); (text, still cut off)."""
         message, _ = self._request(tally, messages, temperature=temperature)
         text = str(message.text)
-        for _ in range(self.settings.max_continuations):
+        limit = self.settings.max_continuations if continuations is None else continuations
+        for _ in range(limit):
             if not is_cut_off(message):
                 break
             tally.settle("continued")

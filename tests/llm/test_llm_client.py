@@ -189,6 +189,20 @@ def test_reply_still_cut_off_after_continuing_is_asked_afresh(
     assert not any(isinstance(m, AIMessage) for m in reask.messages)  # the long reply is not resent
 
 
+def test_prose_cut_off_at_the_limit_is_used_as_it_stands(
+    settings: Settings, prompt_vars: dict[str, Any]
+) -> None:
+    """A plan that fills the output limit (the real 0.5B model repeats itself there) is
+    not continued: continuing it cost the first real trial 16 minutes and a 12k-token
+    plan in every later prompt."""
+    cut = FakeReply(content="1. tile the loops\n2. tile the loops", finish_reason="length")
+    llm, fake = make_llm(settings, scripts={"plan": [cut, "never asked"]})
+    usage = Usage()
+    reply = llm.text("plan", prompt_vars, usage=usage)
+    assert reply.text == "1. tile the loops\n2. tile the loops"
+    assert len(fake.calls_for("plan")) == 1 and reply.usage.calls == 1
+
+
 def test_reply_without_code_is_reasked_then_given_up(
     settings: Settings, prompt_vars: dict[str, Any]
 ) -> None:
