@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from scratch import sandbox_work_dir
 
 from lassi_ee.settings import Settings
+from tests.helpers.scratch import sandbox_work_dir
 
 
 def _nvml_gpu_count() -> int:

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from openai_stub import StubOpenAIServer
 
-sys.path.insert(0, str(Path(__file__).parent / "graph"))
-from trial_programs import DOES_NOT_COMPILE, FASTER, SAME, SOURCE, fenced, variant
+from tests.helpers.openai_stub import StubOpenAIServer
+from tests.helpers.trial_programs import DOES_NOT_COMPILE, FASTER, SAME, SOURCE, fenced, variant
 
 ROOT = Path(__file__).resolve().parents[1]
 JACOBI_OMP = ROOT / "examples" / "jacobi2d-omp"

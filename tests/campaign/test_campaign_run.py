@@ -20,9 +20,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import campaign_models
 import pytest
-from campaign_models import CRASH_JUDGE, HOLD_JUDGE, UNREACHABLE_JUDGE
 
 import lassi_ee
 from lassi_ee.campaign.runner import (
@@ -38,6 +36,8 @@ from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.campaign.tables import build_tables
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
+from tests.helpers import campaign_models
+from tests.helpers.campaign_models import CRASH_JUDGE, HOLD_JUDGE, UNREACHABLE_JUDGE
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 

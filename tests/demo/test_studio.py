@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from scratch import sandbox_work_dir
 
 from lassi_ee.demo.model import PROGRAMS
+from tests.helpers.scratch import sandbox_work_dir
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trial_programs import FASTER, SOURCE, VALID, fenced, scripted, variant
-
 from lassi_ee.api import run_graph
 from lassi_ee.energy.decide import Decision
 from lassi_ee.graph.builder import compile_graph
@@ -18,6 +16,7 @@ from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.fake import FakeCall
 from lassi_ee.nodes.confirm import unconfirmed_note
 from lassi_ee.state import Candidate
+from tests.helpers.trial_programs import FASTER, SOURCE, VALID, fenced, scripted, variant
 
 
 def state_of(settings, thread_id: str) -> dict[str, Any]:

@@ -12,23 +12,22 @@ import sys
 import time
 from pathlib import Path
 
-from trial_programs import answer_by_best_code
-
+import lassi_ee
 from lassi_ee.api import resume_graph
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.report.console import print_result
 from lassi_ee.trials import show_trial
+from tests.helpers.trial_programs import answer_by_best_code
 
-CHILD = Path(__file__).with_name("trial_child.py")
+ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
 
 def child(mode: str, source: Path, thread: str, settings, log: Path, kill: str) -> int:
-    env_path = f"{CHILD.parent}:{Path.cwd()}"
-    command = [sys.executable, str(CHILD), mode, str(source), thread]
+    command = [sys.executable, "-m", "tests.helpers.trial_child", mode, str(source), thread]
     command += [settings.model_dump_json(), str(log), kill]
     return subprocess.run(
-        command, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, timeout=240
+        command, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=240
     ).returncode
 
 

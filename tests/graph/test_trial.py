@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from trial_programs import (
+
+from lassi_ee.api import TrialResult, resume_graph, run_graph
+from lassi_ee.graph.builder import compile_graph
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.llm.fake import RoleScriptedChatModel
+from lassi_ee.report.files import report_trial
+from lassi_ee.trials import list_trials, show_trial
+from tests.helpers.trial_programs import (
     CRASHES,
     DOES_NOT_COMPILE,
     FASTER,
@@ -21,13 +28,6 @@ from trial_programs import (
     scripted,
     variants,
 )
-
-from lassi_ee.api import TrialResult, resume_graph, run_graph
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
-from lassi_ee.llm.fake import RoleScriptedChatModel
-from lassi_ee.report.files import report_trial
-from lassi_ee.trials import list_trials, show_trial
 
 
 def run(source_file, settings, model, thread_id="t1") -> tuple[TrialResult, dict[str, Any]]:

@@ -22,19 +22,7 @@ from typing import Any
 
 import pynvml
 import pytest
-from hardening_trials import outcomes, run_trial, trial_state
-from openai_stub import StubOpenAIServer
 from pydantic import SecretStr
-from trial_programs import (
-    FASTER,
-    SAME,
-    VALID,
-    WRONG_RESULT,
-    answer_by_best_code,
-    fenced,
-    scripted,
-    variant,
-)
 
 import lassi_ee.tools.profile as profile_tool
 from lassi_ee.api import resume_graph, run_graph
@@ -45,15 +33,28 @@ from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.trials import show_trial
+from tests.helpers.hardening_trials import outcomes, run_trial, trial_state
+from tests.helpers.openai_stub import StubOpenAIServer
+from tests.helpers.trial_programs import (
+    FASTER,
+    SAME,
+    VALID,
+    WRONG_RESULT,
+    answer_by_best_code,
+    fenced,
+    scripted,
+    variant,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 IS_ROOT = os.getuid() == 0
 
 
-def child(script: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {"PYTHONPATH": f"{script.parent}:{ROOT}", "PATH": "/usr/bin:/bin"}
-    return subprocess.Popen([sys.executable, str(script), *args], env=env)
+def child(module: str, *args: str) -> subprocess.Popen[bytes]:
+    """``python -m module args`` with this checkout on its path and nothing else of ours."""
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    return subprocess.Popen([sys.executable, "-m", module, *args], env=env)
 
 
 def finish(process: subprocess.Popen[bytes], timeout_s: float = 240) -> int:
@@ -62,7 +63,8 @@ def finish(process: subprocess.Popen[bytes], timeout_s: float = 240) -> int:
 
 # --- SIGKILL at every step -------------------------------------------------------------
 
-CHAIN_CHILD = HERE / "chain_child.py"
+CHAIN_CHILD = "tests.helpers.chain_child"
+TRIAL_CHILD = "tests.helpers.trial_child"
 # One kill after the first step of every node, in the order the trial reaches them, one
 # in the middle of a measurement and one in the middle of a confirmation. The first
 # compile is the vanilla version's.
@@ -454,9 +456,8 @@ def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
     """Two processes start trials of the same source on the cpu device together: they
     share the Stage-0 cache (measured once) and their measurements take turns."""
     settings = trial_settings.model_copy(update={"max_iterations": 3})
-    trial_child = ROOT / "tests" / "graph" / "trial_child.py"
     processes = [
-        child(trial_child, "run", str(source_file), thread, settings.model_dump_json(),
+        child(TRIAL_CHILD, "run", str(source_file), thread, settings.model_dump_json(),
               str(tmp_path / f"{thread}.log"), "none")
         for thread in ("first", "second")
     ]  # fmt: skip
@@ -486,9 +487,8 @@ def test_a_second_driver_of_a_live_trial_is_refused_and_a_dead_ones_lock_is_take
     version, ask the LLM again and crash the first process; now it is one line naming
     that process. Once that process is killed, its lock is taken over."""
     log = tmp_path / "calls.log"
-    trial_child = ROOT / "tests" / "graph" / "trial_child.py"
     args = ["run", str(source_file), "t1", trial_settings.model_dump_json(), str(log)]
-    driver = child(trial_child, *args, "hold:vanilla")
+    driver = child(TRIAL_CHILD, *args, "hold:vanilla")
     try:
         deadline = time.monotonic() + 120
         while not Path(f"{log}.held").exists():

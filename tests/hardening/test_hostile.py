@@ -12,8 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from hardening_trials import files_containing, outcomes, run_trial
-from hostile_programs import (
+
+from lassi_ee.energy.clock import FakeClock
+from lassi_ee.energy.decide import screen_lower
+from lassi_ee.energy.measure import measure, one_at_a_time
+from lassi_ee.energy.replay import ReplayBoard, Trace
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.tools.run import RunRequest, RunResult, run_program
+from tests.helpers.hardening_trials import files_containing, outcomes, run_trial
+from tests.helpers.hostile_programs import (
     CHATTY,
     CHEAT,
     FORK_STORM,
@@ -26,14 +33,7 @@ from hostile_programs import (
     processes_named,
     vandal,
 )
-from trial_programs import FASTER, SOURCE, VALID, WRONG_RESULT, fenced, scripted
-
-from lassi_ee.energy.clock import FakeClock
-from lassi_ee.energy.decide import screen_lower
-from lassi_ee.energy.measure import measure, one_at_a_time
-from lassi_ee.energy.replay import ReplayBoard, Trace
-from lassi_ee.graph.checkpoint import open_checkpointer
-from lassi_ee.tools.run import RunRequest, RunResult, run_program
+from tests.helpers.trial_programs import FASTER, SOURCE, VALID, WRONG_RESULT, fenced, scripted
 
 IS_ROOT = os.getuid() == 0
 SHADOW = Path("/etc/shadow")

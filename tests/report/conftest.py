@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from scratch import sandbox_work_dir
 
 from lassi_ee.api import TrialResult, run_graph
 from lassi_ee.demo.model import DEMO_MODEL_NAME, PROGRAMS
 from lassi_ee.settings import Settings
+from tests.helpers.scratch import sandbox_work_dir
 
 
 @dataclass

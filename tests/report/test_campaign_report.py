@@ -14,7 +14,6 @@ import math
 import os
 import re
 import sqlite3
-import sys
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from pathlib import Path
@@ -22,17 +21,14 @@ from typing import Any
 
 import pytest
 import yaml
-from browser import assert_rendered, open_page
 
 from lassi_ee.campaign.store import TrialRecord
 from lassi_ee.cli import main
 from lassi_ee.report.campaign import CampaignReport, build_campaign_report
 from lassi_ee.report.files import write_campaign_report
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "campaign"))
-
-from campaign_models import FACTORY_REF
-from campaign_programs import APPS, variants
+from tests.helpers.browser import assert_rendered, open_page
+from tests.helpers.campaign_models import FACTORY_REF
+from tests.helpers.campaign_programs import APPS, variants
 
 OBJECTIVE = {"cuda:0": "energy", "cpu": "runtime"}
 VANILLA, FULL = "vanilla (Stage 1)", "LASSI-EE (full pipeline)"

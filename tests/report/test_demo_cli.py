@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser import open_page
-from scratch import sandbox_work_dir
 
 from lassi_ee.cli import main
 from lassi_ee.demo.runner import REAL_COMMAND, demo_app_dir
 from lassi_ee.devices import Device
 from lassi_ee.errors import UsageError
+from tests.helpers.browser import open_page
+from tests.helpers.scratch import sandbox_work_dir
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
-import scaleout_models
 
 import lassi_ee
 from lassi_ee.campaign.runner import campaign_status, run_campaign_trial
@@ -24,6 +23,7 @@ from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.checkpoint import open_checkpointer, trial_lock
+from tests.helpers import scaleout_models
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 

@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
-import scaleout_models
-
 import lassi_ee
 from lassi_ee.campaign.ray_engine import RaySummary, run_ray
 from lassi_ee.campaign.runner import TrialEvent
@@ -28,6 +26,7 @@ from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
+from tests.helpers import scaleout_models
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
@@ -140,8 +139,7 @@ def test_ctrl_c_stops_a_ray_campaign_and_the_next_run_resumes_its_trial(
     thread = "ray-cli-spin-cpu-000"
     control = scaleout_models.control_dir("ray-cli")
     (control / f"hold-{thread}").touch()
-    pythonpath = os.pathsep.join([str(REPO_ROOT), str(Path(__file__).parent)])
-    env = {**os.environ, "PYTHONPATH": pythonpath}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     command = [sys.executable, "-m", "lassi_ee.cli", "campaign", "run", str(path)]
     command += ["--engine", "ray", "--address", "local"]
     process = subprocess.Popen(

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import scaleout_models
 
 from lassi_ee.apps import load_app
 from lassi_ee.campaign.runner import repin_device, run_campaign_trial
@@ -21,6 +20,7 @@ from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.nodes.profile_source import measure_source
 from lassi_ee.settings import Settings
+from tests.helpers import scaleout_models
 
 
 def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
