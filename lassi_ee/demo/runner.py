@@ -14,10 +14,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from lassi_ee.api import OnUpdate, TrialResult, new_thread_id, run_graph
-from lassi_ee.demo.model import DEMO_MODEL_NAME, PROGRAMS
 from lassi_ee.devices import Device
 from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.llm.demo import DEMO_MODEL_NAME, PROGRAMS
 from lassi_ee.settings import Settings
 
 DEFAULT_ROOT = Path("runs/demo")

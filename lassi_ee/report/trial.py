@@ -23,10 +23,10 @@ from lassi_ee.api import (
     result_of,
     unknown_trial,
 )
-from lassi_ee.demo.model import DEMO_MODEL_NAME, SCRIPTED_MARK
 from lassi_ee.energy.base import EnergyProfile, Timeline, objective_unit
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
+from lassi_ee.llm.demo import DEMO_MODEL_NAME, SCRIPTED_MARK
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
 from lassi_ee.tools.check import numbers_in, significant_lines

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lassi_ee.demo.model import PROGRAMS
+from lassi_ee.llm.demo import PROGRAMS
 from tests.helpers.scratch import sandbox_work_dir
 
 REPO = Path(__file__).resolve().parents[2]

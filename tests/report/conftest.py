@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lassi_ee.api import TrialResult, run_graph
-from lassi_ee.demo.model import DEMO_MODEL_NAME, PROGRAMS
+from lassi_ee.llm.demo import DEMO_MODEL_NAME, PROGRAMS
 from lassi_ee.settings import Settings
 from tests.helpers.scratch import sandbox_work_dir
 

@@ -9,8 +9,8 @@ from typing import cast
 import pytest
 
 from lassi_ee.cli import main
-from lassi_ee.demo.model import SCRIPTED_MARK
 from lassi_ee.errors import UsageError
+from lassi_ee.llm.demo import SCRIPTED_MARK
 from lassi_ee.llm.usage import Usage
 from lassi_ee.report.files import report_trial, write_trial_report
 from lassi_ee.report.trial import is_scripted, load_trial_report, trial_report_from_state
