@@ -13,10 +13,10 @@ from lassi_ee.energy.base import objective_unit
 from lassi_ee.report.words import no_best_words, stop_words
 
 if TYPE_CHECKING:
-    from lassi_ee.api import TrialResult
     from lassi_ee.demo.runner import DemoOutcome
     from lassi_ee.devices import Device
     from lassi_ee.energy.base import EnergyProfile
+    from lassi_ee.result import TrialResult
 
 console = Console()
 

@@ -11,17 +11,15 @@ from typing import Any
 
 from lassi_ee.api import run_graph
 from lassi_ee.energy.decide import Decision
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.fake import FakeCall
 from lassi_ee.nodes.confirm import unconfirmed_note
 from lassi_ee.state import Candidate
+from lassi_ee.trials import read_trial
 from tests.helpers.trial_programs import FASTER, SOURCE, VALID, fenced, scripted, variant
 
 
 def state_of(settings, thread_id: str) -> dict[str, Any]:
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        return compile_graph(saver).get_state({"configurable": {"thread_id": thread_id}}).values
+    return dict(read_trial(thread_id, settings).state)
 
 
 def test_the_null_model_claims_nothing(source_file, trial_settings):

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import lassi_ee
 from lassi_ee.api import resume_graph
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.report.console import print_result
-from lassi_ee.trials import show_trial
+from lassi_ee.trials import read_trial, show_trial
 from tests.helpers.trial_programs import answer_by_best_code
 
 ROOT = Path(lassi_ee.__file__).resolve().parents[1]
@@ -37,8 +35,7 @@ def summary(settings, thread: str):
 
 def wall_s(settings, thread: str) -> float:
     """From Stage 0's start to the archive, dead time included."""
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        state = compile_graph(saver).get_state({"configurable": {"thread_id": thread}}).values
+    state = read_trial(thread, settings).state
     return state["finished_unix"] - state["started_unix"]
 
 

@@ -9,14 +9,11 @@ from typing import Any
 from lassi_ee.energy.clock import FakeClock
 from lassi_ee.energy.measure import measure, one_at_a_time
 from lassi_ee.energy.replay import ReplayBoard, synthetic_trace
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.trials import read_trial
 
 
 def trial_state(finished_trial) -> dict[str, Any]:
-    config = {"configurable": {"thread_id": finished_trial.result.thread_id}}
-    with open_checkpointer(finished_trial.settings.checkpoint_url) as saver:
-        return dict(compile_graph(saver).get_state(config).values)
+    return dict(read_trial(finished_trial.result.thread_id, finished_trial.settings).state)
 
 
 def replayed_profile(runtime_s: float, busy_w: float, timeline: Path, settings):
