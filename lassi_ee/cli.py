@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lassi_ee.campaign.cli import add_campaign_commands
+from lassi_ee.cli_campaign import add_campaign_commands
 from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.settings import Settings, load_settings
 
@@ -214,8 +214,7 @@ def cmd_report(options: argparse.Namespace) -> int:
 
 
 def cmd_demo(options: argparse.Namespace) -> int:
-    from lassi_ee.demo.runner import run_demo
-    from lassi_ee.report.console import print_demo
+    from lassi_ee.demo.runner import print_demo, run_demo
     from lassi_ee.report.live import ProgressView
 
     banner = "lassi-ee demo: the LLM replies are SCRIPTED (a demo model, not an LLM)"
@@ -305,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         importer.add_argument("--out", help="where the manifests go (default: apps/...)")
         importer.set_defaults(handler=cmd_import, suite=suite)
 
-    add_campaign_commands(commands)  # lassi_ee/campaign/cli.py: campaign run|status|report|export
+    add_campaign_commands(commands)  # cli_campaign.py: campaign run|status|report|export
     report = commands.add_parser("report", help="write a trial's HTML and Markdown report")
     report.add_argument("thread")
     report.add_argument("--out", help="folder for the report (default: the trial's archive)")
