@@ -1,4 +1,5 @@
-"""Shared fixtures: real compilers, a settings object that keeps work under tmp_path."""
+"""Shared fixtures: real compilers, a settings object that keeps work under tmp_path, and
+the whole-campaign run that the campaign and report tests share."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from lassi_ee.settings import Settings
 from tests.helpers.scratch import sandbox_work_dir
+
+if TYPE_CHECKING:
+    from tests.helpers.killed_campaign import KilledCampaign
 
 
 def _nvml_gpu_count() -> int:
@@ -83,3 +88,14 @@ def build_c(tmp_path: Path) -> Callable[[str, str], Path]:
         return binary
 
     return build
+
+
+@pytest.fixture(scope="session")
+def killed_campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledCampaign]:
+    """A scripted campaign killed in the middle of a trial and run again, once per session
+    (see tests/helpers/killed_campaign.py)."""
+    from tests.helpers.killed_campaign import run_killed_campaign  # loads the whole stack
+
+    work = sandbox_work_dir()
+    yield run_killed_campaign(tmp_path_factory.mktemp("campaign"), work)
+    shutil.rmtree(work, ignore_errors=True)

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lassi_ee.api import run_graph
 from lassi_ee.energy.decide import Decision
 from lassi_ee.llm.fake import FakeCall
@@ -22,6 +24,7 @@ def state_of(settings, thread_id: str) -> dict[str, Any]:
     return dict(read_trial(thread_id, settings).state)
 
 
+@pytest.mark.trial
 def test_the_null_model_claims_nothing(source_file, trial_settings):
     settings = trial_settings.model_copy(update={"generate_model": "null", "min_energy_gain": 0.02})
     result = run_graph(source_file, "cpu", thread_id="null", settings=settings)
@@ -38,6 +41,7 @@ def test_the_null_model_claims_nothing(source_file, trial_settings):
     assert result.stop_reason == "temperature 1.0 exceeded 0.8"
 
 
+@pytest.mark.trial
 def test_a_real_gain_is_reported_as_its_paired_estimate_with_an_interval(
     source_file, trial_settings
 ):
@@ -83,6 +87,7 @@ int main() {
 """
 
 
+@pytest.mark.trial
 def test_a_gain_that_fades_before_stage4_is_not_claimed(tmp_path, trial_settings):
     """The vanilla version is faster while its data file says so, and is confirmed; then
     the file changes (as a board's state might) and Stage 4's re-measurement finds it

@@ -12,11 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import lassi_ee
 from lassi_ee.api import resume_graph
 from lassi_ee.report.console import print_result
 from lassi_ee.trials import read_trial, show_trial
 from tests.helpers.trial_programs import answer_by_best_code
+
+pytestmark = pytest.mark.trial
 
 ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from lassi_ee.api import TrialResult, resume_graph, run_graph
 from lassi_ee.llm.fake import RoleScriptedChatModel
@@ -26,6 +27,8 @@ from tests.helpers.trial_programs import (
     scripted,
     variants,
 )
+
+pytestmark = pytest.mark.trial
 
 
 def run(source_file, settings, model, thread_id="t1") -> tuple[TrialResult, dict[str, Any]]:

@@ -298,6 +298,7 @@ def test_unbalanced_quotes_in_args_are_one_line(bad_sources):
     ],
     ids=["does-not-build", "fails-at-baseline"],
 )
+@pytest.mark.trial
 def test_a_source_that_does_not_build_or_fails_stops_at_stage0(
     code, words, tmp_path, trial_settings
 ):

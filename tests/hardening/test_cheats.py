@@ -18,6 +18,8 @@ from tests.helpers.cheat_programs import BENCHMARK_N, benchmark_checksum, cheats
 from tests.helpers.hardening_trials import outcomes, run_trial
 from tests.helpers.trial_programs import VALID, fenced, scripted
 
+pytestmark = pytest.mark.trial
+
 FOOLED = [VALID] * 30
 
 

@@ -87,6 +87,7 @@ def log_lines(log: Path, kind: str) -> list[str]:
     return [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.startswith(kind)]
 
 
+@pytest.mark.trial
 def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_straight_run(
     source_file, trial_settings, tmp_path
 ):
@@ -141,6 +142,7 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
 JUDGE_VALID = json.dumps(VALID)
 
 
+@pytest.mark.trial
 def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
     source_file, trial_settings
 ):
@@ -192,6 +194,7 @@ def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
     assert (Path(result.archive_path) / "manifest.json").is_file()
 
 
+@pytest.mark.trial
 def test_an_unreachable_a_failing_and_a_stalled_llm_server_interrupt_and_resume_finishes(
     source_file, trial_settings
 ):
@@ -307,6 +310,7 @@ GPU = Device(spec="cuda:0", kind="cuda", name="replayed GPU", arch="sm_90", visi
 
 
 @pytest.mark.parametrize("failing", ["once", "always"])
+@pytest.mark.trial
 def test_an_nvml_error_mid_measurement_is_retried_once_then_the_trial_goes_on(
     failing, source_file, trial_settings, monkeypatch
 ):
@@ -376,6 +380,7 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+@pytest.mark.trial
 def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewritten(
     source_file, trial_settings, small_disk
 ):
@@ -411,6 +416,7 @@ def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewr
     assert json.loads(shown.stdout)["archive_error"] is None
 
 
+@pytest.mark.trial
 def test_a_full_disk_mid_trial_interrupts_it_and_it_resumes_once_there_is_space(
     source_file, trial_settings, small_disk
 ):
@@ -450,6 +456,7 @@ def measurement_windows(settings, thread: str) -> list[tuple[float, float]]:
     return windows
 
 
+@pytest.mark.trial
 def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
     source_file, trial_settings, tmp_path
 ):
@@ -480,6 +487,7 @@ def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
 # --- one driver per trial --------------------------------------------------------------
 
 
+@pytest.mark.trial
 def test_a_second_driver_of_a_live_trial_is_refused_and_a_dead_ones_lock_is_taken_over(
     source_file, trial_settings, tmp_path
 ):
@@ -616,6 +624,7 @@ def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_setti
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.trial
 def test_a_database_locked_mid_trial_interrupts_it_and_it_resumes(source_file, trial_settings):
     settings = trial_settings.model_copy(update={"checkpoint_lock_timeout_s": 0.5})
     lockers: list[contextlib.ExitStack] = []

@@ -19,7 +19,7 @@ from tests.helpers.hardening_trials import outcomes, run_trial
 from tests.helpers.hostile_programs import process_name, processes_named
 from tests.helpers.trial_programs import VALID, fenced, scripted
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, pytest.mark.trial]
 
 NAMED = "#include <sys/prctl.h>\n#include <cstdio>\n#include <vector>\n#include <cuda_runtime.h>\n"
 

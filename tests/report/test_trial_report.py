@@ -18,6 +18,8 @@ from lassi_ee.state import TrialState
 from lassi_ee.tools.check import GuardFinding
 from tests.helpers.report_states import trial_state, with_energy
 
+pytestmark = pytest.mark.trial
+
 
 def test_report_tells_the_whole_story(finished_trial):
     report = load_trial_report(finished_trial.result.thread_id, finished_trial.settings)

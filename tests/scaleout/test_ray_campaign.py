@@ -30,7 +30,7 @@ from tests.helpers import scaleout_models
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.usefixtures("ray_instance")
+pytestmark = [pytest.mark.usefixtures("ray_instance"), pytest.mark.server]
 ON_FAKE_GPUS = {"resources": {"cpu": {"fake_gpu": 1}}, "max_retries": 2}
 
 
@@ -42,6 +42,7 @@ def _wait_for(path: Path, runner: threading.Thread, timeout_s: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.trial
 def test_a_killed_worker_s_trial_resumes_and_every_trial_is_recorded_once(
     write_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,6 +96,7 @@ def test_a_killed_worker_s_trial_resumes_and_every_trial_is_recorded_once(
     assert "0 trial(s) finished now, 4 already done, 0 with errors" in capsys.readouterr().out
 
 
+@pytest.mark.trial
 def test_a_failing_trial_is_reported_once_and_the_next_run_resumes_it(
     write_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -129,6 +131,7 @@ def test_a_resource_no_node_offers_is_refused_before_anything_waits(
         run_ray(load_campaign(path))
 
 
+@pytest.mark.trial
 def test_ctrl_c_stops_a_ray_campaign_and_the_next_run_resumes_its_trial(
     write_campaign: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ from lassi_ee.trials import open_trials, read_trial
 from tests.helpers import scaleout_models
 
 
+@pytest.mark.trial
 def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
     write_campaign: Callable[..., Path], caplog: pytest.LogCaptureFixture
 ) -> None:
