@@ -1,5 +1,6 @@
 """Shared fixtures: real compilers, a settings object that keeps work under tmp_path, and
-the whole-campaign run that the campaign and report tests share."""
+the runs that tests of several folders assert on: a trial killed at every step and a
+whole campaign killed once, each run once per session."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.helpers.scratch import sandbox_work_dir
 
 if TYPE_CHECKING:
     from tests.helpers.killed_campaign import KilledCampaign
+    from tests.helpers.killed_chain import KilledChain
 
 
 def _nvml_gpu_count() -> int:
@@ -98,4 +100,15 @@ def killed_campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Killed
 
     work = sandbox_work_dir()
     yield run_killed_campaign(tmp_path_factory.mktemp("campaign"), work)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def killed_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledChain]:
+    """A trial run straight and the same trial killed after every step and resumed, once per
+    session (see tests/helpers/killed_chain.py)."""
+    from tests.helpers.killed_chain import run_killed_chain  # loads the whole stack
+
+    work = sandbox_work_dir()
+    yield run_killed_chain(tmp_path_factory.mktemp("chain"), work)
     shutil.rmtree(work, ignore_errors=True)

@@ -34,6 +34,7 @@ from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.trials import show_trial
 from tests.helpers.hardening_trials import outcomes, run_trial, trial_state
+from tests.helpers.killed_chain import KILLS, KilledChain, child
 from tests.helpers.openai_stub import StubOpenAIServer
 from tests.helpers.trial_programs import (
     FASTER,
@@ -51,36 +52,13 @@ ROOT = HERE.parents[1]
 IS_ROOT = os.getuid() == 0
 
 
-def child(module: str, *args: str) -> subprocess.Popen[bytes]:
-    """``python -m module args`` with this checkout on its path and nothing else of ours."""
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    return subprocess.Popen([sys.executable, "-m", module, *args], env=env)
-
-
 def finish(process: subprocess.Popen[bytes], timeout_s: float = 240) -> int:
     return process.wait(timeout=timeout_s)
 
 
 # --- SIGKILL at every step -------------------------------------------------------------
 
-CHAIN_CHILD = "tests.helpers.chain_child"
 TRIAL_CHILD = "tests.helpers.trial_child"
-# One kill after the first step of every node, in the order the trial reaches them, one
-# in the middle of a measurement and one in the middle of a confirmation. The first
-# compile is the vanilla version's.
-KILLS = [
-    "after:profile_source", "after:vanilla", "after:compile_candidate", "after:run_candidate",
-    "after:assess", "after:summarize_docs", "after:analyze_code", "after:plan",
-    "after:refactor", "after:fix_compile", "after:fix_runtime", "during:measure",
-    "after:measure_candidate", "after:judge_candidate", "during:confirm",
-    "after:confirm_candidate", "after:confirm_final", "after:compare", "after:categorize",
-    "after:finalize",
-]  # fmt: skip
-
-
-def chain(mode: str, source: Path, thread: str, settings, log: Path, kill: str) -> int:
-    args = [mode, str(source), thread, settings.model_dump_json(), str(log), kill]
-    return finish(child(CHAIN_CHILD, *args))
 
 
 def log_lines(log: Path, kind: str) -> list[str]:
@@ -89,21 +67,20 @@ def log_lines(log: Path, kind: str) -> list[str]:
 
 @pytest.mark.trial
 def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_straight_run(
-    source_file, trial_settings, tmp_path
+    killed_chain: KilledChain,
 ):
+    """The session's chain (tests/helpers/killed_chain.py): a trial that visits every node,
+    killed after the first step of each, in a measurement and in a confirmation."""
     every_node = set(compile_graph().get_graph().nodes) - {"__start__", "__end__"}
     assert {kill.split(":")[1] for kill in KILLS if kill.startswith("after:")} == every_node
 
-    settings = trial_settings.model_copy(update={"max_iterations": 2})
-    straight_log, killed_log = tmp_path / "straight.log", tmp_path / "killed.log"
-    assert chain("run", source_file, "straight", settings, straight_log, "none") == 0
+    settings = killed_chain.settings
+    straight_log, killed_log = killed_chain.straight_log, killed_chain.killed_log
+    assert killed_chain.straight_exit == 0
     assert set(log_lines(straight_log, "node")) == every_node  # the trial visits every node
-
-    for n, kill in enumerate(KILLS):
-        mode = "run" if n == 0 else "resume"
-        code = chain(mode, source_file, "killed", settings, killed_log, kill)
+    for kill, code in killed_chain.kill_exits:
         assert code == -signal.SIGKILL, f"{kill}: exit status {code}"
-    assert chain("resume", source_file, "killed", settings, killed_log, "none") == 0
+    assert killed_chain.last_exit == 0
 
     straight = resume_graph("straight", settings=settings, models=scripted())
     killed = resume_graph("killed", settings=settings, models=scripted())
@@ -116,7 +93,7 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
         trial_state(settings, "straight"),
     )
     assert outcomes(killed_state) == outcomes(straight_state)
-    # resumed 17 times with no flags: the settings it started with, never changed
+    # resumed 20 times with no flags: the settings it started with, never changed
     assert killed_state["trial_settings"] == straight_state["trial_settings"]
     assert killed_state["trial_settings"] == settings.trial_record()
     assert killed_state.get("resumed_with", []) == []
