@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-# Each creates the virtual environment it needs.
+# Each creates the virtual environment it needs. `make test-fast` is for day-to-day work:
+# the unit tests alone, in a few minutes.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TEST_EXTRAS := dev,report,studio,postgres,ray
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint gpu-test test-realllm local-llm system-deps clean
+.PHONY: demo test test-fast lint gpu-test test-realllm local-llm system-deps clean
 
 $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,11 @@ lint: $(VENV)/.installed-$(TEST_EXTRAS)
 
 test: system-deps lint
 	$(PY) -m pytest -q
+
+# No whole trials, servers (PostgreSQL, Ray, langgraph dev), Chromium or GPU: see the markers
+# in pyproject.toml.
+test-fast: $(VENV)/.installed-$(TEST_EXTRAS)
+	$(PY) -m pytest -q -m "not (trial or server or browser or gpu)"
 
 gpu-test: $(VENV)/.installed-$(TEST_EXTRAS)
 	$(PY) -m pytest -q -m gpu

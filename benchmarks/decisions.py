@@ -55,7 +55,7 @@ from lassi_ee.energy.paired import Confirmation, confirm  # noqa: E402
 from lassi_ee.energy.vendors import resolve_device  # noqa: E402
 from lassi_ee.settings import Settings  # noqa: E402
 from lassi_ee.tools.compile import CompileRequest, compile_app  # noqa: E402
-from lassi_ee.tools.profile import batch_runner  # noqa: E402
+from lassi_ee.tools.profile import batch_runner, decision_rule, measurement_config  # noqa: E402
 
 BUSY = {"cuda": ROOT / "benchmarks" / "busy_gpu.cu", "cpu": ROOT / "benchmarks" / "busy_cpu.cpp"}
 
@@ -146,7 +146,8 @@ def decide_once(
 ) -> Confirmation:  # fmt: skip
     backend = backend_for(device)
     try:
-        return confirm(backend, baseline, candidate, rule, settings, None, labels=labels)
+        config = measurement_config(settings)
+        return confirm(backend, baseline, candidate, rule, config, None, labels=labels)
     finally:
         backend.close()
 
@@ -159,7 +160,7 @@ def keep(row: dict[str, Any], rows: list[dict[str, Any]], budget: Budget, out: P
 
 
 def run_null(options: argparse.Namespace, device: Device, settings: Settings) -> None:
-    rule = DecisionRule.for_trial(settings)
+    rule = decision_rule(settings)
     budget = Budget(options.budget_s)
     rows: list[dict[str, Any]] = []
     print(
@@ -210,7 +211,7 @@ def print_null_table(rows: list[dict[str, Any]]) -> None:
 
 
 def run_power(options: argparse.Namespace, device: Device, settings: Settings) -> None:
-    rule = DecisionRule.for_trial(settings)
+    rule = decision_rule(settings)
     budget = Budget(options.budget_s)
     rows: list[dict[str, Any]] = []
     print(
@@ -406,7 +407,8 @@ def run_simulate(options: argparse.Namespace) -> None:
     from lassi_ee.energy.none import NoSensorBackend
 
     settings = Settings(min_window_s=0.5)
-    rule = DecisionRule.for_trial(settings)
+    config = measurement_config(settings)
+    rule = decision_rule(settings)
     rng = np.random.default_rng(options.seed)
     clock = FakeClock()
     backend = NoSensorBackend("simulated-0", "a simulated board")
@@ -433,7 +435,7 @@ def run_simulate(options: argparse.Namespace) -> None:
         cells = []
         for noise in noises:
             results = [
-                confirm(backend, program(1.0, noise), program(ratio, noise), rule, settings,
+                confirm(backend, program(1.0, noise), program(ratio, noise), rule, config,
                         None, clock=clock)
                 for _ in range(options.decisions)
             ]  # fmt: skip

@@ -45,6 +45,7 @@ from lassi_ee.energy.vendors import resolve_device  # noqa: E402
 from lassi_ee.errors import LassiError  # noqa: E402
 from lassi_ee.settings import Settings  # noqa: E402
 from lassi_ee.tools.compile import CompileRequest, compile_app  # noqa: E402
+from lassi_ee.tools.profile import measurement_config  # noqa: E402
 from lassi_ee.tools.run import RunRequest, run_program  # noqa: E402
 
 
@@ -148,6 +149,7 @@ def main() -> None:
 
     device = resolve_device(args.device)
     settings = Settings(repeats=args.repeats)
+    config = measurement_config(settings)
     backend = backend_for(device)
     started = time.perf_counter()
     lines = []
@@ -164,7 +166,7 @@ def main() -> None:
             timeline = args.timelines / f"{name}.json" if args.timelines else None
             try:
                 run_batch = make_runner()
-                profile = measure(backend, run_batch, settings, timeline)
+                profile = measure(backend, run_batch, config, timeline)
                 paper = []
                 if args.paper_repeats > 0 and backend.has_power_sensor:
                     paper_timeline = (
@@ -174,7 +176,7 @@ def main() -> None:
                         backend,
                         partial(first_run, run_batch),
                         args.paper_repeats,
-                        settings,
+                        config,
                         paper_timeline,
                     )
                 lines.append(row(name, profile, paper))

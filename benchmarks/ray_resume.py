@@ -31,7 +31,6 @@ import threading
 import time
 from pathlib import Path
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +44,7 @@ from lassi_ee.campaign.runner import TrialEvent, run_local  # noqa: E402
 from lassi_ee.campaign.spec import Campaign, load_campaign  # noqa: E402
 from lassi_ee.campaign.store import ResultsStore, TrialRecord  # noqa: E402
 from lassi_ee.campaign.tables import table4  # noqa: E402
-from lassi_ee.graph.builder import compile_graph  # noqa: E402
-from lassi_ee.graph.checkpoint import open_checkpointer  # noqa: E402
+from lassi_ee.trials import open_trials  # noqa: E402
 
 # What a measurement does not decide: equal under both engines when the trials are right.
 DECIDED = ("status", "vanilla_outcome", "final_valid", "iterations", "versions", "llm_calls")
@@ -89,10 +87,8 @@ def kill_point(campaign: Campaign, thread_id: str, when_unix: float) -> tuple[st
     """Where the kill fell (the trial's last checkpoint before ``when_unix``: its step and
     what came next), and whether the retry went on from that very checkpoint (the first
     one written after the kill has it as its parent) rather than starting again."""
-    settings = campaign.settings()
-    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
-        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-        history = list(compile_graph(saver).get_state_history(config))  # newest first
+    with open_trials(campaign.settings()) as trials:
+        history = trials.history(thread_id)  # newest first
 
     def written_before(snapshot: StateSnapshot) -> bool:
         created = snapshot.created_at

@@ -28,7 +28,12 @@ from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.settings import Settings
 from lassi_ee.tools.compile import CompileRequest, compile_app
-from lassi_ee.tools.profile import confirm_binaries, run_request, self_check_failure
+from lassi_ee.tools.profile import (
+    confirm_binaries,
+    decision_rule,
+    run_request,
+    self_check_failure,
+)
 from lassi_ee.tools.run import run_program
 
 
@@ -106,7 +111,7 @@ def calibrate(
     decision = confirmation.decision
     if decision.spread is None or decision.ratio is None or decision.ratio_ci95 is None:
         raise LassiError(f"{app.name} cannot be calibrated: {decision.reason}")
-    trial_rule = DecisionRule.for_trial(settings)
+    trial_rule = decision_rule(settings)
     return Calibration(
         app=app.name,
         source_hash=app.source_hash(),

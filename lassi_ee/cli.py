@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lassi_ee.campaign.cli import add_campaign_commands
+from lassi_ee.cli_campaign import add_campaign_commands
 from lassi_ee.errors import LassiError, UsageError
 from lassi_ee.settings import Settings, load_settings
 
@@ -253,8 +253,7 @@ def cmd_report(options: argparse.Namespace) -> int:
 
 
 def cmd_demo(options: argparse.Namespace) -> int:
-    from lassi_ee.demo.runner import run_demo
-    from lassi_ee.report.console import print_demo
+    from lassi_ee.demo.runner import print_demo, run_demo
     from lassi_ee.report.live import ProgressView
 
     banner = "lassi-ee demo: the LLM replies are SCRIPTED (a demo model, not an LLM)"
@@ -361,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--python", help="a Python with llama-cpp-python[server] (default: this)")
     serve.set_defaults(handler=cmd_serve)
 
-    add_campaign_commands(commands)  # lassi_ee/campaign/cli.py: campaign run|status|report|export
+    add_campaign_commands(commands)  # cli_campaign.py: campaign run|status|report|export
     report = commands.add_parser("report", help="write a trial's HTML and Markdown report")
     report.add_argument("thread")
     report.add_argument("--out", help="folder for the report (default: the trial's archive)")

@@ -1,4 +1,6 @@
-"""Shared fixtures: real compilers, a settings object that keeps work under tmp_path."""
+"""Shared fixtures: real compilers, a settings object that keeps work under tmp_path, and
+the runs that tests of several folders assert on: a trial killed at every step and a
+whole campaign killed once, each run once per session."""
 
 from __future__ import annotations
 
@@ -6,13 +8,18 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from scratch import sandbox_work_dir
 
 from lassi_ee.settings import Settings
+from tests.helpers.scratch import sandbox_work_dir
+
+if TYPE_CHECKING:
+    from tests.helpers.killed_campaign import KilledCampaign
+    from tests.helpers.killed_chain import KilledChain
 
 
 def _nvml_gpu_count() -> int:
@@ -90,3 +97,25 @@ def build_c(tmp_path: Path) -> Callable[[str, str], Path]:
         return binary
 
     return build
+
+
+@pytest.fixture(scope="session")
+def killed_campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledCampaign]:
+    """A scripted campaign killed in the middle of a trial and run again, once per session
+    (see tests/helpers/killed_campaign.py)."""
+    from tests.helpers.killed_campaign import run_killed_campaign  # loads the whole stack
+
+    work = sandbox_work_dir()
+    yield run_killed_campaign(tmp_path_factory.mktemp("campaign"), work)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def killed_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledChain]:
+    """A trial run straight and the same trial killed after every step and resumed, once per
+    session (see tests/helpers/killed_chain.py)."""
+    from tests.helpers.killed_chain import run_killed_chain  # loads the whole stack
+
+    work = sandbox_work_dir()
+    yield run_killed_chain(tmp_path_factory.mktemp("chain"), work)
+    shutil.rmtree(work, ignore_errors=True)

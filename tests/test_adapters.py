@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_devices import H100
 
 from lassi_ee.adapters import (
     import_hecbench,
@@ -26,6 +25,7 @@ from lassi_ee.apps import load_app
 from lassi_ee.errors import UsageError
 from lassi_ee.tools.compile import CompileRequest, compile_app
 from lassi_ee.tools.run import RunRequest, run_program
+from tests.helpers.fake_devices import H100
 
 needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
 

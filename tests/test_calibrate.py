@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "graph"))
-from trial_programs import SOURCE
-
 from lassi_ee.calibrate import latest_calibrations
+from tests.helpers.trial_programs import SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
 LAST_LINE = re.compile(r"^minimum detectable gain: \d+\.\d % at 95 % confidence$")

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from openai_stub import StubOpenAIServer
 
-sys.path.insert(0, str(Path(__file__).parent / "graph"))
-from trial_programs import DOES_NOT_COMPILE, FASTER, SAME, SOURCE, fenced, variant
+from tests.helpers.openai_stub import StubOpenAIServer
+from tests.helpers.trial_programs import DOES_NOT_COMPILE, FASTER, SAME, SOURCE, fenced, variant
 
 ROOT = Path(__file__).resolve().parents[1]
 JACOBI_OMP = ROOT / "examples" / "jacobi2d-omp"
@@ -108,6 +107,7 @@ def test_devices_says_what_it_can_measure_and_how():
 JUDGE_VALID = json.dumps({"verdict": "VALID", "reasons": ["same computation"]})
 
 
+@pytest.mark.trial
 def test_run_trials_show_and_resume_through_an_openai_compatible_server(settings, tmp_path):
     source = tmp_path / "spin.cpp"
     source.write_text(SOURCE)
@@ -191,6 +191,7 @@ def killed_once_asked(process: subprocess.Popen[str], server: StubOpenAIServer, 
     process.wait()
 
 
+@pytest.mark.trial
 def test_a_resumed_trial_keeps_its_model_and_endpoint_and_records_an_override(settings, tmp_path):
     """`run --model m1 --base-url A`, killed, then `resume` with no flags: the next calls
     still go to m1 at A (they used to go to gpt-4o at OpenAI). Killed again, `resume
@@ -242,6 +243,7 @@ def test_a_resumed_trial_keeps_its_model_and_endpoint_and_records_an_override(se
     assert "sk-test-key" not in (Path(shown["archive_path"]) / "settings.json").read_text()
 
 
+@pytest.mark.trial
 def test_ctrl_c_names_the_trial_to_resume(settings, tmp_path):
     """The message used to say `lassi-ee resume THREAD`, with THREAD for any trial."""
     source = tmp_path / "spin.cpp"

@@ -6,13 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fake_devices import H100
 
 from lassi_ee.apps import load_app
 from lassi_ee.devices import cpu_device
 from lassi_ee.errors import UsageError
 from lassi_ee.tools.compile import CompileRequest, compile_app, trim_diagnostics
 from lassi_ee.tools.run import RunRequest, run_program
+from tests.helpers.fake_devices import H100
 
 needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
 

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fake_devices import H100
 
 from lassi_ee.apps import App, load_app
 from lassi_ee.devices import Device, cpu_device
@@ -29,6 +28,7 @@ from lassi_ee.tools.check import (
 from lassi_ee.tools.compile import CompileRequest, compile_app
 from lassi_ee.tools.equivalence import InputSet, input_sets
 from lassi_ee.tools.run import RunRequest, run_program
+from tests.helpers.fake_devices import H100
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EMULATION = Path(__file__).resolve().parent / "emulation"

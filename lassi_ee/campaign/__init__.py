@@ -6,8 +6,8 @@
 - runner.py: ``run_campaign_trial`` (engine-neutral), the local engine ``run_local``, status
 - ray_engine.py: ``run_ray``, one Ray task per trial on a cluster (docs/SCALEOUT.md)
 - tables.py: Tables 2, 3 and 4 as Markdown and CSV (the plots: lassi_ee/report/campaign.py)
-- cli.py: ``lassi-ee campaign run|status|report|export``
 
-Nothing is imported here, so that the CLI can wire in the commands without loading
-the graph stack.
+The commands (``lassi-ee campaign run|status|report|export``) are lassi_ee/cli_campaign.py,
+above the reports they write. Nothing is imported here, so that the CLI can wire in the
+commands without loading the graph stack.
 """

@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
 from lassi_ee.campaign.runner import (
@@ -42,16 +41,15 @@ from lassi_ee.campaign.runner import (
     campaign_lock,
     describe_error,
     error_line,
-    prepare_checkpoints,
     run_campaign_trial,
     trial_states,
 )
 from lassi_ee.campaign.spec import Campaign, CampaignTrial
 from lassi_ee.campaign.store import ResultsStore, TrialRecord
 from lassi_ee.errors import LassiError
-from lassi_ee.graph.checkpoint import is_postgres, open_checkpointer
 from lassi_ee.llm.gate import RequestGate, endpoint_of
 from lassi_ee.settings import Settings
+from lassi_ee.trials import is_postgres, open_trials
 
 try:
     import ray
@@ -114,11 +112,8 @@ def run_trial_task(
     where = f"{socket.gethostname()} pid {os.getpid()}"
     try:
         settings = campaign.settings()
-        with open_checkpointer(
-            settings.checkpoint_url, settings.checkpoint_lock_timeout_s
-        ) as saver:
-            config: RunnableConfig = {"configurable": {"thread_id": trial.thread_id}}
-            resumed = saver.get_tuple(config) is not None
+        with open_trials(settings) as trials:
+            resumed = trials.started(trial.thread_id)
         events.put(TrialEvent(kind="started", trial=trial, resumed=resumed, where=where))
         record = run_campaign_trial(
             campaign,
@@ -251,7 +246,6 @@ def run_ray(
         if not todo:
             return summary
         settings = campaign.settings()
-        prepare_checkpoints(settings)
         connected_here = _connect(address)
         try:
             _check_cluster(campaign, todo, settings)

@@ -14,33 +14,25 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import logging
 import multiprocessing
 import os
 import queue
 import signal
-import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
-from lassi_ee.api import OnUpdate, resume_graph, resume_hint, run_graph
+from lassi_ee.api import OnUpdate, resume_graph, run_graph
 from lassi_ee.campaign.spec import Campaign, CampaignTrial, device_label
 from lassi_ee.campaign.store import ResultsStore, TrialRecord
-from lassi_ee.devices import Device
 from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import is_postgres, open_checkpointer
 from lassi_ee.llm.gate import RequestGate
-from lassi_ee.settings import Settings
-
-log = logging.getLogger(__name__)
+from lassi_ee.result import resume_hint
+from lassi_ee.trials import open_trials
 
 
 def run_campaign_trial(
@@ -68,18 +60,16 @@ def run_campaign_trial(
         raise LassiError(f"campaign {campaign.name} has no trial {index} of {app} on {device}")
     settings = campaign.settings()
     models = campaign.models_for(trial)
-    config: RunnableConfig = {"configurable": {"thread_id": trial.thread_id}}
-    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
-        graph = compile_graph(saver)
-        snapshot = graph.get_state(config)
-        if snapshot.values:
-            if snapshot.next:
-                repin_device(graph, config, resolve_device(run_on or device))
+    with open_trials(settings) as trials:
+        stored = trials.read(trial.thread_id)
+        if stored is not None:
+            if not stored.finished:
+                trials.repin_device(trial.thread_id, resolve_device(run_on or device))
             result = resume_graph(
                 trial.thread_id,
                 settings=settings,
                 models=models,
-                checkpointer=saver,
+                checkpointer=trials.saver,
                 on_update=on_update,
                 request_gate=request_gate,
             )
@@ -90,7 +80,7 @@ def run_campaign_trial(
                 thread_id=trial.thread_id,
                 settings=settings,
                 models=models,
-                checkpointer=saver,
+                checkpointer=trials.saver,
                 on_update=on_update,
                 request_gate=request_gate,
             )
@@ -100,32 +90,6 @@ def run_campaign_trial(
     if result.status == "unfinished":
         raise LassiError(f"trial {trial.thread_id} stopped before its end; rerun to resume it")
     return TrialRecord.from_result(trial, result)
-
-
-def repin_device(graph: Any, config: RunnableConfig, device: Device) -> None:
-    """Point a cut-off trial at the device it resumes on, when that is another one of the
-    same model (a Ray retry on another GPU or node): its programs then run and are measured
-    where this process may run them. Stage 0's figures are kept; another model is an error.
-    """
-    state = graph.get_state(config).values
-    pinned: Device | None = state.get("device_info")
-    if pinned is None or device == pinned:  # before Stage 0's end it resolves the device itself
-        return
-    if (device.kind, device.name, device.arch) != (pinned.kind, pinned.name, pinned.arch):
-        raise LassiError(
-            f"trial {config['configurable']['thread_id']} started on {pinned.facts()} and "
-            f"cannot resume on {device.facts()}: give its campaign one GPU model per device "
-            "(for Ray, an accelerator_type resource; see docs/SCALEOUT.md)"
-        )
-    log.warning(
-        "trial %s resumes on %s (id %s), not %s (id %s), where it started",
-        config["configurable"]["thread_id"],
-        device.spec,
-        device.visible_id,
-        pinned.spec,
-        pinned.visible_id,
-    )
-    graph.update_state(config, {"device_info": device})
 
 
 # --- status -------------------------------------------------------------------------------
@@ -150,14 +114,14 @@ def trial_states(campaign: Campaign, store: ResultsStore) -> dict[CampaignTrial,
     """Finished (recorded), cut off (checkpoints, no record) or pending (nothing yet)."""
     finished = store.finished(campaign.name)
     states: dict[CampaignTrial, Progress] = {}
-    settings = campaign.settings()
-    with open_checkpointer(settings.checkpoint_url, settings.checkpoint_lock_timeout_s) as saver:
+    # Opening creates the checkpoint database when there is none, ready for the workers of
+    # several devices to write at once (see open_trials).
+    with open_trials(campaign.settings()) as trials:
         for trial in campaign.trials():
             if (trial.app, trial.device, trial.index) in finished:
                 states[trial] = "finished"
             else:
-                checkpoint = saver.get_tuple({"configurable": {"thread_id": trial.thread_id}})
-                states[trial] = "cut_off" if checkpoint is not None else "pending"
+                states[trial] = "cut_off" if trials.started(trial.thread_id) else "pending"
     return states
 
 
@@ -254,7 +218,6 @@ def run_local(campaign: Campaign, on_event: OnEvent | None = None) -> RunSummary
         if not todo:
             return summary
         resumed = {trial.thread_id for trial in todo if states[trial] == "cut_off"}
-        prepare_checkpoints(campaign.settings())
         context = multiprocessing.get_context("spawn")
         events: Any = context.Queue()
         workers = {}
@@ -356,13 +319,3 @@ def campaign_lock(campaign: Campaign) -> Iterator[None]:
             yield
         finally:
             handle.truncate(0)
-
-
-def prepare_checkpoints(settings: Settings) -> None:
-    """WAL mode on a SQLite checkpoint database, so workers of several devices write at once."""
-    if is_postgres(settings.checkpoint_url):
-        return
-    path = Path(settings.checkpoint_url.removeprefix("sqlite:///"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.closing(sqlite3.connect(path, timeout=60.0)) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")

@@ -42,10 +42,10 @@ from lassi_ee.apps import load_app
 from lassi_ee.campaign.locations import Loc, parse_with_lines, problems_report
 from lassi_ee.devices import parse_device_spec
 from lassi_ee.errors import LassiError, UsageError
-from lassi_ee.graph.checkpoint import is_postgres
 from lassi_ee.metrics import DEFAULT_KS
 from lassi_ee.settings import Settings
 from lassi_ee.thread_ids import check_thread_id
+from lassi_ee.trials import is_postgres
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -19,9 +19,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field
 
-from lassi_ee.api import VALID_OUTCOMES, Figures, TrialResult
 from lassi_ee.campaign.spec import CampaignTrial
 from lassi_ee.errors import LassiError
+from lassi_ee.result import VALID_OUTCOMES, Figures, TrialResult
 
 Version = Literal["source", "vanilla", "final", "best"]
 TABLE = "trials"

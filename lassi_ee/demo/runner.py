@@ -9,15 +9,17 @@ with real trials.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from lassi_ee.api import OnUpdate, TrialResult, new_thread_id, run_graph
-from lassi_ee.demo.model import DEMO_MODEL_NAME, PROGRAMS
 from lassi_ee.devices import Device
 from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError, UsageError
+from lassi_ee.llm.demo import DEMO_MODEL_NAME, PROGRAMS
+from lassi_ee.report.console import console
 from lassi_ee.settings import Settings
 
 DEFAULT_ROOT = Path("runs/demo")
@@ -101,3 +103,27 @@ def run_demo(
     else:
         outcome.report_html, outcome.report_markdown = files.html, files.markdown
     return outcome
+
+
+def print_demo(outcome: DemoOutcome) -> None:
+    """The demo's last words: it was scripted, where everything is, and the real command."""
+    result = outcome.result
+    console.print()
+    say = partial(console.print, soft_wrap=True, highlight=False, markup=False)
+    console.print(
+        "[bold]This was a scripted demo:[/bold] every LLM reply came from lassi-ee's scripted "
+        "demo model, not from an LLM. The compiles, runs, output checks and measurements on "
+        f"{outcome.device.spec} were real.",
+        soft_wrap=True,
+    )
+    if outcome.report_html is not None:
+        say(f"report:      {outcome.report_html}  (Markdown: {outcome.report_markdown})")
+    else:
+        say(f"report:      not written ({outcome.report_error})")
+    say(f"checkpoints: {outcome.checkpoint_db}")
+    say(f"             lassi-ee --checkpoints {outcome.checkpoint_db} show {result.thread_id}")
+    if result.archive_path:
+        say(f"archive:     {result.archive_path}")
+    say("Run the real thing with an LLM:")
+    for command in outcome.real_commands:
+        say(f"  {command}")

@@ -2,10 +2,13 @@
 
 device = resolve_device("cuda:0")                                    # energy/vendors.py
 backend = backend_for(device)
-profile = measure(backend, run_batch, settings, timeline_path)      # EnergyProfile: a screen
-screen_lower(best_profile, profile, settings.min_energy_gain, settings.noise_sigmas)
-confirmation = confirm(backend, best_batch, candidate_batch, rule, settings, timeline_path)
+profile = measure(backend, run_batch, config, timeline_path)        # EnergyProfile: a screen
+screen_lower(best_profile, profile, min_gain=0.02, noise_sigmas=2.0)
+confirmation = confirm(backend, best_batch, candidate_batch, rule, config, timeline_path)
 confirmation.decision.claimed                                        # what a claim rests on
+
+``config`` is a ``MeasurementConfig`` (windows, idle level, lock), ``rule`` a
+``DecisionRule``: the layer takes these, never the whole settings.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from lassi_ee.energy.base import (
     Timeline,
 )
 from lassi_ee.energy.decide import Decision, DecisionRule, decide, screen_lower
-from lassi_ee.energy.measure import measure
+from lassi_ee.energy.measure import MeasurementConfig, measure
 from lassi_ee.energy.paired import Confirmation, PairedMeasurement, confirm
 from lassi_ee.energy.paper import measure_paper_style, paper_recipe
 from lassi_ee.energy.vendors import backend_for, describe_devices, resolve_device
@@ -32,6 +35,7 @@ __all__ = [
     "EnergyMeasurement",
     "EnergyProfile",
     "Marker",
+    "MeasurementConfig",
     "PairedMeasurement",
     "PaperRecipeResult",
     "PowerBackend",

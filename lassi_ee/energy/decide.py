@@ -55,7 +55,6 @@ from pydantic import BaseModel, Field
 from scipy import stats
 
 from lassi_ee.energy.base import EnergyProfile, Objective
-from lassi_ee.settings import Settings
 
 REPORTED_CONFIDENCE = 0.95
 OPTIMISM = 0.95
@@ -99,20 +98,28 @@ class DecisionRule(BaseModel):
         return math.ceil(self.max_pairs / self.pairs_per_look)
 
     @classmethod
-    def for_trial(cls, settings: Settings, max_iterations: int | None = None) -> DecisionRule:
+    def for_trial(
+        cls,
+        *,
+        max_iterations: int,
+        false_claim_rate: float,
+        min_gain: float,
+        pairs_per_look: int,
+        max_pairs: int,
+    ) -> DecisionRule:
         """The per-look level that keeps a whole trial's false-claim chance in bounds.
 
-        The chance stays under ``settings.false_claim_rate`` (Bonferroni over comparisons
-        and looks).
+        A trial confirms at most once per iteration and once for its vanilla version, each
+        confirmation looking up to ``max_pairs / pairs_per_look`` times; the chance stays
+        under ``false_claim_rate`` (Bonferroni over every look of every confirmation).
         """
-        iterations = settings.max_iterations if max_iterations is None else max_iterations
-        comparisons = iterations + 1
-        looks = math.ceil(settings.confirm_max_pairs / settings.confirm_pairs)
+        comparisons = max_iterations + 1
+        looks = math.ceil(max_pairs / pairs_per_look)
         return cls(
-            min_gain=settings.min_energy_gain,
-            confidence=1.0 - settings.false_claim_rate / (comparisons * looks),
-            pairs_per_look=settings.confirm_pairs,
-            max_pairs=settings.confirm_max_pairs,
+            min_gain=min_gain,
+            confidence=1.0 - false_claim_rate / (comparisons * looks),
+            pairs_per_look=pairs_per_look,
+            max_pairs=max_pairs,
         )
 
     @classmethod

@@ -48,6 +48,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
+from pydantic import BaseModel, ConfigDict
+
 from lassi_ee.energy.base import (
     EnergyMeasurement,
     EnergyProfile,
@@ -59,7 +61,26 @@ from lassi_ee.energy.clock import Clock, RealClock
 from lassi_ee.energy.lock import device_lock
 from lassi_ee.energy.recorder import Recorder
 from lassi_ee.errors import LassiError, UsageError
-from lassi_ee.settings import Settings
+
+
+class MeasurementConfig(BaseModel):
+    """The knobs of the procedure: the windows, the idle level and the device lock.
+
+    They bear the names of the settings they come from (lassi_ee/settings.py says what each
+    means and its default); ``tools/profile.py`` takes them from a trial's settings.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    repeats: int
+    min_window_s: float
+    sample_period_s: float
+    settle_window_s: float
+    settle_tolerance_w: float
+    settle_timeout_s: float
+    lock_dir: Path
+    lock_timeout_s: float
+
 
 RunOnce = Callable[[], float]
 """Runs the program once and returns its wall time in seconds; raises on failure."""
@@ -132,7 +153,7 @@ def _wait_counter_update(backend: PowerBackend, clock: Clock, rec: Recorder) -> 
 
 def _settle(
     clock: Clock,
-    settings: Settings,
+    config: MeasurementConfig,
     tick: Callable[[], float],
     power_between: Callable[[float, float], float],
 ) -> IdleLevel:
@@ -141,7 +162,7 @@ def _settle(
     ``tick`` waits for the next reading and returns its time; ``power_between``
     is the mean power over an interval.
     """
-    window = settings.settle_window_s
+    window = config.settle_window_s
     start = tick()
     lowest = math.inf
     while True:
@@ -151,24 +172,24 @@ def _settle(
             recent = power_between(now - window, now)
             earlier = power_between(now - 2 * window, now - window)
             lowest = min(lowest, recent)
-            if abs(recent - earlier) <= settings.settle_tolerance_w:
+            if abs(recent - earlier) <= config.settle_tolerance_w:
                 return IdleLevel((recent + earlier) / 2, True, clock.now() - start)
-        if waited >= settings.settle_timeout_s:
+        if waited >= config.settle_timeout_s:
             level = lowest if math.isfinite(lowest) else power_between(start, now)
             return IdleLevel(level, False, clock.now() - start)
 
 
 def _settle_idle(
-    backend: PowerBackend, clock: Clock, rec: Recorder, settings: Settings
+    backend: PowerBackend, clock: Clock, rec: Recorder, config: MeasurementConfig
 ) -> IdleLevel:
     if backend.has_energy_counter:
         return _settle(
             clock,
-            settings,
+            config,
             tick=lambda: _wait_counter_update(backend, clock, rec)[0],
             power_between=rec.counter_power_w,
         )
-    step_s = max(backend.update_period_s, settings.sample_period_s)
+    step_s = max(backend.update_period_s, config.sample_period_s)
 
     def tick() -> float:
         clock.sleep(step_s)
@@ -177,7 +198,7 @@ def _settle_idle(
     def power_between(a: float, b: float) -> float:
         return rec.sampled_energy_j(a, b) / (b - a)
 
-    return _settle(clock, settings, tick, power_between)
+    return _settle(clock, config, tick, power_between)
 
 
 class MeasurementSession:
@@ -191,15 +212,15 @@ class MeasurementSession:
     def __init__(
         self,
         backend: PowerBackend,
-        settings: Settings,
+        config: MeasurementConfig,
         timeline_path: Path | None,
         clock: Clock | None = None,
     ) -> None:
         """A session on ``backend``'s device; nothing happens until it is entered."""
-        if settings.min_window_s <= 0 or settings.sample_period_s <= 0:
+        if config.min_window_s <= 0 or config.sample_period_s <= 0:
             raise UsageError("min_window_s and sample_period_s must be positive")
         self.backend = backend
-        self.settings = settings
+        self.config = config
         self.clock = clock or RealClock()
         self.method = method_of(backend)
         self.idle: IdleLevel | None = None
@@ -211,18 +232,18 @@ class MeasurementSession:
 
     def __enter__(self) -> MeasurementSession:
         """Take the device's lock, start the sampler and settle the idle level."""
-        settings, clock = self.settings, self.clock
+        config, clock = self.config, self.clock
         self._stack.enter_context(
-            device_lock(self.backend.lock_name, settings.lock_dir, settings.lock_timeout_s)
+            device_lock(self.backend.lock_name, config.lock_dir, config.lock_timeout_s)
         )
         try:
             self._started = clock.now()
-            self.rec = Recorder(self.backend, clock, settings.sample_period_s)
+            self.rec = Recorder(self.backend, clock, config.sample_period_s)
             self._stack.callback(lambda: self.rec.save(self.timeline_path))
             if self.backend.has_power_sensor:  # stopped before the timeline is saved
-                self._stack.callback(clock.every(settings.sample_period_s, self.rec.sample))
+                self._stack.callback(clock.every(config.sample_period_s, self.rec.sample))
             if self.method != "time-only":
-                self.idle = _settle_idle(self.backend, clock, self.rec, settings)
+                self.idle = _settle_idle(self.backend, clock, self.rec, config)
                 event = "idle_settled" if self.idle.settled else "idle_gave_up"
                 self.rec.mark(clock.now(), event, self.idle.power_w)
                 self.rec.timeline.idle_power_w = self.idle.power_w
@@ -328,7 +349,7 @@ def too_short_note(
 def measure(
     backend: PowerBackend,
     run_batch: RunBatch,
-    settings: Settings,
+    config: MeasurementConfig,
     timeline_path: Path | None,
     *,
     clock: Clock | None = None,
@@ -338,12 +359,12 @@ def measure(
     ``run_batch(n)`` runs the program n times back to back and returns their wall
     times; exceptions pass through (the timeline is still saved).
     """
-    if settings.repeats < 1:
-        raise UsageError(f"repeats must be at least 1 (got {settings.repeats})")
-    with MeasurementSession(backend, settings, timeline_path, clock) as session:
+    if config.repeats < 1:
+        raise UsageError(f"repeats must be at least 1 (got {config.repeats})")
+    with MeasurementSession(backend, config, timeline_path, clock) as session:
         warmup_s = session.warm_up(run_batch)
-        runs = runs_per_window(settings.min_window_s, warmup_s)
-        windows = [session.window(run_batch, runs) for _ in range(settings.repeats)]
+        runs = runs_per_window(config.min_window_s, warmup_s)
+        windows = [session.window(run_batch, runs) for _ in range(config.repeats)]
     return _profile(session, warmup_s, runs, windows)
 
 
@@ -357,7 +378,7 @@ def _profile(
         runs,
         statistics.fmean(m.runtime_s for m in measurements),
         min(window.window_s for window in windows),
-        session.settings.min_window_s,
+        session.config.min_window_s,
     )
     if too_short:
         notes.append(too_short)

@@ -25,13 +25,13 @@ from lassi_ee.energy.base import Method, Objective, PowerBackend, objective_unit
 from lassi_ee.energy.clock import Clock
 from lassi_ee.energy.decide import Decision, DecisionRule, decide
 from lassi_ee.energy.measure import (
+    MeasurementConfig,
     MeasurementSession,
     RunBatch,
     runs_per_window,
     too_short_note,
 )
 from lassi_ee.errors import LassiError
-from lassi_ee.settings import Settings
 
 Side = Literal["baseline", "candidate"]
 PairOrder = Literal["AB", "BA"]
@@ -137,7 +137,7 @@ class _Pairs:
         self.started_at = dt.datetime.now(dt.UTC)
         self.labels = labels
         self.batches: dict[Side, RunBatch] = {"baseline": baseline, "candidate": candidate}
-        min_window_s = session.settings.min_window_s
+        min_window_s = session.config.min_window_s
         self.warmup_s = {
             side: session.warm_up(self.batches[side], label) for side, label in self._sides()
         }
@@ -211,7 +211,7 @@ def confirm(
     baseline: RunBatch,
     candidate: RunBatch,
     rule: DecisionRule,
-    settings: Settings,
+    config: MeasurementConfig,
     timeline_path: Path | None,
     *,
     labels: tuple[str, str] = ("baseline", "candidate"),
@@ -222,7 +222,7 @@ def confirm(
     ``baseline`` and ``candidate`` run a program n times back to back (as for
     ``measure``); a failing run raises through, with the timeline saved.
     """
-    with MeasurementSession(backend, settings, timeline_path, clock) as session:
+    with MeasurementSession(backend, config, timeline_path, clock) as session:
         pairs = _Pairs(session, baseline, candidate, labels)
         while True:
             pairs.measure(min(rule.pairs_per_look, rule.max_pairs - len(pairs.orders)))

@@ -15,10 +15,9 @@ from pathlib import Path
 from lassi_ee.energy.base import PaperRecipeResult, PowerBackend
 from lassi_ee.energy.clock import Clock, RealClock
 from lassi_ee.energy.lock import device_lock
-from lassi_ee.energy.measure import RunOnce
+from lassi_ee.energy.measure import MeasurementConfig, RunOnce
 from lassi_ee.energy.recorder import Recorder, Sample, integrate_power_j
 from lassi_ee.errors import LassiError
-from lassi_ee.settings import Settings
 
 PAPER_BEFORE_S = 1.0
 PAPER_AFTER_S = 1.5
@@ -59,7 +58,7 @@ def measure_paper_style(
     backend: PowerBackend,
     run_once: RunOnce,
     runs: int,
-    settings: Settings,
+    config: MeasurementConfig,
     timeline_path: Path | None = None,
     *,
     clock: Clock | None = None,
@@ -73,9 +72,9 @@ def measure_paper_style(
         raise LassiError(f"the paper's recipe needs power samples: {backend.describe()}")
     clock = clock or RealClock()
     results = []
-    with device_lock(backend.lock_name, settings.lock_dir, settings.lock_timeout_s):
-        rec = Recorder(backend, clock, settings.sample_period_s)
-        stop_sampler = clock.every(settings.sample_period_s, rec.sample)
+    with device_lock(backend.lock_name, config.lock_dir, config.lock_timeout_s):
+        rec = Recorder(backend, clock, config.sample_period_s)
+        stop_sampler = clock.every(config.sample_period_s, rec.sample)
         try:
             clock.sleep(PAPER_BEFORE_S)
             for _ in range(runs):

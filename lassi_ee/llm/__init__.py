@@ -6,7 +6,8 @@
 - failures.py: which failed requests are worth retrying, and the one-line error for the rest
 - replies.py: code blocks, verdicts and categories read from replies
 - usage.py: tokens and money per role; errors.py: the layer's errors; gate.py: concurrency
-- fake.py: the role-scripted chat model; null.py: the null model (a false-claim test)
+- fake.py: the role-scripted chat model; demo.py: the demo's canned replies; null.py: the
+  null model (a false-claim test); models.py chooses the last two by name
 
 Nothing is imported here, so that a leaf such as roles.py loads without the client.
 """

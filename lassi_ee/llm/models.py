@@ -4,8 +4,8 @@ The method talks to LLMs in ten roles of three groups (llm/roles.py). By
 default each group gets a ``ChatOpenAI`` built from the settings, which reaches
 OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp server,
 LiteLLM) through ``base_url``. Any other LangChain chat model can be passed in
-instead, and a model name may stand for a scripted model (``scripted``: the
-demo and null models, chosen where the models are built, nodes/common.py).
+instead, and a model name may stand for a scripted model (``SCRIPTED_MODELS``: the
+demo and null models).
 
 A ``ModelSet`` is rebuilt from settings (and any models passed in) whenever a
 trial starts or resumes; the graph persists nothing of it. What it learns at
@@ -24,12 +24,19 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from lassi_ee.errors import UsageError
+from lassi_ee.llm.demo import DEMO_MODEL_NAME, demo_chat_model
 from lassi_ee.llm.errors import LLMConfigError
+from lassi_ee.llm.null import NULL_MODEL_NAME, null_chat_model
 from lassi_ee.llm.roles import GROUP_FALLBACK, GROUPS, ROLE_GROUP, ROLES, Role, RoleGroup
 from lassi_ee.settings import Settings
 
-ScriptedModels = Mapping[str, Callable[[], BaseChatModel]]
-"""Model names that stand for a scripted chat model (not an LLM), each with its factory."""
+# The model names that stand for a scripted model instead of an LLM: the demo's canned
+# replies and the null model's harmless redeclarations. A name is enough to choose one,
+# since LangGraph Studio builds every model from settings alone.
+SCRIPTED_MODELS: dict[str, Callable[[], BaseChatModel]] = {
+    DEMO_MODEL_NAME: demo_chat_model,
+    NULL_MODEL_NAME: null_chat_model,
+}
 
 # o1, o3-mini, o4-mini, gpt-5, gpt-5-mini ... but not gpt-5-chat, which takes temperature.
 _REJECTS_TEMPERATURE = re.compile(r"^o\d+(-|$)|^gpt-5(?!.*chat)")
@@ -143,18 +150,15 @@ def chat_openai(settings: Settings, model_name: str) -> BaseChatModel:
     )
 
 
-def _model_named(settings: Settings, name: str, scripted: ScriptedModels) -> BaseChatModel:
-    """The chat model a setting names: a scripted one where ``scripted`` has the name (so
-    that LangGraph Studio, which builds models from settings alone, can run it), else a
-    ChatOpenAI."""
-    factory = scripted.get(name)
+def _model_named(settings: Settings, name: str) -> BaseChatModel:
+    """The chat model a setting names: a scripted one by its name, else a ChatOpenAI."""
+    factory = SCRIPTED_MODELS.get(name)
     return factory() if factory is not None else chat_openai(settings, name)
 
 
 def build_models(
     settings: Settings,
     models: BaseChatModel | Mapping[str, BaseChatModel] | None = None,
-    scripted: ScriptedModels | None = None,
 ) -> ModelSet:
     """Resolve the chat model of every role.
 
@@ -162,7 +166,8 @@ def build_models(
     (``"judge"``, ``"plan"``) and/or group (``"generate"``, ``"context"``); a role
     key beats its group key, and a missing group falls back as the settings do
     (judge -> context -> generate). Roles left without a model get the model their
-    setting names: a scripted model where ``scripted`` has that name, else a ChatOpenAI.
+    setting names: a scripted model where the name is one (``SCRIPTED_MODELS``), else a
+    ChatOpenAI.
     """
     chosen: dict[Role, tuple[BaseChatModel, str]] = {}
     if isinstance(models, BaseChatModel):
@@ -189,7 +194,7 @@ def build_models(
             setting = _model_setting(settings, ROLE_GROUP[role])
             name = getattr(settings, setting)
             if name not in built_by_name:
-                built_by_name[name] = _model_named(settings, name, scripted or {})
+                built_by_name[name] = _model_named(settings, name)
             model, origin = built_by_name[name], f"LASSI_{setting.upper()}"
         if id(model) not in slots_by_model:
             name = model_name_of(model)

@@ -1,7 +1,6 @@
 """What every node needs: the run's context, its paths, and the facts prompts use.
 
-The context holds the settings and the models (built where the scripted models are chosen by
-name).
+The context holds the settings and the models.
 """
 
 from __future__ import annotations
@@ -15,27 +14,17 @@ from typing import Any
 
 from langgraph.config import get_config
 
-from lassi_ee.demo.model import DEMO_MODEL_NAME, demo_chat_model
 from lassi_ee.energy.base import EnergyProfile
 from lassi_ee.errors import TrialInterrupted
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMError
 from lassi_ee.llm.gate import RequestGate
-from lassi_ee.llm.models import ScriptedModels, build_models
-from lassi_ee.llm.null import NULL_MODEL_NAME, null_chat_model
+from lassi_ee.llm.models import build_models
 from lassi_ee.llm.usage import Usage
 from lassi_ee.prompts.loader import device_vars
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
 from lassi_ee.thread_ids import check_thread_id
-
-# The model names that stand for a scripted model instead of an LLM: the demo's canned
-# replies and the null model's harmless redeclarations. A name is enough to choose one,
-# since LangGraph Studio builds every model from settings alone.
-SCRIPTED_MODELS: ScriptedModels = {
-    DEMO_MODEL_NAME: demo_chat_model,
-    NULL_MODEL_NAME: null_chat_model,
-}
 
 TRANSCRIPT_FILE = "llm-transcript.jsonl"
 
@@ -65,7 +54,7 @@ class TrialContext:
         can be read after the fact.
         """
         if self._llm is None:
-            models = build_models(self.settings, self.models, SCRIPTED_MODELS)
+            models = build_models(self.settings, self.models)
             self._llm = LLM(models, self.settings, self.request_gate, self._transcribe)
         return self._llm
 

@@ -31,7 +31,7 @@ from lassi_ee.settings import Settings
 from lassi_ee.state import Limits, ReferenceRun, TrialState
 from lassi_ee.tools.check import read_output_files
 from lassi_ee.tools.equivalence import RecordedOutput, input_sets, run_source_on_other_inputs
-from lassi_ee.tools.profile import profile_app
+from lassi_ee.tools.profile import decision_rule, profile_app
 
 _MEASUREMENT_KNOBS = (
     "repeats", "min_window_s", "sample_period_s", "settle_window_s", "settle_tolerance_w",
@@ -145,7 +145,7 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
             max_temperature=settings.max_temperature,
             max_fruitless_without_temperature=settings.max_fruitless_without_temperature,
         ),
-        "decision_rule": DecisionRule.for_trial(settings),
+        "decision_rule": decision_rule(settings),
         "final_rule": DecisionRule.fixed(
             settings.final_pairs, settings.min_energy_gain, REPORTED_CONFIDENCE
         ),

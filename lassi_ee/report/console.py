@@ -1,8 +1,7 @@
-"""What the CLI prints: profiles, results and the demo's last words."""
+"""What the CLI prints: profiles and results."""
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +12,9 @@ from lassi_ee.energy.base import objective_unit
 from lassi_ee.report.words import no_best_words, stop_words
 
 if TYPE_CHECKING:
-    from lassi_ee.api import TrialResult
-    from lassi_ee.demo.runner import DemoOutcome
     from lassi_ee.devices import Device
     from lassi_ee.energy.base import EnergyProfile
+    from lassi_ee.result import TrialResult
 
 console = Console()
 
@@ -83,27 +81,3 @@ def print_result(result: TrialResult) -> None:
         console.print(f"archive: {result.archive_path}")
     if result.archive_error:
         console.print(f"[bold]archive incomplete:[/bold] {result.archive_error}")
-
-
-def print_demo(outcome: DemoOutcome) -> None:
-    """The demo's last words: it was scripted, where everything is, and the real command."""
-    result = outcome.result
-    console.print()
-    say = partial(console.print, soft_wrap=True, highlight=False, markup=False)
-    console.print(
-        "[bold]This was a scripted demo:[/bold] every LLM reply came from lassi-ee's scripted "
-        "demo model, not from an LLM. The compiles, runs, output checks and measurements on "
-        f"{outcome.device.spec} were real.",
-        soft_wrap=True,
-    )
-    if outcome.report_html is not None:
-        say(f"report:      {outcome.report_html}  (Markdown: {outcome.report_markdown})")
-    else:
-        say(f"report:      not written ({outcome.report_error})")
-    say(f"checkpoints: {outcome.checkpoint_db}")
-    say(f"             lassi-ee --checkpoints {outcome.checkpoint_db} show {result.thread_id}")
-    if result.archive_path:
-        say(f"archive:     {result.archive_path}")
-    say("Run the real thing with an LLM:")
-    for command in outcome.real_commands:
-        say(f"  {command}")

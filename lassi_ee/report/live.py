@@ -30,7 +30,8 @@ from lassi_ee.graph.names import STAGE_OF, NodeName
 from lassi_ee.report.steps import STAGE_WORDS, step_words
 
 if TYPE_CHECKING:
-    from lassi_ee.api import OnUpdate, TrialResult
+    from lassi_ee.api import OnUpdate
+    from lassi_ee.result import TrialResult
     from lassi_ee.state import Candidate
 
 STATUS_COLUMNS = (

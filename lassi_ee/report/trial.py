@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import cast
 
-from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
-from lassi_ee.api import (
-    Figures,
-    TrialResult,
-    figures_of,
-    result_from_state,
-    result_of,
-    unknown_trial,
-)
-from lassi_ee.demo.model import DEMO_MODEL_NAME, SCRIPTED_MARK
 from lassi_ee.energy.base import EnergyProfile, Timeline, objective_unit
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import checkpoints_exist, open_checkpointer
+from lassi_ee.llm.demo import DEMO_MODEL_NAME, SCRIPTED_MARK
+from lassi_ee.result import Figures, TrialResult, figures_of, result_from_state
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
 from lassi_ee.tools.check import numbers_in, significant_lines
+from lassi_ee.trials import read_trial
 
 
 class VersionRow(BaseModel):
@@ -268,17 +258,7 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
 
 def load_trial_report(thread_id: str, settings: Settings) -> TrialReport:
     """The report of a trial in the checkpoint database; an unknown thread is a UsageError."""
-    if not checkpoints_exist(settings.checkpoint_url):
-        raise unknown_trial(thread_id, settings)
-    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    with open_checkpointer(
-        settings.checkpoint_url, settings.checkpoint_lock_timeout_s, create=False
-    ) as saver:
-        snapshot = compile_graph(saver).get_state(config)
-    if not snapshot.values:
-        raise unknown_trial(thread_id, settings)
-    report = trial_report_from_state(
-        thread_id, cast(TrialState, snapshot.values), finished=not snapshot.next
-    )
+    stored = read_trial(thread_id, settings)
+    report = trial_report_from_state(thread_id, stored.state, stored.finished)
     # the checkpoint also knows whether an outage interrupted its next step
-    return report.model_copy(update={"result": result_of(thread_id, snapshot)})
+    return report.model_copy(update={"result": stored.result})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lassi_ee.api import TrialResult
+    from lassi_ee.result import TrialResult
 
 
 def stop_words(result: TrialResult) -> str:

@@ -4,6 +4,8 @@
 checks candidates in earlier steps); ``profile_app`` does all three for a source
 or an app directory (Stage 0 and ``lassi-ee profile``); ``confirm_binaries``
 measures two built programs interleaved in one session (what a claim rests on).
+The energy layer gets from the settings only what it needs: ``measurement_config``
+and ``decision_rule``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from lassi_ee.devices import Device
 from lassi_ee.energy import backend_for
 from lassi_ee.energy.base import EnergyProfile
 from lassi_ee.energy.decide import DecisionRule
-from lassi_ee.energy.measure import RunBatch, measure
+from lassi_ee.energy.measure import MeasurementConfig, RunBatch, measure
 from lassi_ee.energy.paired import Confirmation, confirm
 from lassi_ee.errors import LassiError
 from lassi_ee.settings import Settings
@@ -43,6 +45,22 @@ class ProfileOutcome(BaseModel):
     run: RunResult | None = None
     profile: EnergyProfile | None = None
     failure: str | None = Field(None, description="one line; None when everything worked")
+
+
+def measurement_config(settings: Settings) -> MeasurementConfig:
+    """The measurement procedure's knobs, as the settings hold them."""
+    return MeasurementConfig.model_validate(settings, from_attributes=True)
+
+
+def decision_rule(settings: Settings) -> DecisionRule:
+    """How a trial with these settings confirms a gain (see ``DecisionRule.for_trial``)."""
+    return DecisionRule.for_trial(
+        max_iterations=settings.max_iterations,
+        false_claim_rate=settings.false_claim_rate,
+        min_gain=settings.min_energy_gain,
+        pairs_per_look=settings.confirm_pairs,
+        max_pairs=settings.confirm_max_pairs,
+    )
 
 
 def run_request(app: App, device: Device, binary: Path, settings: Settings) -> RunRequest:
@@ -93,9 +111,8 @@ def measure_binary(
     """Measure repeated runs of a built program; a failing run raises MeasurementFailed."""
     backend = backend_for(device)
     try:
-        return measure(
-            backend, batch_runner(app, device, binary, settings), settings, timeline_path
-        )
+        runs = batch_runner(app, device, binary, settings)
+        return measure(backend, runs, measurement_config(settings), timeline_path)
     finally:
         backend.close()
 
@@ -116,7 +133,8 @@ def confirm_binaries(
     )
     backend = backend_for(device)
     try:
-        return confirm(backend, baseline, candidate, rule, settings, timeline_path, labels=labels)
+        config = measurement_config(settings)
+        return confirm(backend, baseline, candidate, rule, config, timeline_path, labels=labels)
     finally:
         backend.close()
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
-from campaign_models import FACTORY_REF
-from campaign_programs import APPS, variants
 
 from lassi_ee.settings import Settings
+from tests.helpers.campaign_models import FACTORY_REF
+from tests.helpers.campaign_programs import APPS, variants
 
 
 @pytest.fixture

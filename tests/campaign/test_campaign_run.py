@@ -1,6 +1,7 @@
 """Running campaigns on the cpu device with scripted models: one trial cut off and resumed,
 the local engine's error handling and lock, and a whole campaign killed with SIGKILL,
-resumed, and its tables checked against figures computed here from the raw rows."""
+resumed, and its tables checked against figures computed here from the raw rows (that
+campaign runs once per session: tests/helpers/killed_campaign.py)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,16 @@ import itertools
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import campaign_models
 import pytest
-from campaign_models import CRASH_JUDGE, HOLD_JUDGE, UNREACHABLE_JUDGE
 
-import lassi_ee
 from lassi_ee.campaign.runner import (
     TrialEvent,
     campaign_records,
@@ -38,10 +34,19 @@ from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.campaign.tables import build_tables
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
+from tests.helpers import campaign_models
+from tests.helpers.campaign_models import CRASH_JUDGE, HOLD_JUDGE, UNREACHABLE_JUDGE
+from tests.helpers.killed_campaign import (
+    KilledCampaign,
+    alive,
+    children,
+    cli_env,
+    store_rows,
+    wait_for,
+)
 
-REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
-
+@pytest.mark.trial
 def test_a_cut_off_trial_resumes_without_repeating_its_steps(
     write_campaign: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -72,6 +77,7 @@ def test_a_cut_off_trial_resumes_without_repeating_its_steps(
     assert record.status == "improved" and record.objective == "runtime"
 
 
+@pytest.mark.trial
 def test_the_local_engine_reports_failing_trials_and_resumes_them_later(
     write_campaign: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,6 +119,7 @@ def test_the_status_of_a_campaign_that_never_ran_creates_nothing(
     assert not campaign.directory.exists()  # no folder, no database
 
 
+@pytest.mark.trial
 def test_an_interrupted_trial_stays_out_of_the_tables_and_the_next_run_finishes_it(
     write_campaign: Callable[..., Path],
     fast_settings: dict[str, Any],
@@ -159,41 +166,6 @@ def test_a_campaign_that_is_already_running_is_not_started_twice(
 # --- the whole campaign ---------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    """Live processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError):
-                stat = (entry / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def _rows(store: Path) -> list[dict[str, Any]]:
-    """The store's rows read with plain SQL: the test's own path to the data."""
-    with sqlite3.connect(store) as connection:
-        connection.row_factory = sqlite3.Row
-        return [dict(row) for row in connection.execute("SELECT * FROM trials")]
-
-
 def _csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
@@ -237,55 +209,25 @@ def _brute_metrics(rows: list[dict[str, Any]], k: int) -> tuple[float, float, fl
     return vanilla_pass, full_pass, vanilla_er, full_er
 
 
-@pytest.mark.slow
+@pytest.mark.trial
 def test_a_whole_campaign_killed_once_resumes_and_its_tables_add_up(
-    write_campaign: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    killed_campaign: KilledCampaign, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_campaign()  # spin and wait x cpu x 4 trials, ks 1, 2, 4
+    path = killed_campaign.path  # spin and wait x cpu x 4 trials, ks 1, 2, 4
     campaign = load_campaign(path)
-    marker = tmp_path / "holding"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-        HOLD_JUDGE: f"spin:2:{marker}",  # trial spin #2 waits in its first judgement
-    }
-    command = [sys.executable, "-m", "lassi_ee.cli", "campaign", "run", str(path)]
-    first_log = tmp_path / "first.log"
-    with first_log.open("w") as log:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        _wait_for(lambda: marker.exists() or process.poll() is not None, 150, "trial spin #2")
-        assert process.poll() is None, first_log.read_text()
-        workers = _children(process.pid)
-        assert workers, "the device worker is a child of the campaign process"
-        os.kill(process.pid, signal.SIGKILL)  # the campaign process only, not its group
-        process.wait()
-        _wait_for(lambda: not any(_alive(pid) for pid in workers), 15, "the workers to die")
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-
-    before = {(row["app"], row["trial"]): row for row in _rows(campaign.store_path)}
+    before = killed_campaign.rows_before  # killed while trial spin #2 waited in its judgement
     assert sorted(before) == [("spin", 0), ("spin", 1)]
-    status = {
-        task.app: task for task in campaign_status(campaign, ResultsStore(campaign.store_path))
-    }
+    status = killed_campaign.status_after_kill
     assert (status["spin"].finished, status["spin"].cut_off, status["spin"].pending) == (2, 1, 1)
     assert (status["wait"].finished, status["wait"].pending) == (0, 4)
 
-    env.pop(HOLD_JUDGE)
-    rerun = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400
-    )
+    rerun = killed_campaign.rerun
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "[cpu] spin #2 resumed from its checkpoint" in rerun.stdout
     assert "spin #0 started" not in rerun.stdout and "spin #1 started" not in rerun.stdout
     assert "6 trial(s) finished now, 2 already done, 0 with errors" in rerun.stdout
 
-    rows = _rows(campaign.store_path)
+    rows = store_rows(campaign.store_path)
     by_trial = {(row["app"], row["trial"]): row for row in rows}
     assert len(rows) == 8
     for key, row in before.items():  # finished trials were skipped, not run again
@@ -361,24 +303,21 @@ def test_a_whole_campaign_killed_once_resumes_and_its_tables_add_up(
         assert row["objective"] == "runtime" and row["trials"] == "8"
 
 
+@pytest.mark.trial
 def test_ctrl_c_stops_the_workers_and_says_how_to_continue(
     write_campaign: Callable[..., Path], tmp_path: Path
 ) -> None:
     path = write_campaign(apps=["apps/spin.cpp"], trials=1, ks=[1])
     marker = tmp_path / "holding"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-        HOLD_JUDGE: f"spin:0:{marker}",
-    }
+    env = cli_env(**{HOLD_JUDGE: f"spin:0:{marker}"})
     process = subprocess.Popen(
         [sys.executable, "-m", "lassi_ee.cli", "campaign", "run", str(path)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for(lambda: marker.exists() or process.poll() is not None, 60, "trial spin #0")
-        workers = _children(process.pid)
+        wait_for(lambda: marker.exists() or process.poll() is not None, 60, "trial spin #0")
+        workers = children(process.pid)
         os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
         output, _ = process.communicate(timeout=30)
     finally:
@@ -388,4 +327,4 @@ def test_ctrl_c_stops_the_workers_and_says_how_to_continue(
     assert "interrupted: finished trials are stored" in output
     assert "Traceback" not in output
     assert workers
-    _wait_for(lambda: not any(_alive(pid) for pid in workers), 15, "the workers to exit")
+    wait_for(lambda: not any(alive(pid) for pid in workers), 15, "the workers to exit")

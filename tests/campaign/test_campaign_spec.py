@@ -6,15 +6,16 @@ import re
 from pathlib import Path
 
 import pytest
-from campaign_models import FACTORY_REF
-from campaign_programs import variants
 
 from lassi_ee.campaign.locations import toml_lines
 from lassi_ee.campaign.spec import CampaignTrial, load_campaign
 from lassi_ee.cli import main
 from lassi_ee.errors import UsageError
 from lassi_ee.llm.fake import RoleScriptedChatModel
+from tests.helpers import campaign_models
+from tests.helpers.campaign_programs import variants
 
+FACTORY_FILE = f"{Path(campaign_models.__file__).resolve()}:build"  # as a user names one
 MANIFEST = """name: jacobi
 language: openmp
 refactor: main.cpp
@@ -43,7 +44,7 @@ models:
   generate: gpt-4o
   judge: gpt-4o-mini
   base_url: http://127.0.0.1:8000/v1
-models_factory: {FACTORY_REF}
+models_factory: {FACTORY_FILE}
 settings:
   repeats: 2
   docs_paths: [notes/cuda.md]
@@ -56,7 +57,7 @@ apps = [
 ]
 devices = ["cpu", "CUDA:1", "rocm"]
 trials = 3
-models_factory = "{FACTORY_REF}"
+models_factory = "{FACTORY_FILE}"
 
 [models]
 generate = "gpt-4o"
@@ -287,7 +288,7 @@ def test_a_factory_named_by_module_is_called_with_the_trial(project: Path) -> No
     path = project / "c.yaml"
     path.write_text(
         "name: x\napps: [apps/spin.cpp]\ndevices: [cpu]\ntrials: 2\n"
-        "models_factory: campaign_models:build\n"  # importable: tests/campaign is on sys.path
+        "models_factory: tests.helpers.campaign_models:build\n"
     )
     campaign = load_campaign(path)
     trial = campaign.trials()[1]

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from lassi_ee.api import Figures, TrialResult
 from lassi_ee.campaign.spec import CampaignTrial
 from lassi_ee.campaign.store import (
     COLUMNS,
@@ -21,6 +20,7 @@ from lassi_ee.campaign.store import (
 )
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.usage import RoleUsage, Usage
+from lassi_ee.result import Figures, TrialResult
 
 
 def _trial(app: str = "spin", index: int = 0, campaign: str = "c") -> CampaignTrial:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from lassi_ee.demo.model import (
+from lassi_ee.devices import Device, cpu_device
+from lassi_ee.llm.client import LLM
+from lassi_ee.llm.demo import (
     DEMO_MODEL_NAME,
     SCRIPTED_MARK,
     demo_program,
 )
-from lassi_ee.devices import Device, cpu_device
-from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMConfigError
 from lassi_ee.llm.fake import RoleScriptedChatModel
 from lassi_ee.llm.roles import ROLES

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from scratch import sandbox_work_dir
 
-from lassi_ee.demo.model import PROGRAMS
+from lassi_ee.llm.demo import PROGRAMS
+from tests.helpers.scratch import sandbox_work_dir
+
+pytestmark = [pytest.mark.trial, pytest.mark.server]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,7 +116,6 @@ def studio_server(tmp_path):
         shutil.rmtree(work, ignore_errors=True)
 
 
-@pytest.mark.slow
 def test_trial_runs_under_langgraph_dev_and_replays_from_a_checkpoint(studio_server):
     from langgraph_sdk import get_sync_client
 

@@ -24,10 +24,11 @@ from lassi_ee.energy.decide import (
     minimum_detectable_gain,
     screen_lower,
 )
-from lassi_ee.energy.measure import measure
+from lassi_ee.energy.measure import MeasurementConfig, measure
 from lassi_ee.energy.none import NoSensorBackend
 from lassi_ee.energy.paired import confirm
 from lassi_ee.settings import Settings
+from lassi_ee.tools.profile import decision_rule, measurement_config
 
 RULE = DecisionRule(min_gain=0.02, confidence=0.999, pairs_per_look=5, max_pairs=20)
 
@@ -136,12 +137,12 @@ def test_the_reduction_interval_mirrors_the_ratio_interval():
 
 
 def test_a_trials_level_is_split_over_every_look_of_every_confirmation():
-    rule = DecisionRule.for_trial(Settings(max_iterations=10))
+    rule = decision_rule(Settings(max_iterations=10))
     assert rule.looks == 4  # 5, 10, 15, 20 pairs
     assert rule.confidence == pytest.approx(1 - 0.01 / (11 * 4))
-    tighter = DecisionRule.for_trial(Settings(max_iterations=10, false_claim_rate=0.001))
+    tighter = decision_rule(Settings(max_iterations=10, false_claim_rate=0.001))
     assert tighter.confidence > rule.confidence
-    longer = DecisionRule.for_trial(Settings(max_iterations=30))
+    longer = decision_rule(Settings(max_iterations=30))
     assert longer.confidence > rule.confidence
 
 
@@ -198,11 +199,13 @@ class Board:
         return run_batch
 
 
-def confirmations(board: Board, ratio: float, rule: DecisionRule, count: int, settings_):
+def confirmations(
+    board: Board, ratio: float, rule: DecisionRule, count: int, config: MeasurementConfig
+):
     """``count`` confirmations of a candidate ``ratio`` times the baseline's runtime."""
     baseline, candidate = board.program(1.0), board.program(ratio)
     return [
-        confirm(board.backend, baseline, candidate, rule, settings_, None, clock=board.clock)
+        confirm(board.backend, baseline, candidate, rule, config, None, clock=board.clock)
         for _ in range(count)
     ]
 
@@ -210,6 +213,11 @@ def confirmations(board: Board, ratio: float, rule: DecisionRule, count: int, se
 @pytest.fixture
 def fast_settings(settings):
     return settings.with_overrides(min_window_s=0.5)
+
+
+@pytest.fixture
+def fast(fast_settings) -> MeasurementConfig:
+    return measurement_config(fast_settings)
 
 
 # A level at which false claims are frequent enough to count: each look may err with
@@ -241,7 +249,7 @@ def test_equal_programs_are_claimed_lower_no_more_often_than_the_level_allows(
         return level["factor"] * (1.0 + drift_within * math.sin(t / 7.0))
 
     board = Board(rng, drift=drift, noise=noise, tail_df=tail_df, outlier_rate=outlier_rate)
-    fast = settings.with_overrides(min_window_s=0.5)
+    fast = measurement_config(settings.with_overrides(min_window_s=0.5))
     claims = 0
     for _ in range(sessions):
         level["factor"] = next(offsets)
@@ -250,15 +258,15 @@ def test_equal_programs_are_claimed_lower_no_more_often_than_the_level_allows(
     # at most 0.2 per confirmation by the union bound; 0.3 leaves room for sampling error
     # (P(Binomial(120, 0.2) > 36) < 0.3 %)
     assert claims <= 0.3 * sessions
-    strict = DecisionRule.for_trial(fast)
+    strict = decision_rule(settings)
     assert not any(r.decision.claimed for r in confirmations(board, 1.0, strict, 30, fast))
 
 
 @pytest.mark.parametrize(("ratio", "noise"), [(0.85, 0.02), (0.9, 0.01)])
-def test_a_real_gain_beyond_the_noise_is_claimed(ratio, noise, fast_settings):
+def test_a_real_gain_beyond_the_noise_is_claimed(ratio, noise, fast_settings, fast):
     board = Board(np.random.default_rng(7), noise=noise, tail_df=5.0)
-    rule = DecisionRule.for_trial(fast_settings)
-    results = confirmations(board, ratio, rule, 40, fast_settings)
+    rule = decision_rule(fast_settings)
+    results = confirmations(board, ratio, rule, 40, fast)
     claimed = [r for r in results if r.decision.claimed]
     assert len(claimed) >= 38
     for result in claimed:
@@ -266,29 +274,29 @@ def test_a_real_gain_beyond_the_noise_is_claimed(ratio, noise, fast_settings):
         assert low - 0.02 < ratio < high + 0.02
 
 
-def test_drift_between_sessions_fools_the_screen_but_not_the_confirmation(fast_settings):
+def test_drift_between_sessions_fools_the_screen_but_not_the_confirmation(fast_settings, fast):
     """The H200 case: the same binary measured minutes apart moved by 5-8 % while its
     repeats agreed within 0.5 %."""
     level = {"factor": 1.0}
     board = Board(np.random.default_rng(3), drift=lambda t: level["factor"], noise=0.003)
     program = board.program(1.0)
-    settings_ = fast_settings.with_overrides(repeats=3)
-    before = measure(board.backend, program, settings_, None, clock=board.clock)
+    config = fast.model_copy(update={"repeats": 3})
+    before = measure(board.backend, program, config, None, clock=board.clock)
     level["factor"] = 0.93  # the board is 7 % faster now: clocks, temperature
-    after = measure(board.backend, program, settings_, None, clock=board.clock)
+    after = measure(board.backend, program, config, None, clock=board.clock)
     assert screen_lower(before, after, min_gain=0.02, noise_sigmas=2.0)  # a false win
-    rule = DecisionRule.for_trial(settings_)
-    result = confirm(board.backend, program, program, rule, settings_, None, clock=board.clock)
+    rule = decision_rule(fast_settings)
+    result = confirm(board.backend, program, program, rule, config, None, clock=board.clock)
     assert not result.decision.claimed
     assert result.decision.ratio == pytest.approx(1.0, abs=0.01)
 
 
-def test_windows_alternate_a_b_b_a(fast_settings, tmp_path):
+def test_windows_alternate_a_b_b_a(fast, tmp_path):
     board = Board(np.random.default_rng(1))
     rule = DecisionRule.fixed(4, 0.02, 0.95)
     timeline_path = tmp_path / "timeline.json"
     result = confirm(
-        board.backend, board.program(1.0), board.program(1.0), rule, fast_settings,
+        board.backend, board.program(1.0), board.program(1.0), rule, fast,
         timeline_path, labels=("source", "v2"), clock=board.clock,
     )  # fmt: skip
     assert result.measurement.orders == ["AB", "BA", "AB", "BA"]
@@ -302,13 +310,13 @@ def test_windows_alternate_a_b_b_a(fast_settings, tmp_path):
     assert len(result.measurement.baseline) == len(result.measurement.candidate) == 4
 
 
-def test_a_confirmation_says_when_where_how_many_and_how_spread(fast_settings):
+def test_a_confirmation_says_when_where_how_many_and_how_spread(fast):
     """The evidence line a reviewer weighs a claimed figure by."""
     board = Board(np.random.default_rng(1), noise=0.01)
     rule = DecisionRule.fixed(4, 0.02, 0.95)
     before = dt.datetime.now(dt.UTC)
     result = confirm(
-        board.backend, board.program(1.0), board.program(0.8), rule, fast_settings, None,
+        board.backend, board.program(1.0), board.program(0.8), rule, fast, None,
         labels=("source", "v2"), clock=board.clock,
     )  # fmt: skip
     measurement = result.measurement
@@ -323,29 +331,29 @@ def test_a_confirmation_says_when_where_how_many_and_how_spread(fast_settings):
     assert f"per-pair spread {100 * result.decision.spread:.2f} %" in evidence
 
 
-def test_both_programs_get_the_same_runs_per_window(fast_settings):
+def test_both_programs_get_the_same_runs_per_window(fast):
     """A faster candidate does not get a longer window of more runs than its baseline,
     and a cold first warm-up does not split two runs of one binary."""
     board = Board(np.random.default_rng(5), noise=0.0)
     rule = DecisionRule.fixed(2, 0.02, 0.95)
     result = confirm(
-        board.backend, board.program(0.3), board.program(0.1), rule, fast_settings, None,
+        board.backend, board.program(0.3), board.program(0.1), rule, fast, None,
         clock=board.clock,
     )  # fmt: skip
     assert result.measurement.runs_per_window == (5, 5)  # 0.5 s windows: 0.1 s needs 5
 
 
-def test_a_confirmation_stops_at_the_first_look_that_settles_it(fast_settings):
+def test_a_confirmation_stops_at_the_first_look_that_settles_it(fast_settings, fast):
     board = Board(np.random.default_rng(2), noise=0.002)
-    rule = DecisionRule.for_trial(fast_settings)
-    (clear,) = confirmations(board, 0.7, rule, 1, fast_settings)
+    rule = decision_rule(fast_settings)
+    (clear,) = confirmations(board, 0.7, rule, 1, fast)
     assert clear.decision.claimed and clear.measurement.pairs == rule.pairs_per_look
-    (futile,) = confirmations(board, 1.05, rule, 1, fast_settings)
+    (futile,) = confirmations(board, 1.05, rule, 1, fast)
     assert not futile.decision.claimed and futile.measurement.pairs == rule.pairs_per_look
     noisy = Board(np.random.default_rng(4), noise=0.02)
-    (undecided,) = confirmations(noisy, 0.95, rule, 1, fast_settings)
+    (undecided,) = confirmations(noisy, 0.95, rule, 1, fast)
     assert undecided.measurement.pairs > rule.pairs_per_look
     near = Board(np.random.default_rng(6), noise=0.03)  # 3 % lower: no look could confirm it
-    (hopeless,) = confirmations(near, 0.97, rule, 1, fast_settings)
+    (hopeless,) = confirmations(near, 0.97, rule, 1, fast)
     assert hopeless.measurement.pairs < rule.max_pairs
     assert "out of reach" in hopeless.decision.reason

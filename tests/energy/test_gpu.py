@@ -18,7 +18,7 @@ BUSY_SOURCE = Path(__file__).parents[2] / "benchmarks" / "busy_gpu.cu"
 
 
 @pytest.mark.gpu
-def test_busy_kernel_has_positive_net_energy_and_plausible_power(settings, tmp_path):
+def test_busy_kernel_has_positive_net_energy_and_plausible_power(config, tmp_path):
     if shutil.which("nvcc") is None:
         pytest.skip("nvcc is not on PATH")
     device = resolve_device("cuda:0")
@@ -36,9 +36,9 @@ def test_busy_kernel_has_positive_net_energy_and_plausible_power(settings, tmp_p
 
     backend = backend_for(device)
     try:
-        settings = settings.with_overrides(repeats=2, min_window_s=1.0)
-        profile = measure(backend, one_at_a_time(run_once), settings, tmp_path / "timeline.json")
-        paper = measure_paper_style(backend, run_once, 1, settings)
+        config = config.model_copy(update={"repeats": 2, "min_window_s": 1.0})
+        profile = measure(backend, one_at_a_time(run_once), config, tmp_path / "timeline.json")
+        paper = measure_paper_style(backend, run_once, 1, config)
     finally:
         backend.close()
 
@@ -53,14 +53,15 @@ def test_busy_kernel_has_positive_net_energy_and_plausible_power(settings, tmp_p
 
 
 @pytest.mark.gpu
-def test_a_confirmation_on_the_gpu_claims_a_shorter_load_and_not_the_same_one(settings, tmp_path):
+def test_a_confirmation_on_the_gpu_claims_a_shorter_load_and_not_the_same_one(
+    settings, config, tmp_path
+):
     """Interleaved pairs on the real counter: the same load against itself is no gain, a
     load 30 % shorter is one, at a trial's own level."""
     from lassi_ee.apps import load_app
-    from lassi_ee.energy.decide import DecisionRule
     from lassi_ee.energy.paired import confirm
     from lassi_ee.tools.compile import CompileRequest, compile_app
-    from lassi_ee.tools.profile import batch_runner
+    from lassi_ee.tools.profile import batch_runner, decision_rule
 
     device = resolve_device("cuda:0")
     full, shorter = load_app(BUSY_SOURCE, ["1.0"]), load_app(BUSY_SOURCE, ["0.7"])
@@ -68,15 +69,15 @@ def test_a_confirmation_on_the_gpu_claims_a_shorter_load_and_not_the_same_one(se
         CompileRequest(app=full, device=device, build_dir=tmp_path / "build"), settings
     )
     assert built.binary is not None, built.diagnostics
-    rule = DecisionRule.for_trial(settings)
+    rule = decision_rule(settings)
     runs = {
         name: batch_runner(app, device, built.binary, settings, name)
         for name, app in (("full", full), ("shorter", shorter))
     }
     backend = backend_for(device)
     try:
-        same = confirm(backend, runs["full"], runs["full"], rule, settings, None)
-        lower = confirm(backend, runs["full"], runs["shorter"], rule, settings, None)
+        same = confirm(backend, runs["full"], runs["full"], rule, config, None)
+        lower = confirm(backend, runs["full"], runs["shorter"], rule, config, None)
     finally:
         backend.close()
     assert same.measurement.objective == "energy" and not same.decision.claimed

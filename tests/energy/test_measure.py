@@ -29,10 +29,10 @@ from lassi_ee.errors import LassiError
 
 
 @pytest.mark.parametrize("runtime_s", [0.4, 3.0])
-def test_counter_method_gives_the_boards_true_net_energy(make_board, clock, settings, runtime_s):
+def test_counter_method_gives_the_boards_true_net_energy(make_board, clock, config, runtime_s):
     board = make_board(busy_w=300.0, noise_w=1.0)
-    settings = settings.with_overrides(repeats=3)
-    profile = measure(board, one_at_a_time(board.program(runtime_s)), settings, None, clock=clock)
+    config = config.model_copy(update={"repeats": 3})
+    profile = measure(board, one_at_a_time(board.program(runtime_s)), config, None, clock=clock)
 
     truth = board.true_net_energy_j(runtime_s)
     assert profile.method == "counter" and profile.objective == "energy"
@@ -47,30 +47,30 @@ def test_counter_method_gives_the_boards_true_net_energy(make_board, clock, sett
     assert profile.net_energy_j.cv < 0.02
 
 
-def test_short_program_is_never_zero_while_the_paper_recipe_is(make_board, clock, settings):
+def test_short_program_is_never_zero_while_the_paper_recipe_is(make_board, clock, config):
     # a 0.4 s program at 140 W: about the level of the board's own tail
     board = make_board(busy_w=140.0, noise_w=1.0)
-    settings = settings.with_overrides(repeats=5)
-    ours = measure(board, one_at_a_time(board.program(0.4)), settings, None, clock=clock)
-    theirs = measure_paper_style(board, board.program(0.4), 5, settings, clock=clock)
+    config = config.model_copy(update={"repeats": 5})
+    ours = measure(board, one_at_a_time(board.program(0.4)), config, None, clock=clock)
+    theirs = measure_paper_style(board, board.program(0.4), 5, config, clock=clock)
 
     truth = board.true_net_energy_j(0.4)
     assert all(m.net_energy_j > 0.9 * truth for m in ours.measurements)
     assert all(result.net_energy_j == 0.0 and result.clamped for result in theirs)
 
 
-def test_paper_recipe_falls_far_below_the_counter_for_a_busier_program(make_board, clock, settings):
+def test_paper_recipe_falls_far_below_the_counter_for_a_busier_program(make_board, clock, config):
     board = make_board(busy_w=300.0)
-    ours = measure(board, one_at_a_time(board.program(0.8)), settings, None, clock=clock)
-    theirs = measure_paper_style(board, board.program(0.8), 3, settings, clock=clock)
+    ours = measure(board, one_at_a_time(board.program(0.8)), config, None, clock=clock)
+    theirs = measure_paper_style(board, board.program(0.8), 3, config, clock=clock)
     assert ours.net_energy_j.mean == pytest.approx(board.true_net_energy_j(0.8), rel=0.05)
     assert max(result.net_energy_j for result in theirs) < 0.6 * ours.net_energy_j.mean
 
 
-def test_settling_waits_out_the_tail_of_a_previous_run(make_board, clock, settings):
+def test_settling_waits_out_the_tail_of_a_previous_run(make_board, clock, config):
     board = make_board(tail_s=4.0)
     board.run_program(2.0)  # someone else's run just ended: the board is in its tail
-    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(1.0)), config, None, clock=clock)
 
     assert profile.idle_settled is True
     assert profile.settle_s >= 4.0
@@ -78,19 +78,19 @@ def test_settling_waits_out_the_tail_of_a_previous_run(make_board, clock, settin
     assert profile.net_energy_j.mean == pytest.approx(board.true_net_energy_j(1.0), rel=0.05)
 
 
-def test_an_idle_board_settles_in_two_windows(make_board, clock, settings):
+def test_an_idle_board_settles_in_two_windows(make_board, clock, config):
     board = make_board()
-    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
-    assert profile.settle_s == pytest.approx(2 * settings.settle_window_s, abs=0.25)
+    profile = measure(board, one_at_a_time(board.program(1.0)), config, None, clock=clock)
+    assert profile.settle_s == pytest.approx(2 * config.settle_window_s, abs=0.25)
     assert profile.overhead_s < 5.0
 
 
-def test_settling_gives_up_at_the_timeout_and_says_so(make_board, clock, settings):
+def test_settling_gives_up_at_the_timeout_and_says_so(make_board, clock, config):
     # a tail that keeps falling 5 W/s: consecutive 1 s windows never agree within 3 W
     board = make_board(tail_start_w=200.0, tail_end_w=100.0, tail_s=20.0, after_s=25.0)
     board.run_program(2.0)
-    settings = settings.with_overrides(settle_timeout_s=3.0)
-    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
+    config = config.model_copy(update={"settle_timeout_s": 3.0})
+    profile = measure(board, one_at_a_time(board.program(1.0)), config, None, clock=clock)
 
     assert profile.idle_settled is False
     assert 3.0 <= profile.settle_s < 3.5
@@ -100,10 +100,10 @@ def test_settling_gives_up_at_the_timeout_and_says_so(make_board, clock, setting
     )  # the lowest window seen, still in the tail
 
 
-def test_short_programs_run_back_to_back_in_long_enough_windows(make_board, clock, settings):
+def test_short_programs_run_back_to_back_in_long_enough_windows(make_board, clock, config):
     board = make_board()
-    settings = settings.with_overrides(repeats=4, min_window_s=2.0)
-    profile = measure(board, one_at_a_time(board.program(0.4)), settings, None, clock=clock)
+    config = config.model_copy(update={"repeats": 4, "min_window_s": 2.0})
+    profile = measure(board, one_at_a_time(board.program(0.4)), config, None, clock=clock)
 
     assert profile.runs_per_window == 5
     assert board.runs == 1 + 4 * 5  # warm-up + windows
@@ -115,11 +115,11 @@ def test_short_programs_run_back_to_back_in_long_enough_windows(make_board, cloc
     assert profile.program_s == pytest.approx(0.4 * 21)
 
 
-def test_no_settling_between_repeats(make_board, clock, settings, tmp_path):
+def test_no_settling_between_repeats(make_board, clock, config, tmp_path):
     board = make_board()
-    settings = settings.with_overrides(repeats=3)
+    config = config.model_copy(update={"repeats": 3})
     measure(
-        board, one_at_a_time(board.program(2.5)), settings, tmp_path / "timeline.json", clock=clock
+        board, one_at_a_time(board.program(2.5)), config, tmp_path / "timeline.json", clock=clock
     )
     timeline = Timeline.load(tmp_path / "timeline.json")
     starts, ends = timeline.marker_times("window_start"), timeline.marker_times("window_end")
@@ -128,11 +128,11 @@ def test_no_settling_between_repeats(make_board, clock, settings, tmp_path):
     assert all(0 < start - end <= 0.1 + 0.002 for end, start in zip(ends, starts[1:], strict=False))
 
 
-def test_long_programs_run_once_per_window(make_board, clock, settings):
+def test_long_programs_run_once_per_window(make_board, clock, config):
     board = make_board()
-    profile = measure(board, one_at_a_time(board.program(3.0)), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(3.0)), config, None, clock=clock)
     assert profile.runs_per_window == 1
-    assert board.runs == 1 + settings.repeats
+    assert board.runs == 1 + config.repeats
 
 
 @pytest.mark.parametrize(
@@ -143,15 +143,15 @@ def test_runs_per_window(runtime_s, runs):
     assert runs_per_window(2.0, runtime_s) == runs
 
 
-def test_power_integration_when_there_is_no_counter(make_board, clock, settings):
+def test_power_integration_when_there_is_no_counter(make_board, clock, config):
     board = make_board(with_counter=False)
-    profile = measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(1.0)), config, None, clock=clock)
     assert profile.method == "power-integration" and profile.objective == "energy"
     assert profile.idle_power_w == pytest.approx(board.idle.mean_w(), abs=1.0)
     assert profile.net_energy_j.mean == pytest.approx(board.true_net_energy_j(1.0), rel=0.05)
 
 
-def test_time_only_says_so_in_every_result(clock, settings):
+def test_time_only_says_so_in_every_result(clock, config):
     backend = NoSensorBackend("cpu-0", "no RAPL on this machine")
     runtimes = iter([0.30, 0.29, 0.31, 0.30, 0.30, 0.29, 0.31, 0.30] * 4)
 
@@ -160,7 +160,7 @@ def test_time_only_says_so_in_every_result(clock, settings):
         clock.sleep(runtime)
         return runtime
 
-    profile = measure(backend, one_at_a_time(run_once), settings, None, clock=clock)
+    profile = measure(backend, one_at_a_time(run_once), config, None, clock=clock)
     assert profile.objective == "runtime" and profile.method == "time-only"
     assert profile.net_energy_j is None and profile.idle_power_w is None
     assert "objective is runtime" in profile.note
@@ -172,18 +172,18 @@ def test_time_only_says_so_in_every_result(clock, settings):
 
 
 def test_the_timeline_holds_samples_counter_updates_and_markers(
-    make_board, clock, settings, tmp_path
+    make_board, clock, config, tmp_path
 ):
     board = make_board()
     path = tmp_path / "t" / "timeline.json"
-    profile = measure(board, one_at_a_time(board.program(0.5)), settings, path, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(0.5)), config, path, clock=clock)
 
     timeline = Timeline.load(path)
     gaps = [b[0] - a[0] for a, b in zip(timeline.samples, timeline.samples[1:], strict=False)]
-    assert statistics.median(gaps) == pytest.approx(settings.sample_period_s)
+    assert statistics.median(gaps) == pytest.approx(config.sample_period_s)
     assert timeline.samples[-1][0] == pytest.approx(profile.wall_s, abs=0.02)
-    assert len(timeline.marker_times("window_start")) == settings.repeats
-    assert len(timeline.marker_times("runs_start")) == settings.repeats
+    assert len(timeline.marker_times("window_start")) == config.repeats
+    assert len(timeline.marker_times("runs_start")) == config.repeats
     idle = [m for m in timeline.markers if m.event == "idle_settled"]
     assert idle and idle[0].value == pytest.approx(profile.idle_power_w)
     assert len(timeline.counter) > 20
@@ -191,7 +191,7 @@ def test_the_timeline_holds_samples_counter_updates_and_markers(
     assert profile.timeline_path == path
 
 
-def test_a_failing_run_passes_through_and_releases_the_lock(make_board, clock, settings, tmp_path):
+def test_a_failing_run_passes_through_and_releases_the_lock(make_board, clock, config, tmp_path):
     board = make_board()
     calls = 0
 
@@ -203,20 +203,20 @@ def test_a_failing_run_passes_through_and_releases_the_lock(make_board, clock, s
         return board.run_program(1.0)
 
     with pytest.raises(RuntimeError, match="status 1"):
-        measure(board, one_at_a_time(run_once), settings, tmp_path / "timeline.json", clock=clock)
+        measure(board, one_at_a_time(run_once), config, tmp_path / "timeline.json", clock=clock)
     assert (tmp_path / "timeline.json").exists()
-    with device_lock(board.lock_name, settings.lock_dir, timeout_s=0.1):
+    with device_lock(board.lock_name, config.lock_dir, timeout_s=0.1):
         pass
 
 
-def test_a_stuck_counter_is_a_clear_error(make_board, clock, settings):
+def test_a_stuck_counter_is_a_clear_error(make_board, clock, config):
     board = make_board()
     board.read_energy_j = lambda: 1234.5  # type: ignore[method-assign]
     with pytest.raises(LassiError, match="did not change"):
-        measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
+        measure(board, one_at_a_time(board.program(1.0)), config, None, clock=clock)
 
 
-def test_the_device_is_locked_while_measuring(make_board, clock, settings):
+def test_the_device_is_locked_while_measuring(make_board, clock, config):
     board = make_board()
     probe = textwrap.dedent(
         f"""
@@ -225,7 +225,7 @@ def test_the_device_is_locked_while_measuring(make_board, clock, settings):
         from lassi_ee.energy.lock import device_lock
         from lassi_ee.errors import LassiError
         try:
-            with device_lock({board.lock_name!r}, Path({str(settings.lock_dir)!r}), 0.2):
+            with device_lock({board.lock_name!r}, Path({str(config.lock_dir)!r}), 0.2):
                 sys.exit(0)
         except LassiError:
             sys.exit(3)
@@ -238,18 +238,18 @@ def test_the_device_is_locked_while_measuring(make_board, clock, settings):
             seen.append(subprocess.run([sys.executable, "-c", probe]).returncode)
         return board.run_program(1.0)
 
-    measure(board, one_at_a_time(run_once), settings, None, clock=clock)
+    measure(board, one_at_a_time(run_once), config, None, clock=clock)
     assert seen == [3]  # another process could not take the device mid-measurement
     assert subprocess.run([sys.executable, "-c", probe]).returncode == 0  # released after
 
 
-def test_bad_settings_are_usage_errors(make_board, clock, settings):
+def test_bad_settings_are_usage_errors(make_board, clock, config):
     board = make_board()
     with pytest.raises(LassiError, match="repeats"):
         measure(
             board,
             one_at_a_time(board.program(1.0)),
-            settings.with_overrides(repeats=0),
+            config.model_copy(update={"repeats": 0}),
             None,
             clock=clock,
         )
@@ -312,9 +312,14 @@ class SteppingCounter:
         return None
 
 
-def test_measure_in_real_time_with_the_sampler_thread(settings, tmp_path):
-    settings = settings.with_overrides(
-        repeats=2, min_window_s=0.1, settle_window_s=0.05, sample_period_s=0.005
+def test_measure_in_real_time_with_the_sampler_thread(config, tmp_path):
+    config = config.model_copy(
+        update={
+            "repeats": 2,
+            "min_window_s": 0.1,
+            "settle_window_s": 0.05,
+            "sample_period_s": 0.005,
+        }
     )
 
     def run_once() -> float:
@@ -322,7 +327,7 @@ def test_measure_in_real_time_with_the_sampler_thread(settings, tmp_path):
         return 0.03
 
     profile = measure(
-        SteppingCounter(), one_at_a_time(run_once), settings, tmp_path / "timeline.json"
+        SteppingCounter(), one_at_a_time(run_once), config, tmp_path / "timeline.json"
     )
     assert profile.idle_settled and profile.idle_power_w == pytest.approx(100.0, rel=0.05)
     assert profile.runs_per_window == 4
@@ -334,7 +339,7 @@ def test_measure_in_real_time_with_the_sampler_thread(settings, tmp_path):
     assert timeline.samples[-1][0] == pytest.approx(profile.wall_s, abs=0.05)
 
 
-def test_a_power_sensor_that_never_answers_is_a_clear_error(make_board, clock, settings):
+def test_a_power_sensor_that_never_answers_is_a_clear_error(make_board, clock, config):
     board = make_board(with_counter=False)
 
     def broken() -> float:
@@ -342,4 +347,4 @@ def test_a_power_sensor_that_never_answers_is_a_clear_error(make_board, clock, s
 
     board.read_power_w = broken  # type: ignore[method-assign]
     with pytest.raises(LassiError, match=r"no power sample could be read.*rocm-smi: not found"):
-        measure(board, one_at_a_time(board.program(1.0)), settings, None, clock=clock)
+        measure(board, one_at_a_time(board.program(1.0)), config, None, clock=clock)

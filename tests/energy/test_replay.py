@@ -98,18 +98,18 @@ def test_a_trace_whose_counter_never_moves_cannot_be_replayed():
 
 
 @pytest.mark.parametrize("path", RECORDED or [None], ids=[p.name for p in RECORDED] or ["none"])
-def test_recorded_traces_replay_through_measure(path, settings):
+def test_recorded_traces_replay_through_measure(path, config):
     if path is None:
         pytest.skip("no recorded NVML traces yet: run benchmarks/record_nvml.py on a GPU")
     clock = FakeClock()
     board = ReplayBoard(Trace.load(path), clock)
     runtime_s = board.busy.duration_s  # the recorded program, CUDA start-up included
     true_j = board.true_net_energy_j(runtime_s)
-    profile = measure(board, one_at_a_time(board.program(runtime_s)), settings, None, clock=clock)
+    profile = measure(board, one_at_a_time(board.program(runtime_s)), config, None, clock=clock)
     assert 20.0 < profile.idle_power_w < 200.0
     assert profile.net_energy_j.mean == pytest.approx(true_j, rel=0.05)
     assert profile.net_energy_j.cv < 0.02
-    paper = measure_paper_style(board, board.program(runtime_s), 3, settings, clock=clock)
+    paper = measure_paper_style(board, board.program(runtime_s), 3, config, clock=clock)
     # on the real H100 trace the paper's idle windows catch the previous run's tail,
     # so its figure falls well short of the energy the program drew (the facts sheet)
     assert all(run.net_energy_j < 0.85 * true_j for run in paper)

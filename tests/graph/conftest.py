@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from trial_programs import SOURCE
+
+from tests.helpers.trial_programs import SOURCE
 
 
 @pytest.fixture

@@ -9,22 +9,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trial_programs import FASTER, SOURCE, VALID, fenced, scripted, variant
+import pytest
 
 from lassi_ee.api import run_graph
 from lassi_ee.energy.decide import Decision
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.fake import FakeCall
 from lassi_ee.nodes.confirm import unconfirmed_note
 from lassi_ee.state import Candidate
+from lassi_ee.trials import read_trial
+from tests.helpers.trial_programs import FASTER, SOURCE, VALID, fenced, scripted, variant
 
 
 def state_of(settings, thread_id: str) -> dict[str, Any]:
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        return compile_graph(saver).get_state({"configurable": {"thread_id": thread_id}}).values
+    return dict(read_trial(thread_id, settings).state)
 
 
+@pytest.mark.trial
 def test_the_null_model_claims_nothing(source_file, trial_settings):
     settings = trial_settings.model_copy(update={"generate_model": "null", "min_energy_gain": 0.02})
     result = run_graph(source_file, "cpu", thread_id="null", settings=settings)
@@ -41,6 +41,7 @@ def test_the_null_model_claims_nothing(source_file, trial_settings):
     assert result.stop_reason == "temperature 1.0 exceeded 0.8"
 
 
+@pytest.mark.trial
 def test_a_real_gain_is_reported_as_its_paired_estimate_with_an_interval(
     source_file, trial_settings
 ):
@@ -86,6 +87,7 @@ int main() {
 """
 
 
+@pytest.mark.trial
 def test_a_gain_that_fades_before_stage4_is_not_claimed(tmp_path, trial_settings):
     """The vanilla version is faster while its data file says so, and is confirmed; then
     the file changes (as a board's state might) and Stage 4's re-measurement finds it

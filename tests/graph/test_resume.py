@@ -1,84 +1,57 @@
 """A trial SIGKILLed at several points and resumed ends as an uninterrupted one, and
 repeats no completed step: no LLM call re-issued, only the killed measurement and the
 killed confirmation redone (a confirmation is one session: its pairs are never mixed
-with another session's)."""
+with another session's). The trials are the session's killed chain
+(tests/helpers/killed_chain.py), killed after every step; the fault tests assert on it
+too."""
 
 from __future__ import annotations
 
 import collections
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-from trial_programs import answer_by_best_code
+import pytest
 
 from lassi_ee.api import resume_graph
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
-from lassi_ee.report.console import print_result
-from lassi_ee.trials import show_trial
+from lassi_ee.trials import read_trial
+from tests.helpers.killed_chain import DEAD_S, KilledChain
+from tests.helpers.trial_programs import scripted
 
-CHILD = Path(__file__).with_name("trial_child.py")
-
-
-def child(mode: str, source: Path, thread: str, settings, log: Path, kill: str) -> int:
-    env_path = f"{CHILD.parent}:{Path.cwd()}"
-    command = [sys.executable, str(CHILD), mode, str(source), thread]
-    command += [settings.model_dump_json(), str(log), kill]
-    return subprocess.run(
-        command, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, timeout=240
-    ).returncode
-
-
-def summary(settings, thread: str):
-    return resume_graph(thread, settings=settings, models=answer_by_best_code())
+pytestmark = pytest.mark.trial
 
 
 def wall_s(settings, thread: str) -> float:
     """From Stage 0's start to the archive, dead time included."""
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        state = compile_graph(saver).get_state({"configurable": {"thread_id": thread}}).values
+    state = read_trial(thread, settings).state
     return state["finished_unix"] - state["started_unix"]
 
 
-def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
-    source_file, trial_settings, tmp_path, capsys
-):
-    trial_settings = trial_settings.model_copy(update={"max_iterations": 4})
-    straight_log, killed_log = tmp_path / "straight.log", tmp_path / "killed.log"
-    assert child("run", source_file, "straight", trial_settings, straight_log, "none") == 0
-
-    killed = -signal.SIGKILL
-    assert (
-        child("run", source_file, "killed", trial_settings, killed_log, "after:vanilla") == killed
-    )
-    cut_off = show_trial("killed", trial_settings)
-    print_result(cut_off)
+def test_a_cut_off_trial_is_shown_unfinished_with_how_to_go_on(killed_chain: KilledChain):
+    cut_off = killed_chain.cut_off  # after its first kill
     assert cut_off.status == "unfinished" and cut_off.pipeline_s is None
-    shown = " ".join(capsys.readouterr().out.split())
+    shown = " ".join(killed_chain.cut_off_printed.split())
     assert "stopped: not yet (`lassi-ee resume killed` continues it)" in shown
-    dead_s = 1.5
-    time.sleep(dead_s)  # the trial lies dead for a while before it is resumed
-    for kill in ("during:measure", "during:confirm", "after:plan"):
-        assert child("resume", source_file, "killed", trial_settings, killed_log, kill) == killed
-    assert child("resume", source_file, "killed", trial_settings, killed_log, "none") == 0
 
-    straight, resumed = summary(trial_settings, "straight"), summary(trial_settings, "killed")
+
+def test_killed_at_several_points_then_resumed_matches_an_uninterrupted_trial(
+    killed_chain: KilledChain,
+):
+    settings = killed_chain.settings
+    assert killed_chain.straight_exit == 0 and killed_chain.last_exit == 0
+    straight = resume_graph("straight", settings=settings, models=scripted())
+    resumed = resume_graph("killed", settings=settings, models=scripted())
     assert resumed.status == straight.status == "improved"
     assert resumed.best_version == straight.best_version
     assert resumed.stop_reason == straight.stop_reason
     assert resumed.versions == straight.versions and resumed.iterations == straight.iterations
     assert resumed.best_code == straight.best_code
 
-    straight_calls = collections.Counter(straight_log.read_text().split())
-    killed_calls = collections.Counter(killed_log.read_text().split())
+    straight_calls = collections.Counter(killed_chain.straight_log.read_text().split("\n"))
+    killed_calls = collections.Counter(killed_chain.killed_log.read_text().split("\n"))
     measurements = killed_calls.pop("measure") - straight_calls.pop("measure")
     confirmations = killed_calls.pop("confirm") - straight_calls.pop("confirm")
-    assert killed_calls == straight_calls  # no LLM call was made twice
+    assert killed_calls == straight_calls  # no LLM call or step was made twice
     assert measurements == 1  # only the measurement cut off mid-way was redone
     assert confirmations == 1  # and only the confirmation cut off mid-way
     # its running time leaves out the time it lay dead (and the restarts' own start-up)
-    assert 0 < straight.pipeline_s <= wall_s(trial_settings, "straight")
-    assert 0 < resumed.pipeline_s <= wall_s(trial_settings, "killed") - dead_s
+    assert 0 < straight.pipeline_s <= wall_s(settings, "straight")
+    assert 0 < resumed.pipeline_s <= wall_s(settings, "killed") - DEAD_S

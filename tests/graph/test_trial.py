@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from trial_programs import (
+import pytest
+
+from lassi_ee.api import TrialResult, resume_graph, run_graph
+from lassi_ee.llm.fake import RoleScriptedChatModel
+from lassi_ee.report.files import report_trial
+from lassi_ee.trials import list_trials, read_trial, show_trial
+from tests.helpers.trial_programs import (
     CRASHES,
     DOES_NOT_COMPILE,
     FASTER,
@@ -22,19 +28,12 @@ from trial_programs import (
     variants,
 )
 
-from lassi_ee.api import TrialResult, resume_graph, run_graph
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
-from lassi_ee.llm.fake import RoleScriptedChatModel
-from lassi_ee.report.files import report_trial
-from lassi_ee.trials import list_trials, show_trial
+pytestmark = pytest.mark.trial
 
 
 def run(source_file, settings, model, thread_id="t1") -> tuple[TrialResult, dict[str, Any]]:
     result = run_graph(source_file, "cpu", thread_id=thread_id, settings=settings, models=model)
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        state = compile_graph(saver).get_state({"configurable": {"thread_id": thread_id}}).values
-    return result, state
+    return result, dict(read_trial(thread_id, settings).state)
 
 
 def outcomes(state: dict[str, Any]) -> list[tuple[str, int, int, str]]:

@@ -1,18 +1,14 @@
 """Fixtures of the hardening tests: short trials on the cpu device, isolated from the
-machine's LASSI_* settings, reusing the whole-trial programs of tests/graph."""
+machine's LASSI_* settings, reusing the whole-trial programs (tests.helpers.trial_programs)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "graph"))
-
-from trial_programs import SOURCE
-
 from lassi_ee.settings import Settings
+from tests.helpers.trial_programs import SOURCE
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hardening_trials import run_trial
-from trial_programs import DOES_NOT_COMPILE, SOURCE, scripted
 
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.apps import load_app
@@ -29,6 +27,8 @@ from lassi_ee.nodes.common import TrialContext
 from lassi_ee.report.files import report_trial
 from lassi_ee.tools.profile import profile_app
 from lassi_ee.trials import show_trial
+from tests.helpers.hardening_trials import run_trial
+from tests.helpers.trial_programs import DOES_NOT_COMPILE, SOURCE, scripted
 
 ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = os.getuid() == 0
@@ -298,6 +298,7 @@ def test_unbalanced_quotes_in_args_are_one_line(bad_sources):
     ],
     ids=["does-not-build", "fails-at-baseline"],
 )
+@pytest.mark.trial
 def test_a_source_that_does_not_build_or_fails_stops_at_stage0(
     code, words, tmp_path, trial_settings
 ):

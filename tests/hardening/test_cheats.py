@@ -13,9 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cheat_programs import BENCHMARK_N, benchmark_checksum, cheats, program, write_app
-from hardening_trials import outcomes, run_trial
-from trial_programs import VALID, fenced, scripted
+
+from tests.helpers.cheat_programs import BENCHMARK_N, benchmark_checksum, cheats, program, write_app
+from tests.helpers.hardening_trials import outcomes, run_trial
+from tests.helpers.trial_programs import VALID, fenced, scripted
+
+pytestmark = pytest.mark.trial
 
 FOOLED = [VALID] * 30
 

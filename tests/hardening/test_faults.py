@@ -22,19 +22,7 @@ from typing import Any
 
 import pynvml
 import pytest
-from hardening_trials import outcomes, run_trial, trial_state
-from openai_stub import StubOpenAIServer
 from pydantic import SecretStr
-from trial_programs import (
-    FASTER,
-    SAME,
-    VALID,
-    WRONG_RESULT,
-    answer_by_best_code,
-    fenced,
-    scripted,
-    variant,
-)
 
 import lassi_ee.tools.profile as profile_tool
 from lassi_ee.api import resume_graph, run_graph
@@ -45,15 +33,23 @@ from lassi_ee.errors import LassiError
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.trials import show_trial
+from tests.helpers.hardening_trials import outcomes, run_trial, trial_state
+from tests.helpers.killed_chain import KILLS, KilledChain, child
+from tests.helpers.openai_stub import StubOpenAIServer
+from tests.helpers.trial_programs import (
+    FASTER,
+    SAME,
+    VALID,
+    WRONG_RESULT,
+    answer_by_best_code,
+    fenced,
+    scripted,
+    variant,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 IS_ROOT = os.getuid() == 0
-
-
-def child(script: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {"PYTHONPATH": f"{script.parent}:{ROOT}", "PATH": "/usr/bin:/bin"}
-    return subprocess.Popen([sys.executable, str(script), *args], env=env)
 
 
 def finish(process: subprocess.Popen[bytes], timeout_s: float = 240) -> int:
@@ -62,45 +58,29 @@ def finish(process: subprocess.Popen[bytes], timeout_s: float = 240) -> int:
 
 # --- SIGKILL at every step -------------------------------------------------------------
 
-CHAIN_CHILD = HERE / "chain_child.py"
-# One kill after the first step of every node, in the order the trial reaches them, one
-# in the middle of a measurement and one in the middle of a confirmation. The first
-# compile is the vanilla version's.
-KILLS = [
-    "after:profile_source", "after:vanilla", "after:compile_candidate", "after:run_candidate",
-    "after:assess", "after:summarize_docs", "after:analyze_code", "after:plan",
-    "after:refactor", "after:fix_compile", "after:fix_runtime", "during:measure",
-    "after:measure_candidate", "after:judge_candidate", "during:confirm",
-    "after:confirm_candidate", "after:confirm_final", "after:compare", "after:categorize",
-    "after:finalize",
-]  # fmt: skip
-
-
-def chain(mode: str, source: Path, thread: str, settings, log: Path, kill: str) -> int:
-    args = [mode, str(source), thread, settings.model_dump_json(), str(log), kill]
-    return finish(child(CHAIN_CHILD, *args))
+TRIAL_CHILD = "tests.helpers.trial_child"
 
 
 def log_lines(log: Path, kind: str) -> list[str]:
     return [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.startswith(kind)]
 
 
+@pytest.mark.trial
 def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_straight_run(
-    source_file, trial_settings, tmp_path
+    killed_chain: KilledChain,
 ):
+    """The session's chain (tests/helpers/killed_chain.py): a trial that visits every node,
+    killed after the first step of each, in a measurement and in a confirmation."""
     every_node = set(compile_graph().get_graph().nodes) - {"__start__", "__end__"}
     assert {kill.split(":")[1] for kill in KILLS if kill.startswith("after:")} == every_node
 
-    settings = trial_settings.model_copy(update={"max_iterations": 2})
-    straight_log, killed_log = tmp_path / "straight.log", tmp_path / "killed.log"
-    assert chain("run", source_file, "straight", settings, straight_log, "none") == 0
+    settings = killed_chain.settings
+    straight_log, killed_log = killed_chain.straight_log, killed_chain.killed_log
+    assert killed_chain.straight_exit == 0
     assert set(log_lines(straight_log, "node")) == every_node  # the trial visits every node
-
-    for n, kill in enumerate(KILLS):
-        mode = "run" if n == 0 else "resume"
-        code = chain(mode, source_file, "killed", settings, killed_log, kill)
+    for kill, code in killed_chain.kill_exits:
         assert code == -signal.SIGKILL, f"{kill}: exit status {code}"
-    assert chain("resume", source_file, "killed", settings, killed_log, "none") == 0
+    assert killed_chain.last_exit == 0
 
     straight = resume_graph("straight", settings=settings, models=scripted())
     killed = resume_graph("killed", settings=settings, models=scripted())
@@ -113,7 +93,7 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
         trial_state(settings, "straight"),
     )
     assert outcomes(killed_state) == outcomes(straight_state)
-    # resumed 17 times with no flags: the settings it started with, never changed
+    # resumed 20 times with no flags: the settings it started with, never changed
     assert killed_state["trial_settings"] == straight_state["trial_settings"]
     assert killed_state["trial_settings"] == settings.trial_record()
     assert killed_state.get("resumed_with", []) == []
@@ -139,6 +119,7 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
 JUDGE_VALID = json.dumps(VALID)
 
 
+@pytest.mark.trial
 def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
     source_file, trial_settings
 ):
@@ -190,6 +171,7 @@ def test_rate_limits_server_errors_timeouts_and_malformed_replies_over_http(
     assert (Path(result.archive_path) / "manifest.json").is_file()
 
 
+@pytest.mark.trial
 def test_an_unreachable_a_failing_and_a_stalled_llm_server_interrupt_and_resume_finishes(
     source_file, trial_settings
 ):
@@ -305,6 +287,7 @@ GPU = Device(spec="cuda:0", kind="cuda", name="replayed GPU", arch="sm_90", visi
 
 
 @pytest.mark.parametrize("failing", ["once", "always"])
+@pytest.mark.trial
 def test_an_nvml_error_mid_measurement_is_retried_once_then_the_trial_goes_on(
     failing, source_file, trial_settings, monkeypatch
 ):
@@ -374,6 +357,7 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+@pytest.mark.trial
 def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewritten(
     source_file, trial_settings, small_disk
 ):
@@ -409,6 +393,7 @@ def test_a_full_disk_at_the_archive_keeps_the_result_and_the_archive_can_be_rewr
     assert json.loads(shown.stdout)["archive_error"] is None
 
 
+@pytest.mark.trial
 def test_a_full_disk_mid_trial_interrupts_it_and_it_resumes_once_there_is_space(
     source_file, trial_settings, small_disk
 ):
@@ -448,15 +433,15 @@ def measurement_windows(settings, thread: str) -> list[tuple[float, float]]:
     return windows
 
 
+@pytest.mark.trial
 def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
     source_file, trial_settings, tmp_path
 ):
     """Two processes start trials of the same source on the cpu device together: they
     share the Stage-0 cache (measured once) and their measurements take turns."""
     settings = trial_settings.model_copy(update={"max_iterations": 3})
-    trial_child = ROOT / "tests" / "graph" / "trial_child.py"
     processes = [
-        child(trial_child, "run", str(source_file), thread, settings.model_dump_json(),
+        child(TRIAL_CHILD, "run", str(source_file), thread, settings.model_dump_json(),
               str(tmp_path / f"{thread}.log"), "none")
         for thread in ("first", "second")
     ]  # fmt: skip
@@ -479,6 +464,7 @@ def test_two_trials_on_one_device_at_once_never_measure_at_the_same_time(
 # --- one driver per trial --------------------------------------------------------------
 
 
+@pytest.mark.trial
 def test_a_second_driver_of_a_live_trial_is_refused_and_a_dead_ones_lock_is_taken_over(
     source_file, trial_settings, tmp_path
 ):
@@ -486,9 +472,8 @@ def test_a_second_driver_of_a_live_trial_is_refused_and_a_dead_ones_lock_is_take
     version, ask the LLM again and crash the first process; now it is one line naming
     that process. Once that process is killed, its lock is taken over."""
     log = tmp_path / "calls.log"
-    trial_child = ROOT / "tests" / "graph" / "trial_child.py"
     args = ["run", str(source_file), "t1", trial_settings.model_dump_json(), str(log)]
-    driver = child(trial_child, *args, "hold:vanilla")
+    driver = child(TRIAL_CHILD, *args, "hold:vanilla")
     try:
         deadline = time.monotonic() + 120
         while not Path(f"{log}.held").exists():
@@ -616,6 +601,7 @@ def test_a_locked_checkpoint_database_is_one_clear_line(source_file, trial_setti
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.trial
 def test_a_database_locked_mid_trial_interrupts_it_and_it_resumes(source_file, trial_settings):
     settings = trial_settings.model_copy(update={"checkpoint_lock_timeout_s": 0.5})
     lockers: list[contextlib.ExitStack] = []

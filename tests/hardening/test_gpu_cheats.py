@@ -9,13 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hardening_trials import outcomes, run_trial
-from trial_programs import VALID, fenced, scripted
 
 from lassi_ee.devices import Device
 from lassi_ee.energy.vendors import resolve_device
+from tests.helpers.hardening_trials import outcomes, run_trial
+from tests.helpers.trial_programs import VALID, fenced, scripted
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, pytest.mark.trial]
 
 BENCHMARK_N = 2_000_000_000
 

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-from hardening_trials import outcomes, run_trial
-from hostile_programs import process_name, processes_named
-from trial_programs import VALID, fenced, scripted
 
 from lassi_ee.devices import Device
 from lassi_ee.energy.nvidia import handle_for
 from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.tools.run import RunRequest, run_program
+from tests.helpers.hardening_trials import outcomes, run_trial
+from tests.helpers.hostile_programs import process_name, processes_named
+from tests.helpers.trial_programs import VALID, fenced, scripted
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, pytest.mark.trial]
 
 NAMED = "#include <sys/prctl.h>\n#include <cstdio>\n#include <vector>\n#include <cuda_runtime.h>\n"
 

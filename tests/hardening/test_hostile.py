@@ -12,8 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from hardening_trials import files_containing, outcomes, run_trial
-from hostile_programs import (
+
+from lassi_ee.energy.clock import FakeClock
+from lassi_ee.energy.decide import screen_lower
+from lassi_ee.energy.measure import measure, one_at_a_time
+from lassi_ee.energy.replay import ReplayBoard, Trace
+from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.tools.run import RunRequest, RunResult, run_program
+from tests.helpers.hardening_trials import files_containing, outcomes, run_trial
+from tests.helpers.hostile_programs import (
     CHATTY,
     CHEAT,
     FORK_STORM,
@@ -26,14 +33,7 @@ from hostile_programs import (
     processes_named,
     vandal,
 )
-from trial_programs import FASTER, SOURCE, VALID, WRONG_RESULT, fenced, scripted
-
-from lassi_ee.energy.clock import FakeClock
-from lassi_ee.energy.decide import screen_lower
-from lassi_ee.energy.measure import measure, one_at_a_time
-from lassi_ee.energy.replay import ReplayBoard, Trace
-from lassi_ee.graph.checkpoint import open_checkpointer
-from lassi_ee.tools.run import RunRequest, RunResult, run_program
+from tests.helpers.trial_programs import FASTER, SOURCE, VALID, WRONG_RESULT, fenced, scripted
 
 IS_ROOT = os.getuid() == 0
 SHADOW = Path("/etc/shadow")
@@ -70,6 +70,7 @@ def wait_until_gone(name: str, timeout_s: float = 3.0) -> list[int]:
     return processes_named(name)
 
 
+@pytest.mark.trial
 def test_endless_loop_and_fork_storm_are_killed_and_the_trial_goes_on(
     source_file, trial_settings, tmp_path
 ):
@@ -193,6 +194,7 @@ def shadow_secret() -> str:
     return SHADOW.read_text().splitlines()[0]
 
 
+@pytest.mark.trial
 def test_a_vandal_reads_no_secret_and_changes_nothing_outside_its_directory(
     trial_settings, outside_tmp, monkeypatch
 ):
@@ -246,6 +248,7 @@ def test_a_vandal_reads_no_secret_and_changes_nothing_outside_its_directory(
     assert all(needle not in str(state) for needle in needles)
 
 
+@pytest.mark.trial
 def test_the_compiler_cannot_include_a_file_the_program_may_not_read(source_file, trial_settings):
     """``#include "/etc/shadow"`` would put the file's text into the diagnostics the LLM
     is shown and the archive keeps: the compiler runs unprivileged too."""
@@ -266,6 +269,7 @@ def test_the_compiler_cannot_include_a_file_the_program_may_not_read(source_file
     assert files_containing([shadow], trial_settings.runs_dir, trial_settings.work_root) == []
 
 
+@pytest.mark.trial
 def test_gigabytes_of_output_are_cut_off_and_the_trial_goes_on(source_file, trial_settings):
     """A program that prints without end, and one that writes a file without end, are
     stopped at the file-size limit; what is kept of their output is capped."""
@@ -292,6 +296,7 @@ def test_gigabytes_of_output_are_cut_off_and_the_trial_goes_on(source_file, tria
     assert wait_until_gone(process_name("chatty")) == []
 
 
+@pytest.mark.trial
 def test_printing_the_expected_output_on_the_one_input_is_refused_as_too_good_to_be_true(
     source_file, trial_settings
 ):

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from llm_samples import BETTER, SOURCE
-from openai_stub import StubOpenAIServer
 
 from lassi_ee.devices import Device
 from lassi_ee.settings import Settings
+from tests.helpers.llm_samples import BETTER, SOURCE
+from tests.helpers.openai_stub import StubOpenAIServer
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from langchain_core.exceptions import (
 )
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-from llm_samples import BETTER, SOURCE
 
 from lassi_ee.llm.client import LLM, CodeRole, TextRole
 from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, LLMUnavailable, NoUsableReply
@@ -24,6 +23,7 @@ from lassi_ee.llm.models import build_models
 from lassi_ee.llm.replies import JudgeDecision
 from lassi_ee.llm.usage import Usage, call_usage, merge
 from lassi_ee.settings import Settings
+from tests.helpers.llm_samples import BETTER, SOURCE
 
 FENCED = f"Here it is.\n```cuda\n{BETTER}```\nLarger blocks."
 

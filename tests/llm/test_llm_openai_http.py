@@ -6,14 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from llm_samples import BETTER
-from openai_stub import StubOpenAIServer
 
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMConfigError, LLMUnavailable
 from lassi_ee.llm.models import build_models
 from lassi_ee.llm.usage import Usage
 from lassi_ee.settings import Settings
+from tests.helpers.llm_samples import BETTER
+from tests.helpers.openai_stub import StubOpenAIServer
 
 FENCED = f"```cuda\n{BETTER}```"
 

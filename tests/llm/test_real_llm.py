@@ -21,14 +21,13 @@ from typing import Any
 import pytest
 
 from lassi_ee.api import run_graph
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.llm.local_server import LocalServer, ServerConfig, start_server
 from lassi_ee.llm.replies import extract_code
 from lassi_ee.llm.usage import RoleUsage
 from lassi_ee.nodes.common import TRANSCRIPT_FILE
 from lassi_ee.settings import Settings
 from lassi_ee.tools.program_text import normalized
+from lassi_ee.trials import read_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "local-llm"
@@ -110,6 +109,4 @@ def test_a_real_model_drives_a_whole_cpu_trial_and_no_reply_is_dropped(
 
 
 def _final_state(thread_id: str, settings: Settings) -> dict[str, Any]:
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        snapshot = compile_graph(saver).get_state({"configurable": {"thread_id": thread_id}})
-    return dict(snapshot.values)
+    return dict(read_trial(thread_id, settings).state)

@@ -1,60 +1,89 @@
-"""One finished trial of the bundled demo program, shared by the report and progress tests.
+"""One run of `lassi-ee demo` on the cpu device, shared by the demo, report and progress tests.
 
-The trial is real (compiled, run, checked and timed on the cpu device) with the
-scripted demo model. Gains must exceed half the source's figure to count, so
-the measured story is the same on a busy machine: only the hoisted version
-(about ten times faster) beats the source.
+The trial is real (compiled, run, checked and timed on the cpu device) with the scripted
+demo model, and it runs once per test session, as a user runs it: the command line, in a
+folder of its own, with the demo's own settings. The demo command test reads what it
+printed; the report and progress tests read the trial it left in runs/demo.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from scratch import sandbox_work_dir
 
-from lassi_ee.api import TrialResult, run_graph
-from lassi_ee.demo.model import DEMO_MODEL_NAME, PROGRAMS
+from lassi_ee.cli import main
+from lassi_ee.demo.runner import demo_settings
+from lassi_ee.devices import cpu_device
+from lassi_ee.result import TrialResult
 from lassi_ee.settings import Settings
+from lassi_ee.trials import open_trials, read_trial
+from tests.helpers.scratch import sandbox_work_dir
 
 
 @dataclass
 class FinishedTrial:
     result: TrialResult
     settings: Settings
-    updates: list[tuple[str, dict[str, Any]]]  # every (node, update) the run reported
+    updates: list[tuple[str, dict[str, Any]]]  # every (node, update) of its steps, in order
+    printed: str  # what `lassi-ee demo` printed
+    folder: Path  # where it ran: runs/demo is below
+
+
+def steps_of(settings: Settings, thread_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The (node, update) of every step, in order, as the trial's checkpoints keep them:
+    what its live progress was told while it ran."""
+    with open_trials(settings, create=False) as trials:
+        history = trials.history(thread_id)
+    return [
+        (task.name, task.result)
+        for snapshot in reversed(history)  # oldest first
+        for task in snapshot.tasks
+        if task.name != "__start__" and isinstance(task.result, dict)
+    ]
 
 
 @pytest.fixture(scope="session")
-def finished_trial(tmp_path_factory: pytest.TempPathFactory) -> FinishedTrial:
-    root = tmp_path_factory.mktemp("demo-trial")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FinishedTrial]:
+    folder = tmp_path_factory.mktemp("demo")
     work = sandbox_work_dir()
-    settings = Settings(
-        generate_model=DEMO_MODEL_NAME,
-        context_model=DEMO_MODEL_NAME,
-        judge_model=DEMO_MODEL_NAME,
-        work_root=work,
-        runs_dir=root / "runs",
-        checkpoint_url=str(root / "checkpoints.sqlite"),
-        cache_dir=root / "source-cache",
-        lock_dir=root / "locks",
-        repeats=2,
-        min_window_s=0.3,
-        # every version the busy 2-core machine measures a little faster is confirmed,
-        # interleaved with the best: the scripted ~2x gain is confirmed against a 20 %
-        # margin even when the machine is loaded, and the no-gain versions are not
-        min_energy_gain=0.2,
-        noise_sigmas=0.0,
-    )
-    updates: list[tuple[str, dict[str, Any]]] = []
-    result = run_graph(
-        PROGRAMS / "heat2d-omp",
-        "cpu",
-        thread_id="heat2d-report-test",
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):  # no LASSI_* variable or key of the machine
+            if name.startswith(("LASSI_", "OPENAI_")):
+                patch.delenv(name)
+        patch.setenv("LASSI_CONFIG", os.devnull)
+        patch.setenv("LASSI_WORK_ROOT", str(work))
+        patch.setenv("LASSI_LOCK_DIR", str(folder / "locks"))
+        patch.chdir(folder)
+        with contextlib.redirect_stdout(printed):
+            code = main(["demo", "--device", "cpu"])
+        assert code == 0, printed.getvalue()
+        settings = demo_settings(folder / "runs" / "demo", cpu_device(), Settings())
+    report = re.search(r"^report: +(\S+)", printed.getvalue(), re.M)
+    assert report is not None, printed.getvalue()
+    thread_id = Path(report.group(1)).parent.name
+    yield FinishedTrial(
+        result=read_trial(thread_id, settings).result,
         settings=settings,
-        on_update=lambda node, update: updates.append((node, update)),
+        updates=steps_of(settings, thread_id),
+        printed=printed.getvalue(),
+        folder=folder,
     )
-    yield FinishedTrial(result=result, settings=settings, updates=updates)
     shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def finished_trial(demo_run: FinishedTrial, monkeypatch: pytest.MonkeyPatch) -> FinishedTrial:
+    """The demo's trial, read from the folder the demo ran in, as its user would: the
+    archive's paths (timelines) are relative to it, as `lassi-ee demo` wrote them."""
+    monkeypatch.chdir(demo_run.folder)
+    return demo_run

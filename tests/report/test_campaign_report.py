@@ -11,28 +11,20 @@ import html
 import itertools
 import json
 import math
-import os
 import re
-import sqlite3
-import sys
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from browser import assert_rendered, open_page
 
 from lassi_ee.campaign.store import TrialRecord
 from lassi_ee.cli import main
 from lassi_ee.report.campaign import CampaignReport, build_campaign_report
 from lassi_ee.report.files import write_campaign_report
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "campaign"))
-
-from campaign_models import FACTORY_REF
-from campaign_programs import APPS, variants
+from tests.helpers.browser import assert_rendered, open_page
+from tests.helpers.killed_campaign import KilledCampaign, store_rows
 
 OBJECTIVE = {"cuda:0": "energy", "cpu": "runtime"}
 VANILLA, FULL = "vanilla (Stage 1)", "LASSI-EE (full pipeline)"
@@ -277,6 +269,7 @@ def test_markdown_twin_and_tables(handmade) -> None:
     assert len(table4) == 1 + 3 * 3  # cpu, cuda:0 and all, at k = 1, 2, 3
 
 
+@pytest.mark.browser
 def test_handmade_report_renders_in_chromium(handmade, tmp_path) -> None:
     _, files = handmade
     dom, screenshot = open_page(files.html, tmp_path)
@@ -362,49 +355,20 @@ def test_ks_without_enough_trials_are_left_out_and_said_so(tmp_path) -> None:
 # --- a real scripted campaign, through the CLI ------------------------------------------------
 
 
-def _rows(store: Path) -> list[dict[str, Any]]:
-    """The store's rows read with plain SQL: the test's own path to the data."""
-    with sqlite3.connect(store) as connection:
-        connection.row_factory = sqlite3.Row
-        return [dict(row) for row in connection.execute("SELECT * FROM trials")]
-
-
-@pytest.mark.slow
+@pytest.mark.trial
 def test_report_of_a_scripted_campaign_run_through_the_cli(
-    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch, capsys
+    killed_campaign: KilledCampaign, tmp_path: Path, capsys
 ) -> None:
-    for name in list(os.environ):  # the machine's settings must not leak into the workers
-        if name.startswith(("LASSI_", "OPENAI_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LASSI_CONFIG", os.devnull)  # no config file
-    (tmp_path / "apps").mkdir()
-    for app in APPS:
-        (tmp_path / "apps" / f"{app}.cpp").write_text(variants(app)["source"])
-    spec = {
-        "name": "smoke",
-        "apps": ["apps/*.cpp"],
-        "devices": ["cpu"],
-        "trials": 2,
-        "ks": [1, 2],
-        "models_factory": FACTORY_REF,
-        "settings": {
-            "work_root": str(settings.work_root),
-            "lock_dir": str(settings.lock_dir),
-            "repeats": 2,
-            "min_window_s": 0.3,
-            "max_iterations": 2,
-        },
-    }
-    path = tmp_path / "campaign.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    assert main(["campaign", "run", str(path)]) == 0
+    """The report of the session's whole campaign (tests/helpers/killed_campaign.py): two
+    apps x 4 trials on the cpu device, scripted models, ks 1, 2 and 4."""
+    path = killed_campaign.path
     out = tmp_path / "report"
     assert main(["campaign", "report", str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out / 'report.html'} and {out / 'report.md'}" in printed
 
-    rows = _rows(tmp_path / "campaigns" / "smoke" / "results.sqlite")
-    assert len(rows) == 4 and all(row["objective"] == "runtime" for row in rows)
+    rows = store_rows(path.parent / "campaigns" / "smoke" / "results.sqlite")
+    assert len(rows) == 8 and all(row["objective"] == "runtime" for row in rows)
     improved = [row for row in rows if row["status"] == "improved"]
     assert improved  # spin #0 and wait #0 beat the source whatever the machine's load
     assert all(row["categories"] == "ACE" for row in improved)  # the scripted categorizer
@@ -417,7 +381,7 @@ def test_report_of_a_scripted_campaign_run_through_the_cli(
     for name, which in (("pass_at_k", 0), ("reduction_at_k", 1)):
         [panel] = plotted[name]
         assert panel["title"] == "cpu (runtime: no energy sensor)"
-        for k_index, k in enumerate((1, 2)):
+        for k_index, k in enumerate((1, 2, 4)):
             for series, stage in ((VANILLA, "vanilla"), (FULL, "final")):
                 per_app = []
                 for trials in tasks.values():
@@ -436,9 +400,6 @@ def test_report_of_a_scripted_campaign_run_through_the_cli(
     assert categories["series"]["optimizations"] == [0.0, 1.0, 0.0, 0.0]
     assert (out / "table4.csv").is_file() and (out / "report.md").is_file()
 
-    dom, screenshot = open_page(out / "report.html", tmp_path)
-    assert_rendered(dom, screenshot, plots=4)
-    assert "No energy sensor on cpu" in dom
     # when and on what the confirmed trials' figures were taken, from the store's rows
     stamped = [row for row in rows if row["final_measured_at"]]
     assert {row["thread_id"] for row in improved} <= {row["thread_id"] for row in stamped}
@@ -448,3 +409,15 @@ def test_report_of_a_scripted_campaign_run_through_the_cli(
         in (out / "report.md").read_text()
     )
     assert all(row["final_sensor"].startswith("time only") for row in stamped)
+
+
+@pytest.mark.trial
+@pytest.mark.browser
+def test_the_report_of_a_scripted_campaign_renders_in_chromium(
+    killed_campaign: KilledCampaign, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    assert main(["campaign", "report", str(killed_campaign.path), "--out", str(out)]) == 0
+    dom, screenshot = open_page(out / "report.html", tmp_path)
+    assert_rendered(dom, screenshot, plots=4)
+    assert "No energy sensor on cpu" in dom

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from rich.console import Console
 
 from lassi_ee.cli import main
@@ -19,6 +20,7 @@ def text_of(view: ProgressView) -> str:
     return console.export_text()
 
 
+@pytest.mark.trial
 def test_progress_follows_the_trial(finished_trial):
     progress = TrialProgress(thread_id="t")
     for node, update in finished_trial.updates:
@@ -36,6 +38,7 @@ def test_progress_follows_the_trial(finished_trial):
     )
 
 
+@pytest.mark.trial
 def test_steps_in_a_few_words(finished_trial):
     steps = [step_words(node, update).brief for node, update in finished_trial.updates]
     assert steps[:3] == ["profile source", "wrote v1", "v1 compile ok"]
@@ -60,6 +63,7 @@ def test_a_fix_that_was_not_made_is_told_without_a_history():
     assert words.line == f"fix_compile: {note}"
 
 
+@pytest.mark.trial
 def test_plain_lines_when_output_is_not_a_terminal(finished_trial):
     thread_id = finished_trial.result.thread_id
     out = io.StringIO()
@@ -88,24 +92,30 @@ def test_plain_lines_when_output_is_not_a_terminal(finished_trial):
     assert lines[-1].startswith(f"trial {thread_id} {finished_trial.result.status}")
 
 
+@pytest.mark.trial
 def test_live_panel_on_a_terminal(finished_trial):
     thread_id = finished_trial.result.thread_id
     out = io.StringIO()
     view = ProgressView(Console(file=out, force_terminal=True, width=160))
-    panels = []
+    panels = []  # (temperature, panel) once Stage 3 escalated with a best so far
+    progress = TrialProgress(thread_id=thread_id)
     with view:
         on_update = view.trial_started(thread_id, "heat2d-omp on cpu")
         for node, update in finished_trial.updates:
             on_update(node, update)
-            if node == "assess" and update.get("temperature") == 0.4:
-                panels.append(text_of(view))
+            progress.apply(node, update)
+            escalated = node == "assess" and update.get("temperature", 0.2) > 0.2
+            if escalated and progress.best_version is not None:
+                panels.append((update["temperature"], text_of(view)))
         view.trial_finished(finished_trial.result)
-    panel = panels[0]
+    # which version the busy machine confirms first is its call; the panel is drawn alike
+    temperature, panel = panels[0]
     assert "trials: 0 done, 1 left of 1" in panel
     for column in ("stage", "iteration", "temperature", "self-corrections", "best so far"):
         assert column in panel
     row = next(line for line in panel.splitlines() if "heat2d-omp on cpu" in line)
-    assert "3: refactor, check, measure" in row and "0.4" in row and "vs source" in row
+    assert "3: refactor, check, measure" in row and f"{temperature:.1f}" in row
+    assert "vs source" in row
     assert "\x1b[" in out.getvalue()  # drawn live
     assert "check: on check_args[0] (64 40)" in out.getvalue()  # step lines still scroll above
     final = text_of(view)
@@ -114,6 +124,7 @@ def test_live_panel_on_a_terminal(finished_trial):
     assert "self-corrections" not in final  # no table once nothing runs
 
 
+@pytest.mark.trial
 def test_a_campaign_sees_trials_side_by_side(finished_trial):
     out = io.StringIO()
     view = ProgressView(Console(file=out, width=200), total_trials=3)
@@ -139,6 +150,7 @@ def test_a_campaign_sees_trials_side_by_side(finished_trial):
     assert "(1 done, 2 left)" in log
 
 
+@pytest.mark.trial
 def test_resume_of_a_finished_trial_shows_its_figures(finished_trial, capsys):
     settings = finished_trial.settings
     code = main(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import cast
 
-from browser import assert_rendered, open_page
-from report_states import trial_state, with_energy
+import pytest
 
 from lassi_ee.report.files import report_trial, write_trial_report
 from lassi_ee.report.trial import trial_report_from_state
 from lassi_ee.state import TrialState
+from tests.helpers.browser import assert_rendered, open_page
+from tests.helpers.report_states import trial_state, with_energy
+
+pytestmark = [pytest.mark.trial, pytest.mark.browser]
 
 
 def test_runtime_report_renders_in_chromium(finished_trial, tmp_path):

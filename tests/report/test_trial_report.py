@@ -7,16 +7,18 @@ import xml.etree.ElementTree as ElementTree
 from typing import cast
 
 import pytest
-from report_states import trial_state, with_energy
 
 from lassi_ee.cli import main
-from lassi_ee.demo.model import SCRIPTED_MARK
 from lassi_ee.errors import UsageError
+from lassi_ee.llm.demo import SCRIPTED_MARK
 from lassi_ee.llm.usage import Usage
 from lassi_ee.report.files import report_trial, write_trial_report
 from lassi_ee.report.trial import is_scripted, load_trial_report, trial_report_from_state
 from lassi_ee.state import TrialState
 from lassi_ee.tools.check import GuardFinding
+from tests.helpers.report_states import trial_state, with_energy
+
+pytestmark = pytest.mark.trial
 
 
 def test_report_tells_the_whole_story(finished_trial):

@@ -11,7 +11,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,13 +20,10 @@ import pytest
 import yaml
 
 import lassi_ee
+from tests.helpers.campaign_programs import APPS, variants
+from tests.helpers.scaleout_models import CONTROL, FACTORY_REF
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "campaign"))
-
-from campaign_programs import APPS, variants  # noqa: E402
-from scaleout_models import CONTROL, FACTORY_REF  # noqa: E402
 
 
 def _clean_env() -> dict[str, str]:
@@ -90,13 +86,13 @@ def write_campaign(tmp_path: Path, settings: Any) -> Callable[..., Path]:
 
 @contextlib.contextmanager
 def ray_worker_env(control_root: Path) -> Iterator[None]:
-    """The environment Ray processes started inside this block keep: the worktree and this
-    folder on PYTHONPATH (so workers import this lassi_ee and the test helpers), the control
-    folder of scaleout_models, no LASSI_* variables."""
+    """The environment Ray processes started inside this block keep: the worktree on
+    PYTHONPATH (so workers import this lassi_ee and the test helpers), the control folder of
+    scaleout_models, no LASSI_* variables."""
     env = _clean_env()
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), str(HERE), env.get("PYTHONPATH", "")]
-    ).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     env[CONTROL] = str(control_root)
     saved = dict(os.environ)
     os.environ.clear()

@@ -63,6 +63,7 @@ def test_threads_of_one_process_keep_the_limit(
 
 @pytest.mark.usefixtures("ray_instance")
 @pytest.mark.parametrize(("limit", "overlap"), [(None, True), (1, False)])
+@pytest.mark.server
 def test_ray_tasks_keep_one_cluster_wide_limit(
     tmp_path: Path, limit: int | None, overlap: bool
 ) -> None:
@@ -77,6 +78,7 @@ def test_ray_tasks_keep_one_cluster_wide_limit(
 
 
 @pytest.mark.usefixtures("ray_instance")
+@pytest.mark.server
 def test_a_slot_never_given_back_expires_after_its_lease() -> None:
     import ray
 

@@ -15,7 +15,6 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
-import scaleout_models
 
 import lassi_ee
 from lassi_ee.campaign.runner import campaign_status, run_campaign_trial
@@ -24,7 +23,9 @@ from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
 from lassi_ee.graph.checkpoint import open_checkpointer, trial_lock
+from tests.helpers import scaleout_models
 
+pytestmark = pytest.mark.server
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
 KILLED = "pg-spin-cpu-000"
@@ -38,6 +39,7 @@ def _wait_for(path: Path, process: subprocess.Popen[str], timeout_s: float) -> N
         time.sleep(0.1)
 
 
+@pytest.mark.trial
 def test_a_trial_killed_mid_way_resumes_from_postgres_checkpoints(
     postgres_url: str,
     write_campaign: Callable[..., Path],
@@ -97,6 +99,7 @@ def test_a_trial_killed_mid_way_resumes_from_postgres_checkpoints(
     assert listed[KILLED] == "improved"
 
 
+@pytest.mark.trial
 def test_trials_started_together_share_one_postgres_schema(postgres_url: str) -> None:
     """Processes that open the checkpointer at once (a cluster's first trials) all get in."""
     code = (

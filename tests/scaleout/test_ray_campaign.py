@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
-import scaleout_models
-
 import lassi_ee
 from lassi_ee.campaign.ray_engine import RaySummary, run_ray
 from lassi_ee.campaign.runner import TrialEvent
@@ -28,10 +26,11 @@ from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.campaign.store import ResultsStore
 from lassi_ee.cli import main
 from lassi_ee.errors import LassiError
+from tests.helpers import scaleout_models
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.usefixtures("ray_instance")
+pytestmark = [pytest.mark.usefixtures("ray_instance"), pytest.mark.server]
 ON_FAKE_GPUS = {"resources": {"cpu": {"fake_gpu": 1}}, "max_retries": 2}
 
 
@@ -43,6 +42,7 @@ def _wait_for(path: Path, runner: threading.Thread, timeout_s: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.trial
 def test_a_killed_worker_s_trial_resumes_and_every_trial_is_recorded_once(
     write_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,6 +96,7 @@ def test_a_killed_worker_s_trial_resumes_and_every_trial_is_recorded_once(
     assert "0 trial(s) finished now, 4 already done, 0 with errors" in capsys.readouterr().out
 
 
+@pytest.mark.trial
 def test_a_failing_trial_is_reported_once_and_the_next_run_resumes_it(
     write_campaign: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -130,6 +131,7 @@ def test_a_resource_no_node_offers_is_refused_before_anything_waits(
         run_ray(load_campaign(path))
 
 
+@pytest.mark.trial
 def test_ctrl_c_stops_a_ray_campaign_and_the_next_run_resumes_its_trial(
     write_campaign: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -140,8 +142,7 @@ def test_ctrl_c_stops_a_ray_campaign_and_the_next_run_resumes_its_trial(
     thread = "ray-cli-spin-cpu-000"
     control = scaleout_models.control_dir("ray-cli")
     (control / f"hold-{thread}").touch()
-    pythonpath = os.pathsep.join([str(REPO_ROOT), str(Path(__file__).parent)])
-    env = {**os.environ, "PYTHONPATH": pythonpath}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     command = [sys.executable, "-m", "lassi_ee.cli", "campaign", "run", str(path)]
     command += ["--engine", "ray", "--address", "local"]
     process = subprocess.Popen(

@@ -10,19 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import scaleout_models
 
 from lassi_ee.apps import load_app
-from lassi_ee.campaign.runner import repin_device, run_campaign_trial
+from lassi_ee.campaign.runner import run_campaign_trial
 from lassi_ee.campaign.spec import load_campaign
 from lassi_ee.devices import cpu_device
 from lassi_ee.errors import LassiError
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.nodes.profile_source import measure_source
 from lassi_ee.settings import Settings
+from lassi_ee.trials import open_trials, read_trial
+from tests.helpers import scaleout_models
 
 
+@pytest.mark.trial
 def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
     write_campaign: Callable[..., Path], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -33,32 +33,31 @@ def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
     with pytest.raises(RuntimeError, match="judge crashed"):
         run_campaign_trial(campaign, "spin", "cpu", 0)
     settings = campaign.settings()
-    config = {"configurable": {"thread_id": thread}}
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        graph = compile_graph(saver)
-        before = graph.get_state(config)
-        pinned = before.values["device_info"]
-        assert before.next == ("judge_candidate",)
+    with open_trials(settings) as trials:
+        before = trials.read(thread)
+        assert before is not None
+        pinned = before.state["device_info"]
+        assert before.next_steps == ("judge_candidate",)
 
         other_model = pinned.model_copy(update={"name": "Another CPU"})
         with pytest.raises(LassiError, match="cannot resume on Another CPU"):
-            repin_device(graph, config, other_model)
+            trials.repin_device(thread, other_model)
         elsewhere = pinned.model_copy(update={"visible_id": "elsewhere"})
-        repin_device(graph, config, elsewhere)
-        after = graph.get_state(config)
-        assert after.values["device_info"] == elsewhere
-        assert after.next == before.next  # the cut-off step runs next, as before
-        assert after.values["history"] == before.values["history"]
+        trials.repin_device(thread, elsewhere)
+        after = trials.read(thread)
+        assert after is not None
+        assert after.state["device_info"] == elsewhere
+        assert after.next_steps == before.next_steps  # the cut-off step runs next, as before
+        assert after.state["history"] == before.state["history"]
 
     # the checkpoint now says "elsewhere", as one written on another node would: resuming
     # here points the trial back at this machine's device before anything runs
     crash.unlink()
-    with caplog.at_level(logging.WARNING, logger="lassi_ee.campaign.runner"):
+    with caplog.at_level(logging.WARNING, logger="lassi_ee.trials"):
         record = run_campaign_trial(campaign, "spin", "cpu", 0)
     assert f"trial {thread} resumes on cpu (id None), not cpu (id elsewhere)" in caplog.text
     assert record.status == "improved" and record.vanilla_outcome == "improved"
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        assert compile_graph(saver).get_state(config).values["device_info"] == pinned
+    assert read_trial(thread, settings).state["device_info"] == pinned
     assert not (settings.lock_dir / "cpu-elsewhere.lock").exists()  # nothing measured there
 
 

@@ -1,6 +1,6 @@
 """The models factory of the campaign tests: a scripted model per trial.
 
-A campaign file names it as ``.../campaign_models.py:build``; each trial calls
+A campaign file names it as ``tests.helpers.campaign_models:build``; each trial calls
 ``build(trial)`` in the worker that runs it. Every reply is a pure function of
 the app, the trial index and the role, so a trial resumed after a kill gets the
 same answers it would have had.
@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from campaign_programs import fenced, variants
 
 from lassi_ee.campaign.spec import CampaignTrial
 from lassi_ee.llm.fake import RoleScriptedChatModel
+from tests.helpers.campaign_programs import fenced, variants
 
-FACTORY_REF = f"{Path(__file__).resolve()}:build"  # how a campaign file names build()
+FACTORY_REF = "tests.helpers.campaign_models:build"  # how a campaign file names build()
 TEXT = {
     "summarize_docs": "Use fewer instructions; avoid busy waiting.",
     "analyze_code": "The loop spins longer than needed.",

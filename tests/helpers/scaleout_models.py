@@ -1,5 +1,5 @@
 """Models factory of the scale-out tests: the campaign tests' scripted models
-(tests/campaign/campaign_models.py), plus a call log, a hold and a crash.
+(campaign_models.py), plus a call log, a hold and a crash.
 
 Ray workers keep the environment Ray started with, so all three are driven by
 files under ``$LASSI_TEST_CONTROL_DIR/<campaign>/``:
@@ -13,20 +13,16 @@ files under ``$LASSI_TEST_CONTROL_DIR/<campaign>/``:
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "campaign"))
-
-import campaign_models
-
 from lassi_ee.campaign.spec import CampaignTrial
 from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
+from tests.helpers import campaign_models
 
 CONTROL = "LASSI_TEST_CONTROL_DIR"
-FACTORY_REF = f"{Path(__file__).resolve()}:build"
+FACTORY_REF = "tests.helpers.scaleout_models:build"
 
 
 def control_dir(campaign: str) -> Path:

@@ -1,6 +1,6 @@
 """Run or resume one trial in this process and SIGKILL ourselves where told.
 
-    python trial_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
+    python -m tests.helpers.trial_child run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
 
 KILL is "none", "after:NODE" (once NODE's step is checkpointed), "during:measure"
 (part-way through the first screen measurement this process makes), "during:confirm"
@@ -15,11 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from child_hooks import die, log_measurements
-from trial_programs import answer_by_best_code
-
 from lassi_ee.api import resume_graph, run_graph
 from lassi_ee.settings import Settings
+from tests.helpers.child_hooks import die, log_measurements
+from tests.helpers.trial_programs import answer_by_best_code
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Run or resume one trial in this process and SIGKILL ourselves where told.
 
-    python chain_child.py run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
+    python -m tests.helpers.chain_child run|resume SOURCE THREAD SETTINGS_JSON LOG KILL
 
 KILL is "none", "after:NODE" (once NODE's step is checkpointed), "during:measure"
 (part-way through the first measurement this process makes) or "during:confirm"
@@ -21,10 +21,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "graph"))
-
-from child_hooks import die, log_measurements
-from trial_programs import (
+from lassi_ee.api import resume_graph, run_graph
+from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
+from lassi_ee.settings import Settings
+from tests.helpers.child_hooks import die, log_measurements
+from tests.helpers.trial_programs import (
     CRASHES,
     DOES_NOT_COMPILE,
     FASTER,
@@ -34,10 +35,6 @@ from trial_programs import (
     fenced,
     variant,
 )
-
-from lassi_ee.api import resume_graph, run_graph
-from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
-from lassi_ee.settings import Settings
 
 
 def chain_model(log: Path) -> RoleScriptedChatModel:

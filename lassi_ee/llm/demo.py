@@ -1,7 +1,8 @@
 """The scripted demo model: canned replies for the bundled demo programs, not an LLM.
 
 ``LASSI_GENERATE_MODEL=demo`` (or ``lassi-ee demo``) gives this model to every
-role. Its replies are files under ``replies/<program>/``: a correct refactoring
+role. Its replies are files under ``lassi_ee/demo/replies/<program>/``, beside the
+programs they answer for (files read, no module imported): a correct refactoring
 that is no better, one that does not compile and its fix, one with hard-coded results
 (the output check, on the demo's check_args, rejects it before the judge would),
 a real improvement, one that crashes and its fix, and some that are no better,
@@ -30,9 +31,9 @@ from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
 
 DEMO_MODEL_NAME = "demo"
 SCRIPTED_MARK = "[scripted demo reply, not an LLM]"
-HERE = Path(__file__).parent
-PROGRAMS = HERE / "programs"
-REPLIES = HERE / "replies"
+DEMO_DATA = Path(__file__).resolve().parents[1] / "demo"
+PROGRAMS = DEMO_DATA / "programs"
+REPLIES = DEMO_DATA / "replies"
 PROGRAM_FOR_MODEL = {"OpenMP": "heat2d-omp", "CUDA": "heat2d-cuda"}
 
 

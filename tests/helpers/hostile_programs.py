@@ -12,7 +12,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from trial_programs import program
+from tests.helpers.trial_programs import program
 
 TOKEN = secrets.token_hex(2)
 

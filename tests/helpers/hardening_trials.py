@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from lassi_ee.api import TrialResult, run_graph
-from lassi_ee.graph.builder import compile_graph
-from lassi_ee.graph.checkpoint import open_checkpointer
 from lassi_ee.settings import Settings
+from lassi_ee.trials import read_trial
 
 
 def run_trial(
@@ -28,9 +27,7 @@ def run_trial(
 
 
 def trial_state(settings: Settings, thread_id: str) -> dict[str, Any]:
-    with open_checkpointer(settings.checkpoint_url) as saver:
-        config = {"configurable": {"thread_id": thread_id}}
-        return dict(compile_graph(saver).get_state(config).values)  # type: ignore[arg-type]
+    return dict(read_trial(thread_id, settings).state)
 
 
 def outcomes(state: dict[str, Any]) -> list[tuple[str, int, int, str]]:

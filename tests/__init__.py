@@ -1,0 +1,1 @@
+"""The test suite is a package, so that tests import their helpers as ``tests.helpers``."""
