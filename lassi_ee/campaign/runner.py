@@ -105,7 +105,8 @@ def run_campaign_trial(
 def repin_device(graph: Any, config: RunnableConfig, device: Device) -> None:
     """Point a cut-off trial at the device it resumes on, when that is another one of the
     same model (a Ray retry on another GPU or node): its programs then run and are measured
-    where this process may run them. Stage 0's figures are kept; another model is an error.
+    where this process may run them. Stage 0's figures are kept, and replaced by the source's
+    on the new board before the next screen (nodes/boards.py); another model is an error.
     """
     state = graph.get_state(config).values
     pinned: Device | None = state.get("device_info")
@@ -118,12 +119,13 @@ def repin_device(graph: Any, config: RunnableConfig, device: Device) -> None:
             "(for Ray, an accelerator_type resource; see docs/SCALEOUT.md)"
         )
     log.warning(
-        "trial %s resumes on %s (id %s), not %s (id %s), where it started",
+        "trial %s resumes on %s (board %s), not %s (board %s), where it started; it "
+        "re-measures the source and its best version there before it screens against them",
         config["configurable"]["thread_id"],
         device.spec,
-        device.visible_id,
+        device.board or device.visible_id,
         pinned.spec,
-        pinned.visible_id,
+        pinned.board or pinned.visible_id or "unrecorded",
     )
     graph.update_state(config, {"device_info": device})
 

@@ -43,7 +43,7 @@ def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
         other_model = pinned.model_copy(update={"name": "Another CPU"})
         with pytest.raises(LassiError, match="cannot resume on Another CPU"):
             repin_device(graph, config, other_model)
-        elsewhere = pinned.model_copy(update={"visible_id": "elsewhere"})
+        elsewhere = pinned.model_copy(update={"visible_id": "elsewhere", "board": "elsewhere"})
         repin_device(graph, config, elsewhere)
         after = graph.get_state(config)
         assert after.values["device_info"] == elsewhere
@@ -55,10 +55,15 @@ def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
     crash.unlink()
     with caplog.at_level(logging.WARNING, logger="lassi_ee.campaign.runner"):
         record = run_campaign_trial(campaign, "spin", "cpu", 0)
-    assert f"trial {thread} resumes on cpu (id None), not cpu (id elsewhere)" in caplog.text
+    assert (
+        f"trial {thread} resumes on cpu (board {pinned.board}), not cpu (board elsewhere)"
+    ) in caplog.text
     assert record.status == "improved" and record.vanilla_outcome == "improved"
     with open_checkpointer(settings.checkpoint_url) as saver:
-        assert compile_graph(saver).get_state(config).values["device_info"] == pinned
+        values = compile_graph(saver).get_state(config).values
+        assert values["device_info"] == pinned
+        # back on the board its figures are from: nothing was re-measured
+        assert values.get("board_moves", []) == []
     assert not (settings.lock_dir / "cpu-elsewhere.lock").exists()  # nothing measured there
 
 
