@@ -18,9 +18,11 @@ from lassi_ee.api import resume_graph
 from lassi_ee.campaign.runner import repin_device
 from lassi_ee.devices import cpu_device
 from lassi_ee.energy.decide import screen_lower
+from lassi_ee.errors import LassiError
 from lassi_ee.graph import routes
 from lassi_ee.graph.builder import compile_graph
 from lassi_ee.graph.checkpoint import open_checkpointer
+from lassi_ee.nodes import boards
 from lassi_ee.nodes.common import TrialContext
 from lassi_ee.report.console import print_result
 from lassi_ee.state import Candidate, RunSummary
@@ -91,6 +93,37 @@ def test_a_trial_moved_to_another_board_re_measures_the_source_and_the_best_befo
     print_result(result)
     shown = " ".join(capsys.readouterr().out.split())
     assert f"moved to board {ELSEWHERE} (from {here.board}):" in shown
+
+
+def test_a_baseline_that_cannot_be_re_measured_on_the_new_board_stops_the_trial(
+    source_file, trial_settings, monkeypatch
+):
+    """Nothing can be screened where the source cannot be measured: the trial stops, the
+    candidate in flight unmeasured, and Stage 4 decides on that board as always."""
+    settings = trial_settings.model_copy(update={"max_iterations": 1})
+    config: Any = {"configurable": {"thread_id": "stuck"}}
+    with open_checkpointer(settings.checkpoint_url) as saver:
+        graph = compile_graph(saver)
+        context = TrialContext(settings=settings, models=model())
+        graph_input = {"source": str(source_file), "device": "cpu"}
+        graph.invoke(graph_input, config, context=context, interrupt_after=["assess"])
+        here = graph.get_state(config).values["device_info"]
+        repin_device(graph, config, here.model_copy(update={"board": ELSEWHERE}))
+
+    def broken_sensor(*args: Any, **kwargs: Any) -> None:
+        raise LassiError("the device lock timed out")
+
+    monkeypatch.setattr(boards, "measure_binary", broken_sensor)
+    result = resume_graph("stuck", settings=settings, models=model())
+    assert result.stop_reason == (
+        f"the trial moved to board {ELSEWHERE}, where the source could not be re-measured "
+        "(the device lock timed out): nothing can be screened there"
+    )
+    with open_checkpointer(settings.checkpoint_url) as saver:
+        state = compile_graph(saver).get_state({"configurable": {"thread_id": "stuck"}}).values
+    v2 = state["history"][-1]
+    assert v2.version == 2 and v2.profile is None and v2.outcome == "abandoned"
+    assert state.get("board_moves", []) == []
 
 
 def test_a_figure_of_another_board_is_never_screened_against():
