@@ -15,9 +15,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lassi_ee.errors import UsageError
+from lassi_ee.tools.c_syntax import parse_program
 
 Language = Literal["cuda", "hip", "openmp"]
 MANIFEST_NAME = "app.yaml"
@@ -44,6 +53,91 @@ class BuildSpec(BaseModel):
     extra_flags: list[str] = Field(default_factory=list, description="added to the defaults")
     make_target: str | None = None
     binary: str = Field("app", description="the executable the build produces")
+
+
+_LINE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+class SelfCheckSpec(BaseModel):
+    """Where the program checks its own results, named by hand (tools/self_check.py).
+
+    The guard finds the code that decides the PASS/FAIL marker on its own; these add
+    what it cannot find (a check whose marker is printed elsewhere, a reference function
+    reached through a pointer). Every statement on the lines, and every named function
+    with its calls, must stay as the source has it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    lines: list[str] = Field(
+        default_factory=list,
+        description="line ranges of the refactored file holding the self-check: '96-119' or '120'",
+    )
+    functions: list[str] = Field(
+        default_factory=list,
+        description="functions of the refactored file that belong to the self-check "
+        "(a reference computation, a verify function)",
+    )
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        if isinstance(value, (int, str)):
+            value = [value]
+        return [str(item) if isinstance(item, int) else item for item in value]
+
+    @field_validator("lines")
+    @classmethod
+    def _line_ranges(cls, value: list[str]) -> list[str]:
+        for item in value:
+            match = _LINE_RANGE.match(item)
+            first = int(match.group(1)) if match else 0
+            last = int(match.group(2) or first) if match else 0
+            if not match or first < 1 or last < first:
+                raise ValueError(
+                    f"'{item}' is not a line range: write 'FIRST-LAST' (1 <= FIRST <= LAST) "
+                    "or one line number"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _names_something(self) -> SelfCheckSpec:
+        if not self.lines and not self.functions:
+            raise ValueError("name the check's lines or functions, or leave self_check out")
+        return self
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """The line ranges as (first, last), both included."""
+        ranges = []
+        for item in self.lines:
+            match = _LINE_RANGE.match(item)
+            assert match is not None  # checked when the manifest was read
+            first = int(match.group(1))
+            ranges.append((first, int(match.group(2) or first)))
+        return ranges
+
+    def problems_with(self, code: str, file_name: str) -> list[str]:
+        """What this entry names that ``code`` does not have; [] when all is there."""
+        program = parse_program(code)
+        line_count = code.count("\n") + (0 if code.endswith("\n") else 1)
+        spans = program.statement_spans()
+        problems = []
+        for item, (first, last) in zip(self.lines, self.ranges(), strict=True):
+            if last > line_count:
+                problems.append(f"self_check.lines '{item}': {file_name} has {line_count} lines")
+            elif not any(first <= low and high <= last for low, high in spans):
+                problems.append(
+                    f"self_check.lines '{item}': no whole statement of {file_name} lies on "
+                    "these lines (comments, blank lines or directives only?); name the lines "
+                    "of the check's code"
+                )
+        defined = sorted({f.name.split("::")[-1] for f in program.functions})
+        for name in self.functions:
+            if not program.function_named(name):
+                problems.append(
+                    f"self_check.functions '{name}': {file_name} defines no function of that "
+                    f"name (it defines {', '.join(defined) or 'none'})"
+                )
+        return problems
 
 
 class AppManifest(BaseModel):
@@ -93,6 +187,11 @@ class AppManifest(BaseModel):
     )
     ignore_regex: str | None = Field(
         None, description="lines the output check skips, besides timing lines"
+    )
+    self_check: SelfCheckSpec | None = Field(
+        None,
+        description="the program's own check (lines, functions) that every version must keep, "
+        "besides what the guard finds from the PASS/FAIL marker",
     )
     expected_runtime_s: float | None = None
     unverified: bool = Field(
@@ -202,8 +301,9 @@ def _manifest_problem(error: Any) -> str:
     """One problem of a manifest; an unknown key names the closest known one."""
     where = ".".join(str(part) for part in error["loc"])
     if error["type"] != "extra_forbidden":
-        return f"{where}: {error['msg']}"
-    model = BuildSpec if error["loc"][0] == "build" and len(error["loc"]) > 1 else AppManifest
+        return f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
+    nested: dict[str, type[BaseModel]] = {"build": BuildSpec, "self_check": SelfCheckSpec}
+    model = nested.get(error["loc"][0], AppManifest) if len(error["loc"]) > 1 else AppManifest
     known = list(model.model_fields)
     close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"the keys are {', '.join(known)}"
@@ -235,7 +335,11 @@ def load_app(source: str | Path, args: list[str] | None = None) -> App:
         for name in {manifest.refactor, *manifest.sources, *manifest.data_files}:
             if not (root / name).exists():
                 raise UsageError(f"{manifest_path}: lists '{name}', which is not in {root}")
-        _read_source(root / manifest.refactor)
+        code = _read_source(root / manifest.refactor)
+        if manifest.self_check is not None:
+            problems = manifest.self_check.problems_with(code, manifest.refactor)
+            if problems:
+                raise UsageError(f"{manifest_path}: {'; '.join(problems)}")
         if args is not None:
             manifest = manifest.model_copy(update={"args": args})
         return App(manifest=manifest, root=root.resolve())

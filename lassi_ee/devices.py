@@ -35,6 +35,10 @@ class Device(BaseModel):
     arch: str  # sm_90, gfx90a, x86_64
     memory_gib: float | None = None
     visible_id: str | None = None  # value for CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES
+    # The physical board a figure is measured on: an NVIDIA GPU's UUID, an AMD GPU's host
+    # and index, the CPU's host. Two boards of one model differ by more than a gain may;
+    # None on a device recorded before boards were.
+    board: str | None = None
 
     @property
     def programming_model(self) -> ProgrammingModel:
@@ -83,6 +87,17 @@ def visible_id_for(index: int, env_var: str) -> str:
     return ids[index]
 
 
+def host_board(gpu_index: str | None = None) -> str:
+    """The board of a device known by its host (the CPU), or by host and index (an AMD GPU).
+
+    The host's name stands for the CPU: RAPL measures the packages of the machine it runs
+    on. A container that gets a new name at each start is a new board to it (a
+    re-measurement too many, never a figure of another machine taken for this one's).
+    """
+    host = platform.node() or "this host"
+    return f"host {host}" if gpu_index is None else f"host {host}, GPU {gpu_index}"
+
+
 def cpu_device() -> Device:
     """The host CPU, named from /proc/cpuinfo where it can be read."""
     name = platform.processor() or "CPU"
@@ -105,4 +120,5 @@ def cpu_device() -> Device:
         name=f"{name} ({cores} cores)",
         arch=platform.machine() or "host",
         memory_gib=memory_gib,
+        board=host_board(),
     )

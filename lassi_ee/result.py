@@ -88,6 +88,11 @@ class TrialResult(BaseModel):
         default_factory=list, description="the best version's optimizations, MHO/ACE/DST/PTM"
     )
     stop_reason: str | None = None
+    board_moves: list[str] = Field(
+        default_factory=list,
+        description="the trial resumed on another board of its device's model: what was "
+        "re-measured there before a screen, with both boards' figures",
+    )
     error: str | None = None
     archive_path: str | None = None
     archive_error: str | None = Field(
@@ -149,6 +154,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         self_corrections=sum(1 for c in history if c.attempt > 0),
         categories=state.get("categories", []),
         stop_reason=state.get("stop_reason"),
+        board_moves=state.get("board_moves", []),
         error=state.get("error"),
         archive_path=state.get("archive_path"),
         archive_error=state.get("archive_error"),

@@ -181,6 +181,9 @@ class TrialState(TrialInput, total=False):
     # explicit changes resumes made to them ---
     trial_settings: dict[str, Any]  # profile_source; resume_graph when told to change one
     resumed_with: Annotated[list[str], operator.add]  # resume_graph (api.py)
+    # measure_candidate, when the trial resumed on another board (a campaign's repin): what
+    # it re-measured there before screening against it, and the figures of both boards
+    board_moves: Annotated[list[str], operator.add]
     # --- Stage 4 and bookkeeping ---
     final_check: FinalCheck | None  # profile_source (None); confirm_final
     comparison: str | None  # compare: the LLM's report on what changed and why

@@ -111,8 +111,9 @@ class TrialStore:
     def repin_device(self, thread_id: str, device: Device) -> None:
         """Point a cut-off trial at the device it resumes on, when that is another one of the
         same model (a Ray retry on another GPU or node): its programs then run and are
-        measured where this process may run them. Stage 0's figures are kept; another model
-        is an error.
+        measured where this process may run them. Stage 0's figures are kept, and replaced
+        by the source's on the new board before the next screen (nodes/boards.py); another
+        model is an error.
         """
         pinned: Device | None = self.graph.get_state(_config(thread_id)).values.get("device_info")
         if pinned is None or device == pinned:  # before Stage 0's end it resolves it itself
@@ -124,12 +125,13 @@ class TrialStore:
                 "accelerator_type resource; see docs/SCALEOUT.md)"
             )
         log.warning(
-            "trial %s resumes on %s (id %s), not %s (id %s), where it started",
+            "trial %s resumes on %s (board %s), not %s (board %s), where it started; it "
+            "re-measures the source and its best version there before it screens against them",
             thread_id,
             device.spec,
-            device.visible_id,
+            device.board or device.visible_id,
             pinned.spec,
-            pinned.visible_id,
+            pinned.board or pinned.visible_id or "unrecorded",
         )
         self.update(thread_id, {"device_info": device})
 

@@ -25,7 +25,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from lassi_ee.devices import Device, visible_id_for
+from lassi_ee.devices import Device, host_board, visible_id_for
 from lassi_ee.energy.base import SensorError
 from lassi_ee.errors import LassiError, UsageError
 
@@ -272,6 +272,7 @@ def probe_amd(index: int, smi: Any | None = None, run: CommandRunner = run_comma
         arch=arch,
         memory_gib=memory_gib,
         visible_id=visible,
+        board=host_board(visible),
     )
 
 

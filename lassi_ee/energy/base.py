@@ -119,6 +119,11 @@ class EnergyProfile(BaseModel):
     program_s: float = Field(description="time spent inside runs, warm-up included")
     overhead_s: float = Field(description="wall_s - program_s")
     timeline_path: Path | None = None
+    board: str | None = Field(
+        None,
+        description="the physical board measured (devices.Device.board): an NVIDIA GPU's UUID, "
+        "an AMD GPU's host and index, the CPU's host; None when not recorded",
+    )
 
     def stats_for(self, objective: Objective) -> Stats:
         """The repeats' statistics of the quantity an objective compares."""

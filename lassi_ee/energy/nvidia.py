@@ -67,6 +67,7 @@ def probe_nvidia(index: int, nvml: Any | None = None) -> Device:
     try:
         handle = handle_for(nvml, visible_id_for(index, "CUDA_VISIBLE_DEVICES"))
         major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+        uuid = _text(nvml.nvmlDeviceGetUUID(handle))
         return Device(
             spec=f"cuda:{index}",
             kind="cuda",
@@ -74,7 +75,8 @@ def probe_nvidia(index: int, nvml: Any | None = None) -> Device:
             name=_text(nvml.nvmlDeviceGetName(handle)),
             arch=f"sm_{major}{minor}",
             memory_gib=nvml.nvmlDeviceGetMemoryInfo(handle).total / 2**30,
-            visible_id=_text(nvml.nvmlDeviceGetUUID(handle)),
+            visible_id=uuid,
+            board=uuid,
         )
     except nvml.NVMLError as err:
         raise UsageError(f"no NVIDIA GPU visible: {err}; {_HINT}") from None

@@ -18,7 +18,7 @@ from langgraph.graph.state import CompiledStateGraph
 from lassi_ee.errors import disk_failure
 from lassi_ee.graph import routes
 from lassi_ee.graph.names import NodeName
-from lassi_ee.nodes import confirm, context, evaluate, finalize, generate, profile_source
+from lassi_ee.nodes import boards, confirm, context, evaluate, finalize, generate, profile_source
 from lassi_ee.nodes.common import TrialContext, context_of, trial_files
 from lassi_ee.state import TrialInput, TrialState
 
@@ -79,7 +79,7 @@ NODES: dict[NodeName, Callable[..., dict[str, Any]]] = {
     "fix_compile": generate.fix_compile,
     "run_candidate": evaluate.run_candidate,
     "fix_runtime": generate.fix_runtime,
-    "measure_candidate": evaluate.measure_candidate,
+    "measure_candidate": boards.measure_candidate,
     "judge_candidate": evaluate.judge_candidate,
     "confirm_candidate": confirm.confirm_candidate,
     "assess": evaluate.assess,

@@ -74,12 +74,20 @@ def after_run(state: TrialState) -> Literal["measure_candidate", "fix_runtime", 
     return "fix_runtime" if _can_self_correct(state, candidate) else "assess"
 
 
-def after_measure(state: TrialState) -> Literal["judge_candidate", "assess"]:
-    """A measured candidate goes to the judge; one left unmeasured is assessed."""
+def after_measure(state: TrialState) -> Literal["measure_candidate", "judge_candidate", "assess"]:
+    """A measured candidate goes to the judge; one left unmeasured is assessed.
+
+    A step that re-measured the source or the best on a board the trial moved to
+    (nodes/boards.py) leaves the candidate untouched: the step comes again, for the other
+    one or for the candidate. A re-measurement that failed stops the trial.
+    """
     candidate = state["candidate"]
-    return (
-        "judge_candidate" if candidate is not None and candidate.profile is not None else "assess"
-    )
+    if state.get("stop_reason") or candidate is None:
+        return "assess"
+    if candidate.profile is not None:
+        return "judge_candidate"
+    untouched = not candidate.note and (candidate.run is None or candidate.run.ok)
+    return "measure_candidate" if untouched and state.get("board_moves") else "assess"
 
 
 def after_judge(state: TrialState) -> Literal["confirm_candidate", "assess"]:

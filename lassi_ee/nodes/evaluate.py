@@ -142,6 +142,10 @@ def run_candidate(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str
                     str(path.resolve())
                     for path in (settings.cache_dir, settings.runs_dir, settings.work_root)
                 ],
+                pass_regex=app.manifest.pass_regex,
+                fail_regex=app.manifest.fail_regex,
+                self_check=app.manifest.self_check,
+                nothing_compared=outcome.check.status == "inconclusive",
             )
         )
         update["check"] = outcome.check.model_copy(update={"guards": guards})

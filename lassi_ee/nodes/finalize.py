@@ -155,6 +155,7 @@ def write_archive(state: TrialState, root: Path) -> Path:
         "usage": usage.model_dump(mode="json") if usage else None,
         "settings": state.get("trial_settings"),
         "resumed_with": state.get("resumed_with", []),
+        "board_moves": state.get("board_moves", []),
     }
     return Path(_write(root / "manifest.json", json.dumps(manifest, indent=1)))
 

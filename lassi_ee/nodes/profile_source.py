@@ -43,7 +43,7 @@ def cache_key(app: App, device: Device, settings: Settings) -> str:
     facts = {
         "source": app.source_hash(),
         "manifest": app.manifest.model_dump(mode="json"),
-        "device": [device.kind, device.name, device.arch, device.visible_id],
+        "device": [device.kind, device.name, device.arch, device.visible_id, device.board],
         "measurement": [getattr(settings, knob) for knob in _MEASUREMENT_KNOBS],
         "inputs": [inputs.args for inputs in input_sets(app.manifest)],
     }

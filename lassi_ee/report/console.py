@@ -69,6 +69,8 @@ def print_result(result: TrialResult) -> None:
         console.print(f"{result.objective}: source {source:.3g} {unit}; {no_best_words(result)}")
     if result.objective == "runtime":
         console.print("(no energy sensor on this device: runtime was the objective)")
+    for move in result.board_moves:  # the trial resumed on another board of its model
+        console.print(move, highlight=False, markup=False)
     console.print(
         f"{result.versions} versions, {result.iterations} iterations, "
         f"{result.self_corrections} self-corrections; stopped: {stop_words(result)}"

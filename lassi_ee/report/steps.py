@@ -98,9 +98,12 @@ def _ran(node: str, update: dict[str, Any]) -> StepWords:
 
 
 def _measured(node: str, update: dict[str, Any]) -> StepWords:
+    if update.get("board_moves"):  # the trial moved: a baseline re-measured on its board
+        return StepWords(f"  {update['board_moves'][-1]}", "re-measured on the new board")
     candidate = update.get("candidate")
     if candidate is None:
-        return StepWords(None, _plain(node, None))
+        stop = update.get("stop_reason")
+        return StepWords(f"  {stop}" if stop else None, _plain(node, None))
     v = f"v{candidate.version}"
     if candidate.profile is None:
         return StepWords(f"  measured: {candidate.note}", f"{v} not measured")

@@ -45,6 +45,7 @@ def claim_text(report: TrialReport) -> str:
     """What the trial claims, and what the claim rests on, in one paragraph."""
     result = report.result
     evidence = f" Stage 4's re-measurement: {result.evidence}." if result.evidence else ""
+    evidence += "".join(f" The trial {move}." for move in result.board_moves)
     if result.status == "improved" and result.reduction is not None:
         interval = ""
         if result.reduction_ci95 is not None:

@@ -7,7 +7,10 @@ it changes the device's clocks or power limits, a GPU program launches no GPU wo
 all, or it carries results the source computes as literals. Everything else (paths
 outside the working directory, sleeps and clock waits, dropped kernel launches or
 synchronisations, results printed as text) is told to the judge and shown in the
-report, since a correct refactoring can do each of those too.
+report, since a correct refactoring can do each of those too. The self-check rule
+(tools/self_check.py) vetoes a candidate that changes the code deciding the source's
+PASS/FAIL marker, and one whose gain nothing would back: no output compared and no
+self-check of the source's own.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, Field
 
-from lassi_ee.apps import Language
+from lassi_ee.apps import Language, SelfCheckSpec
 from lassi_ee.tools.check import GuardFinding, significant_lines
+from lassi_ee.tools.self_check import Markers, self_check_findings
 
 __all__ = ["RULES", "GuardFinding", "GuardInput", "run_guards"]
 
@@ -38,6 +42,12 @@ class GuardInput(BaseModel):
     protected_paths: list[str] = Field(
         default_factory=list,
         description="where lassi-ee keeps the source's recorded outputs and other runs' files",
+    )
+    pass_regex: str | None = Field(None, description="the marker of a passed self-check")
+    fail_regex: str | None = Field(None, description="the marker of a failed self-check")
+    self_check: SelfCheckSpec | None = Field(None, description="the manifest's self_check")
+    nothing_compared: bool = Field(
+        False, description="the output check was inconclusive: no number or file to compare"
     )
 
 
@@ -297,6 +307,18 @@ def printed_literals(guard: GuardInput) -> list[GuardFinding]:
     )
 
 
+def self_check(guard: GuardInput) -> list[GuardFinding]:
+    """Vetoes a candidate that changes the source's self-check, or one whose gain nothing backs.
+
+    Nothing backs it when the output check compared nothing and the source has no check of
+    its own (tools/self_check.py); where one stands in, a note says so.
+    """
+    markers = Markers(guard.pass_regex, guard.fail_regex)
+    return self_check_findings(
+        guard.source_code, guard.candidate_code, markers, guard.self_check, guard.nothing_compared
+    )
+
+
 RULES: tuple[Rule, ...] = (
     recorded_outputs,
     files_outside_workdir,
@@ -304,6 +326,7 @@ RULES: tuple[Rule, ...] = (
     gpu_work,
     hard_coded_results,
     printed_literals,
+    self_check,
 )
 
 

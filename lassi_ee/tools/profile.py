@@ -108,13 +108,18 @@ def batch_runner(
 def measure_binary(
     app: App, device: Device, binary: Path, settings: Settings, timeline_path: Path | None
 ) -> EnergyProfile:
-    """Measure repeated runs of a built program; a failing run raises MeasurementFailed."""
+    """Measure repeated runs of a built program; a failing run raises MeasurementFailed.
+
+    The profile names the board it was measured on, so that figures of two boards are
+    never compared as one's.
+    """
     backend = backend_for(device)
     try:
         runs = batch_runner(app, device, binary, settings)
-        return measure(backend, runs, measurement_config(settings), timeline_path)
+        profile = measure(backend, runs, measurement_config(settings), timeline_path)
     finally:
         backend.close()
+    return profile.model_copy(update={"board": device.board})
 
 
 def confirm_binaries(

@@ -25,6 +25,7 @@ these formats for these tests, not captured on a device):
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,8 @@ def test_probe_with_amdsmi(monkeypatch):
     assert (device.name, device.arch, device.kind) == ("AMD Instinct MI300X", "gfx942", "rocm")
     assert device.memory_gib == pytest.approx(192.0, abs=0.1)
     assert smi.open == 0
+    # amdsmi's UUID is not read: the board is this host's GPU at that index
+    assert device.board == f"host {platform.node()}, GPU 0"
 
 
 def test_probe_falls_back_to_rocm_smi_when_amdsmi_is_missing(monkeypatch):

@@ -98,6 +98,7 @@ def test_probe_describes_the_gpu(monkeypatch):
     assert device.name == "NVIDIA H100 80GB HBM3" and device.arch == "sm_90"
     assert device.memory_gib == pytest.approx(79.65, abs=0.01)
     assert device.visible_id == GPUS[1]["uuid"]  # the child is pinned by UUID
+    assert device.board == GPUS[1]["uuid"]  # and every profile measured on it names it
     assert nvml.open == 0  # NVML shut down again
 
 

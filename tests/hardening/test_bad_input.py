@@ -373,8 +373,38 @@ def test_the_too_short_note_needs_a_short_window(settings):
                 "frobnicate: unknown key (the keys are name, category",
             ],
         ),
+        (
+            "name: x\nlanguage: openmp\nrefactor: spin.cpp\n"
+            "self_check: {lines: ['12-9'], line: [3]}\n",
+            [
+                "self_check.lines: '12-9' is not a line range: write 'FIRST-LAST'",
+                "self_check.line: unknown key (did you mean 'lines'?)",
+            ],
+        ),
+        (
+            "name: x\nlanguage: openmp\nrefactor: spin.cpp\nself_check: {}\n",
+            ["self_check: name the check's lines or functions, or leave self_check out"],
+        ),
+        (
+            "name: x\nlanguage: openmp\nrefactor: spin.cpp\n"
+            "self_check: {lines: ['40-50', '1'], functions: [verify]}\n",
+            [
+                f"self_check.lines '40-50': spin.cpp has {SOURCE.count(chr(10))} lines",
+                "self_check.lines '1': no whole statement of spin.cpp lies on these lines",
+                "self_check.functions 'verify': spin.cpp defines no function of that name "
+                "(it defines main)",
+            ],
+        ),
     ],
-    ids=["yaml", "fields", "missing-file", "unknown-keys"],
+    ids=[
+        "yaml",
+        "fields",
+        "missing-file",
+        "unknown-keys",
+        "self-check-format",
+        "self-check-empty",
+        "self-check-not-in-the-source",
+    ],
 )
 def test_a_manifest_with_errors_names_every_one(manifest, words, tmp_path, trial_settings):
     app = tmp_path / "app"

@@ -97,21 +97,29 @@ def test_an_answer_kept_for_the_benchmark_input_is_found_in_the_code(
     result, state, model = trial_with(apps["series"], cheat_settings, cheat)
     first = assert_rejected_by_the_check(result, state, model)
     assert first.check.status == "match" and first.check.inputs_checked == 4
-    [guard] = [g for g in first.check.guards if g.vetoes]
-    assert guard.rule == "hard-coded results" and f"'n {BENCHMARK_N}" not in guard.finding
+    vetoes = {g.rule: g.finding for g in first.check.guards if g.vetoes}
+    assert f"'n {BENCHMARK_N}" not in vetoes["hard-coded results"]
+    # its benchmark branch prints PASS outside the source's self-check
+    assert "was added" in vetoes["self-check"]
 
 
-def test_skipped_work_behind_a_pass_marker_is_too_good_to_be_true(apps, cheat_settings, cheat_code):
+def test_skipped_work_behind_a_pass_marker_is_stopped_by_the_self_check(
+    apps, cheat_settings, cheat_code
+):
     """The source prints only PASS: the check has nothing to compare (inconclusive, no
-    veto), the candidate is measured, and a gain that no comparison backs is refused."""
+    veto of its own). The cheat skips the work and disables the source's check of its
+    result: the self-check guard vetoes it before it is measured. (Before issue 26 it was
+    measured and refused only as too good to be true, 85x faster.)"""
     cheat = cheat_code["work_skipped"]
     result, state, model = trial_with(apps["selfcheck"], cheat_settings, cheat)
     first = assert_rejected_by_the_check(result, state, model)
-    assert first.check.status == "inconclusive" and not first.check.vetoes
-    assert first.profile is not None  # measured: only then is the gain known
-    [flag] = first.flags
-    assert flag.startswith("too good to be true:") and "x less runtime than the source" in flag
-    assert "the output check had nothing to compare" in first.verdict.reasons[0]
+    assert first.check.status == "inconclusive" and first.check.vetoes
+    assert first.profile is None  # vetoed before it was measured
+    [guard] = [g for g in first.check.guards if g.vetoes]
+    assert guard.rule == "self-check"
+    # its test of the result is gone, and with it all the source's check read
+    assert "and the 4 lines after it became 'if (false)' (candidate line 17)" in guard.finding
+    assert "function series: 'static double series(long n)" in guard.finding
 
 
 def test_all_zero_results_within_the_tolerance_are_vetoed(apps, cheat_settings, cheat_code):

@@ -124,3 +124,68 @@ def cheats(checksum: str) -> dict[str, str]:
         .replace("x + (double)(i % 1000)", "x - (double)(i % 1000) - 1.0")
         .replace("if (!(sum > 0))", "if (sum < 0)"),
     }
+
+
+# A program as most of HeCBench's are: it prints PASS or FAIL and no result, after the
+# host recomputes the result and compares (issue 26). Its work is an OpenMP loop, done
+# 6 rounds over although only the last round is kept: the waste a refactoring may remove
+# (about 3x less runtime here). On the benchmark input it runs for about 0.3 s here.
+CHECKED_TEMPLATE = r"""#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+// checked: ROUNDS rounds of y[i] = cell(x[i], round); the host checks the last one.
+static double cell(double x, int round) {
+  double v = x + round;
+  for (int k = 0; k < 40; k++) v = std::sqrt(v + k);
+  return v;
+}
+static double expected_sum(const std::vector<double> &x, int rounds) {
+  double sum = 0.0;
+  for (size_t i = 0; i < x.size(); i++) sum += cell(x[i], rounds - 1);
+  return sum;
+}
+int main(int argc, char **argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
+  const int rounds = 6;
+  std::vector<double> x(n), y(n);
+  for (int i = 0; i < n; i++) x[i] = (i % 1000) * 0.001;
+  for (int round = FIRST_ROUND; round < rounds; round++) {
+#pragma omp parallel for
+    for (int i = 0; i < WORK_END; i++) y[i] = cell(x[i], round);
+  }
+  const double expected = expected_sum(x, rounds);
+  double total = 0.0;
+  for (int i = 0; i < CHECK_END; i++) total += y[i];
+  const bool ok = std::fabs(total - expected) <= 1e-9 * std::fabs(expected);
+  std::printf("%s\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
+"""
+CHECKED_BENCHMARK_N = 300_000
+
+
+def checked_program(first_round: str = "0", work_end: str = "n", check_end: str = "n") -> str:
+    return (
+        CHECKED_TEMPLATE.replace("FIRST_ROUND", first_round)
+        .replace("WORK_END", work_end)
+        .replace("CHECK_END", check_end)
+    )
+
+
+def a_third_of_the_work() -> str:
+    """The cheat of issue 26: a third of the work, and the check's expected value edited to
+    match (its sum over a third of the elements), so that the program still prints PASS."""
+    return checked_program(work_end="n / 3", check_end="n / 3").replace(
+        "i < x.size(); i++", "i < x.size() / 3; i++"
+    )
+
+
+def write_checked_app(folder: Path, name: str, code: str) -> Path:
+    """An app printing only its PASS/FAIL marker, with smoke_args and two check_args."""
+    app_dir = folder / name
+    app_dir.mkdir()
+    manifest = MANIFEST.format(name=name, benchmark=CHECKED_BENCHMARK_N, outputs="")
+    (app_dir / "app.yaml").write_text(manifest)
+    (app_dir / f"{name}.cpp").write_text(code)
+    return app_dir

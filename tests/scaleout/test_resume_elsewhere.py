@@ -42,7 +42,7 @@ def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
         other_model = pinned.model_copy(update={"name": "Another CPU"})
         with pytest.raises(LassiError, match="cannot resume on Another CPU"):
             trials.repin_device(thread, other_model)
-        elsewhere = pinned.model_copy(update={"visible_id": "elsewhere"})
+        elsewhere = pinned.model_copy(update={"visible_id": "elsewhere", "board": "elsewhere"})
         trials.repin_device(thread, elsewhere)
         after = trials.read(thread)
         assert after is not None
@@ -55,9 +55,13 @@ def test_a_cut_off_trial_resumes_on_another_device_of_the_same_model(
     crash.unlink()
     with caplog.at_level(logging.WARNING, logger="lassi_ee.trials"):
         record = run_campaign_trial(campaign, "spin", "cpu", 0)
-    assert f"trial {thread} resumes on cpu (id None), not cpu (id elsewhere)" in caplog.text
+    assert (
+        f"trial {thread} resumes on cpu (board {pinned.board}), not cpu (board elsewhere)"
+    ) in caplog.text
     assert record.status == "improved" and record.vanilla_outcome == "improved"
-    assert read_trial(thread, settings).state["device_info"] == pinned
+    state = read_trial(thread, settings).state
+    assert state["device_info"] == pinned
+    assert state.get("board_moves", []) == []  # back on the board its figures are from
     assert not (settings.lock_dir / "cpu-elsewhere.lock").exists()  # nothing measured there
 
 
