@@ -18,7 +18,10 @@
 # and device time; Ctrl-C at BUDGET_S, and the next call on a still-warm machine resumes it;
 # on a fresh machine, unpack the call's null-campaign-state.tgz here and carry
 # benchmarks/campaigns/null-gpu with .whl), cost-campaign (the same for trials of the scripted
-# demo model, which claim gains: what confirmations cost; its state is cost-campaign-state.tgz).
+# demo model, which claim gains: what confirmations cost; its state is cost-campaign-state.tgz),
+# ncu (benchmarks/ncu_stage0.py: Stage 0 with its Nsight Compute profiler over NCU_APPS, the
+# CUDA examples by default: what it finds and what it costs; NCU_COMPARE=1 also times ncu
+# without stopping the program after its profiled launches; BUDGET_S as above),
 # model-part (one part of the local model per call, below), real-trials (whole CUDA trials
 # driven by that model; REAL_CAMPAIGNS names the campaign files, BUDGET_S as above).
 # Each part logs to $OUT/PART.log; $OUT/results.tgz bundles everything,
@@ -174,6 +177,10 @@ for what in "$@"; do
       part decisions-power python3 benchmarks/decisions.py --device cuda:0 \
         --out "$OUT/decisions.jsonl" power --seconds "${POWER_S:-0.5}" --gains 0.1 0.05 \
         --decisions "${DECISIONS:-20}" --budget-s "${BUDGET_S:-540}" ;;
+    ncu)
+      # shellcheck disable=SC2086
+      part ncu python3 benchmarks/ncu_stage0.py ${NCU_APPS:-$CUDA_EXAMPLES} --out "$OUT/ncu" \
+        --budget-s "${BUDGET_S:-480}" ${NCU_COMPARE:+--compare-no-kill} ;;
     null-campaign) resumable_campaign null null-gpu ;;
     cost-campaign) resumable_campaign cost cost-gpu ;;
     model-part) model_part ;;

@@ -200,6 +200,22 @@ class Settings(BaseSettings):
         900.0, ge=0, description="how long a measurement waits for another one on the same device"
     )
 
+    # --- profiler counters of the source (Stage 0, NVIDIA): what Stage 2's prompts are told ---
+    ncu_profile: bool = Field(
+        True,
+        description="at Stage 0, profile the source once with Nsight Compute (ncu) when it is "
+        "on the PATH and the device is an NVIDIA GPU; without it the prompts say why",
+    )
+    ncu_max_launches: int = Field(
+        10,
+        ge=1,
+        description="kernel launches ncu profiles: the program's first ones; ncu stops the "
+        "program once they are profiled",
+    )
+    ncu_timeout_s: float = Field(
+        180.0, gt=0, description="seconds the ncu run may take before it is stopped (no counters)"
+    )
+
     # --- compile and run: timeouts, kept output, and the sandbox's limits ---
     compile_timeout_s: float = Field(300.0, gt=0, description="seconds a build may take")
     run_timeout_s: float = Field(600.0, gt=0, description="seconds one run of a program may take")

@@ -22,6 +22,7 @@ from lassi_ee.llm.replies import CategorizedOptimization
 from lassi_ee.llm.usage import Usage, merge
 from lassi_ee.tools.check import CheckResult
 from lassi_ee.tools.equivalence import InputSet, RecordedOutput
+from lassi_ee.tools.hotspots import Hotspots
 
 Stage = Literal["source", "vanilla", "refactor"]
 Phase = Literal["vanilla", "refactor"]
@@ -115,6 +116,11 @@ class ReferenceRun(BaseModel):
     from_cache: bool = False
     other_inputs: list[RecordedOutput] = Field(
         default_factory=list, description="its outputs on smoke_args and each of check_args"
+    )
+    hotspots: Hotspots | None = Field(
+        None,
+        description="profiler counters per kernel and the power's shape, for Stage 2; None in "
+        "cache entries and trials from before they existed",
     )
 
     def recorded(self, args: list[str]) -> list[RecordedOutput]:

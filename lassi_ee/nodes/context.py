@@ -23,6 +23,14 @@ from lassi_ee.prompts.loader import load_docs
 from lassi_ee.state import TrialState
 
 
+def source_profile(state: TrialState) -> str:
+    """What Stage 0's profiler found on the source, in a few lines, or why nothing."""
+    hotspots = state["reference"].hotspots
+    if hotspots is None:
+        return "no profiler counters: this trial's Stage 0 predates them"
+    return hotspots.prompt_text(of_source=state.get("best") is None)
+
+
 def summarize_docs(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     """Condense the programming-model notes (ours, or the user's documents)."""
     ctx = context_of(runtime)
@@ -47,6 +55,7 @@ def analyze_code(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str,
                 state,
                 best_code=best_code(state),
                 best_figures=figures(best_profile(state)),
+                source_profile=source_profile(state),
                 docs_summary=state["docs_summary"],
             ),
             usage=state["usage"],
@@ -66,6 +75,7 @@ def plan(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
                 state,
                 best_code=best_code(state),
                 best_figures=figures(best_profile(state)),
+                source_profile=source_profile(state),
                 code_analysis=state["analysis"],
                 docs_summary=state["docs_summary"],
             ),

@@ -1,15 +1,17 @@
 """Stage 0: build, run and measure the source once; every candidate is screened against it.
 
-The result is cached per source, arguments, device and measurement settings, so
-30 trials of one app measure the source once. The cache entry also keeps the
-source's outputs on every further input set (smoke_args, check_args) that
-candidates are checked on. The cached figures serve the screen, the prompts and
-the reports only: every claim against the source re-measures it, interleaved
-with the candidate (nodes/confirm.py).
+The result is cached per source, arguments, device, measurement and profiler
+settings, so 30 trials of one app measure the source once. The cache entry also
+keeps the source's outputs on every further input set (smoke_args, check_args)
+that candidates are checked on, and, on NVIDIA, its profiler counters and power
+shape (tools/hotspots.py) that Stage 2 is told. The cached figures serve the
+screen, the prompts and the reports only: every claim against the source
+re-measures it, interleaved with the candidate (nodes/confirm.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -31,11 +33,13 @@ from lassi_ee.settings import Settings
 from lassi_ee.state import Limits, ReferenceRun, TrialState
 from lassi_ee.tools.check import read_output_files
 from lassi_ee.tools.equivalence import RecordedOutput, input_sets, run_source_on_other_inputs
-from lassi_ee.tools.profile import decision_rule, profile_app
+from lassi_ee.tools.hotspots import RAW_CSV_NAME, find_hotspots
+from lassi_ee.tools.profile import decision_rule, profile_app, run_request
 
 _MEASUREMENT_KNOBS = (
     "repeats", "min_window_s", "sample_period_s", "settle_window_s", "settle_tolerance_w",
 )  # fmt: skip
+_PROFILER_KNOBS = ("ncu_profile", "ncu_max_launches")
 
 
 def cache_key(app: App, device: Device, settings: Settings) -> str:
@@ -45,6 +49,7 @@ def cache_key(app: App, device: Device, settings: Settings) -> str:
         "manifest": app.manifest.model_dump(mode="json"),
         "device": [device.kind, device.name, device.arch, device.visible_id, device.board],
         "measurement": [getattr(settings, knob) for knob in _MEASUREMENT_KNOBS],
+        "profiler": [getattr(settings, knob) for knob in _PROFILER_KNOBS],
         "inputs": [inputs.args for inputs in input_sets(app.manifest)],
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:20]
@@ -101,6 +106,10 @@ def _measure_into_cache(
         _save(input_files, staging / "inputs" / str(index))
         files_dir = str(entry / "inputs" / str(index))
         other_inputs.append(RecordedOutput(input=inputs, stdout=stdout, files_dir=files_dir))
+    source_run = run_request(app, device, outcome.compile.binary, settings)
+    hotspots = find_hotspots(source_run, outcome.profile, settings, staging)
+    if hotspots.raw_csv_path is not None:
+        hotspots = hotspots.model_copy(update={"raw_csv_path": str(entry / RAW_CSV_NAME)})
     final_profile = outcome.profile.model_copy(update={"timeline_path": entry / "timeline.json"})
     reference = ReferenceRun(
         profile=final_profile,
@@ -109,6 +118,7 @@ def _measure_into_cache(
         runtime_s=outcome.run.wall_s,
         cache_key=key,
         other_inputs=other_inputs,
+        hotspots=hotspots,
     )
     (staging / "reference.json").write_text(reference.model_dump_json(indent=1))
     shutil.rmtree(entry, ignore_errors=True)
@@ -121,6 +131,14 @@ def _save(files: dict[str, bytes], folder: Path) -> None:
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
+
+
+def _archive_raw_counters(reference: ReferenceRun, archive: Path) -> None:
+    """Copy ncu's CSV from the cache entry into the archive, beside reference.json."""
+    hotspots = reference.hotspots
+    if hotspots is not None and hotspots.raw_csv_path is not None:
+        with contextlib.suppress(OSError):  # a cache entry emptied by hand: the figures remain
+            shutil.copyfile(hotspots.raw_csv_path, archive / RAW_CSV_NAME)
 
 
 def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
@@ -161,6 +179,7 @@ def profile_source(state: TrialState, runtime: Runtime[TrialContext]) -> dict[st
     archive = archive_dir(settings)
     (archive / "reference.json").write_text(reference.model_dump_json(indent=1))
     (archive / "settings.json").write_text(json.dumps(start["trial_settings"], indent=1))
+    _archive_raw_counters(reference, archive)
     return {
         **start,
         "app": app,

@@ -25,8 +25,9 @@ from lassi_ee.report.text import (
     version_figure,
     version_notes,
 )
-from lassi_ee.report.trial import TrialReport
+from lassi_ee.report.trial import NO_PROFILE, PROFILE_HEADING, TrialReport
 from lassi_ee.report.words import no_best_words, stop_words
+from lassi_ee.tools.hotspots import KERNEL_TABLE_HEAD
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222;
@@ -147,6 +148,24 @@ def _versions(report: TrialReport) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _profile(report: TrialReport) -> str:
+    """Stage 0's profiler findings: every kernel's figures, then the notes around them."""
+    if report.hotspots is None:
+        return f"<p>{escape(NO_PROFILE)}</p>"
+    rows = report.hotspots.kernel_rows()
+    table = ""
+    if rows:
+        head = "".join(f"<th>{escape(cell)}</th>" for cell in KERNEL_TABLE_HEAD)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+        )
+        table = (
+            f'<div style="overflow-x:auto"><table id="kernels"><tr>{head}</tr>{body}</table></div>'
+        )
+    notes = "".join(f"<p>{escape(note)}</p>" for note in report.hotspots.report_notes())
+    return table + notes
+
+
 def _diff(report: TrialReport) -> str:
     if report.best_code is None:
         nothing = f"{sentence(no_best_words(report.result))}, so there is nothing to compare."
@@ -222,6 +241,8 @@ self-corrections · stopped: {escape(stop_words(result))}</p>
 {_glance(report)}
 <h2>{"Measurement timeline (no power sensor)" if report.sensor_note else "Power timeline"}</h2>
 {plot_figure("timeline", plots["timeline"], captions["timeline"])}
+<h2>{escape(PROFILE_HEADING.lstrip("# "))}</h2>
+{_profile(report)}
 <h2>Every version</h2>
 {plot_figure("versions", plots["versions"], captions["versions"])}
 <h2>Versions, verdicts and reasons</h2>

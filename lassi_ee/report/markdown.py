@@ -16,8 +16,9 @@ from lassi_ee.report.text import (
     version_figure,
     version_notes,
 )
-from lassi_ee.report.trial import TrialReport
+from lassi_ee.report.trial import NO_PROFILE, PROFILE_HEADING, TrialReport
 from lassi_ee.report.words import no_best_words, stop_words
+from lassi_ee.tools.hotspots import KERNEL_TABLE_HEAD
 
 
 def _cell(text: str) -> str:
@@ -33,6 +34,15 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 def _fenced(text: str, lang: str = "text") -> str:
     fence = "````" if "```" in text else "```"
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def _profile(report: TrialReport) -> list[str]:
+    """Stage 0's profiler findings: every kernel's figures, then the notes around them."""
+    if report.hotspots is None:
+        return [NO_PROFILE]
+    rows = report.hotspots.kernel_rows()
+    table = [_table(KERNEL_TABLE_HEAD, rows)] if rows else []
+    return table + report.hotspots.report_notes()
 
 
 def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
@@ -76,6 +86,8 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
         "## Measurement timeline (no power sensor)" if report.sensor_note else "## Power timeline"
     )
     parts.append(f"![{captions['timeline']}]({plot_files['timeline']})\n\n{captions['timeline']}")
+    parts.append(PROFILE_HEADING)
+    parts += _profile(report)
     parts.append("## Every version")
     parts.append(f"![{captions['versions']}]({plot_files['versions']})\n\n{captions['versions']}")
 

@@ -19,7 +19,11 @@ from lassi_ee.result import Figures, TrialResult, figures_of, result_from_state
 from lassi_ee.settings import Settings
 from lassi_ee.state import Candidate, TrialState
 from lassi_ee.tools.check import numbers_in, significant_lines
+from lassi_ee.tools.hotspots import Hotspots
 from lassi_ee.trials import read_trial
+
+PROFILE_HEADING = "## Where the source's time goes (Stage 0 profile)"
+NO_PROFILE = "Stage 0 of this trial recorded no profiler findings (it predates them)."
 
 
 class VersionRow(BaseModel):
@@ -75,6 +79,9 @@ class TrialReport(BaseModel):
     comparison: str | None = None
     comparison_error: str | None = None
     timelines: list[TimelineView] = Field(default_factory=list)
+    hotspots: Hotspots | None = Field(
+        None, description="Stage 0's profiler counters and power shape of the source"
+    )
     generated_unix: float = Field(default_factory=time.time)
 
     @property
@@ -253,6 +260,7 @@ def trial_report_from_state(thread_id: str, state: TrialState, finished: bool) -
         comparison=state.get("comparison"),
         comparison_error=state.get("comparison_error"),
         timelines=timelines,
+        hotspots=reference.hotspots if reference is not None else None,
     )
 
 

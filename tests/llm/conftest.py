@@ -37,6 +37,7 @@ def prompt_vars(device: Device) -> dict[str, Any]:
         "docs": "Coalesce memory accesses.",
         "docs_summary": "- coalesce accesses",
         "code_analysis": "one kernel, memory bound",
+        "source_profile": "no profiler counters: ncu not found on PATH",
         "plan": "1. use 512 threads per block",
         "feedback": "none",
         "compiler_errors": "error: expected ';'",

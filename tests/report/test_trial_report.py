@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -16,6 +17,8 @@ from lassi_ee.report.files import report_trial, write_trial_report
 from lassi_ee.report.trial import is_scripted, load_trial_report, trial_report_from_state
 from lassi_ee.state import TrialState
 from lassi_ee.tools.check import GuardFinding
+from lassi_ee.tools.hotspots import KERNEL_TABLE_HEAD, Hotspots
+from lassi_ee.tools.ncu import parse_csv, summarize
 from tests.helpers.report_states import trial_state, with_energy
 
 pytestmark = pytest.mark.trial
@@ -174,6 +177,36 @@ def test_the_report_warns_about_a_check_input_that_does_not_change_the_results(f
         "On check_args[0] the source prints the same results as on args"
     )
     assert len(report.check_warnings) == 1 + sum(bool(row.flags) for row in report.versions)
+
+
+def test_the_report_shows_what_profiling_the_source_found(finished_trial, tmp_path):
+    """Off an NVIDIA GPU the note; with the counters ncu printed on the H100, every kernel's
+    figures in a table, what the run cost, and the peaks they were judged against."""
+    state = trial_state(finished_trial)
+    report = trial_report_from_state("cpu", cast(TrialState, state), finished=True)
+    note = "no profiler counters: Nsight Compute profiles NVIDIA GPUs only"
+    assert report.hotspots is not None and report.hotspots.note == note
+    files = write_trial_report(report, tmp_path / "cpu")
+    markdown = files.markdown.read_text()
+    assert f"## Where the source's time goes (Stage 0 profile)\n\n{note}\n" in markdown
+    assert f"<p>{note}</p>" in files.html.read_text()
+
+    recorded = Path(__file__).parents[1] / "data" / "ncu"
+    text = (recorded / "xs-lookup.core.csv").read_text()
+    text += (recorded / "xs-lookup.stalls.csv").read_text()
+    hotspots = Hotspots(counters=summarize(parse_csv(text), 10), ncu_s=11.2)
+    state["reference"] = state["reference"].model_copy(update={"hotspots": hotspots})
+    report = trial_report_from_state("h100", cast(TrialState, state), finished=True)
+    files = write_trial_report(report, tmp_path / "h100")
+    markdown, html = files.markdown.read_text(), files.html.read_text()
+    (row,) = hotspots.kernel_rows()
+    assert "| " + " | ".join(KERNEL_TABLE_HEAD) + " |" in markdown
+    assert "| " + " | ".join(row) + " |" in markdown
+    assert '<table id="kernels">' in html and f"<td>{row[4]}</td>" in html
+    assert row[4] == "memory-bound" and row[1] == "100.0%"
+    for page in (markdown, html):
+        assert "first 10 kernel launches (ncu_max_launches 10) in 11.2 s" in page
+        assert "DRAM 3352 GB/s" in page  # the H100's HBM3, from the run itself
 
 
 def test_a_trial_without_the_demo_model_is_not_called_scripted(finished_trial):
