@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     max_self_corrections: int = Field(
         5, ge=0, description="compile/runtime fixes per Stage-3 candidate"
     )
+    candidates_per_step: int = Field(
+        1,
+        ge=1,
+        description="candidates each Stage-3 refactoring asks for from the same context (the "
+        "requests concurrent, within llm_max_concurrent); each is built, fixed, run, checked, "
+        "measured and judged, and only the lowest screened one is confirmed, so a step still "
+        "makes one confirmation at most; 1 = the paper's method",
+    )
     max_fruitless_without_temperature: int = Field(
         3, ge=1, description="tries without a gain that end Stage 3 for models with no temperature"
     )

@@ -69,6 +69,14 @@ class Candidate(BaseModel):
     stage: Stage
     iteration: int = Field(0, description="Stage-3 iteration; 0 for the source and vanilla")
     attempt: int = Field(0, description="self-corrections applied to reach this version")
+    sibling: int = Field(
+        0,
+        description="which of its Stage-3 step's candidates it is, 1 to step_candidates (a "
+        "self-correction keeps its sibling's number); 0 when the step asked for one",
+    )
+    step_candidates: int = Field(
+        1, description="how many candidates its step asked for (candidates_per_step)"
+    )
     code: str
     temperature: float | None = None
     compile: CompileSummary | None = None
@@ -90,6 +98,11 @@ class Candidate(BaseModel):
 
     @property
     def label(self) -> str:
+        if self.stage == "refactor" and self.sibling:
+            return (
+                f"v{self.version} (iteration {self.iteration}, sibling {self.sibling} of "
+                f"{self.step_candidates}, attempt {self.attempt})"
+            )
         if self.stage == "refactor":
             return f"v{self.version} (iteration {self.iteration}, attempt {self.attempt})"
         return f"v{self.version} ({self.stage}, attempt {self.attempt})"
@@ -166,10 +179,19 @@ class TrialState(TrialInput, total=False):
     final_rule: DecisionRule  # profile_source: the final re-measurement's pairs
     # --- the candidate in flight, and every finished version ---
     phase: Phase  # profile_source ("vanilla"), summarize_docs ("refactor")
-    # vanilla, refactor and the fixes write a new one; the evaluation nodes (compile_,
-    # run_, measure_, judge_, confirm_candidate) add to it; assess clears it
+    # vanilla, refactor and the fixes write a new one, next_sibling and pick_sibling put a
+    # sibling in flight; the evaluation nodes (compile_, run_, measure_, judge_,
+    # confirm_candidate) add to it; assess clears it
     candidate: Candidate | None
-    history: Annotated[list[Candidate], operator.add]  # assess; a fix adds the failed version
+    history: Annotated[list[Candidate], operator.add]  # assess; a fix adds the failed version;
+    # pick_sibling adds the siblings it did not choose
+    # --- a Stage-3 step of several candidates (candidates_per_step > 1), one at a time ---
+    # refactor writes the step's replies after the first (which is the candidate);
+    # next_sibling takes the first; assess empties it when the trial stops
+    queued_siblings: list[Candidate]
+    # next_sibling holds a sibling the screen found lower and the judge VALID, until every
+    # sibling is screened; pick_sibling empties it, assess when the trial stops
+    screened_siblings: list[Candidate]
     next_version: int  # profile_source; each node that writes a candidate
     best: Candidate | None  # profile_source (None); assess, for a confirmed gain
     # --- Stage 2 context ---

@@ -18,7 +18,16 @@ from langgraph.graph.state import CompiledStateGraph
 from lassi_ee.errors import disk_failure
 from lassi_ee.graph import routes
 from lassi_ee.graph.names import NodeName
-from lassi_ee.nodes import boards, confirm, context, evaluate, finalize, generate, profile_source
+from lassi_ee.nodes import (
+    boards,
+    confirm,
+    context,
+    evaluate,
+    finalize,
+    generate,
+    profile_source,
+    siblings,
+)
 from lassi_ee.nodes.common import TrialContext, context_of, trial_files
 from lassi_ee.state import TrialInput, TrialState
 
@@ -81,6 +90,9 @@ NODES: dict[NodeName, Callable[..., dict[str, Any]]] = {
     "fix_runtime": generate.fix_runtime,
     "measure_candidate": boards.measure_candidate,
     "judge_candidate": evaluate.judge_candidate,
+    # a Stage-3 step of several candidates: the next one, and the one to confirm
+    "next_sibling": siblings.next_sibling,
+    "pick_sibling": siblings.pick_sibling,
     "confirm_candidate": confirm.confirm_candidate,
     "assess": evaluate.assess,
     # Stage 2 and Stage 3
@@ -104,12 +116,13 @@ def build_graph() -> StateGraph[TrialState, TrialContext, TrialInput, TrialState
 
     graph.add_edge(START, "profile_source")
     graph.add_conditional_edges("profile_source", routes.after_profile_source)
-    for writer in ("vanilla", "fix_compile", "fix_runtime", "refactor"):
+    for writer in ("vanilla", "fix_compile", "fix_runtime", "refactor", "next_sibling"):
         graph.add_conditional_edges(writer, routes.after_generation)
     graph.add_conditional_edges("compile_candidate", routes.after_compile)
     graph.add_conditional_edges("run_candidate", routes.after_run)
     graph.add_conditional_edges("measure_candidate", routes.after_measure)
     graph.add_conditional_edges("judge_candidate", routes.after_judge)
+    graph.add_edge("pick_sibling", "confirm_candidate")
     graph.add_edge("confirm_candidate", "assess")
     graph.add_conditional_edges("assess", routes.after_assess)
     graph.add_conditional_edges(

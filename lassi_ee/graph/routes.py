@@ -36,10 +36,10 @@ def after_profile_source(state: TrialState) -> Literal["vanilla", "finalize"]:
 
 
 def after_generation(state: TrialState) -> Literal["compile_candidate", "assess"]:
-    """After an LLM wrote code: build it, unless there is nothing to build.
+    """After an LLM wrote code, or a step's next sibling went in flight: build it.
 
-    The LLM failed (the trial stops), or gave nothing usable (the attempt is already
-    decided).
+    Unless there is nothing to build: the LLM failed (the trial stops), or gave nothing
+    usable, or an earlier version again (the attempt is already decided).
     """
     candidate = state.get("candidate")
     if state.get("stop_reason") or candidate is None or candidate.outcome != "pending":
@@ -90,28 +90,50 @@ def after_measure(state: TrialState) -> Literal["measure_candidate", "judge_cand
     return "measure_candidate" if untouched and state.get("board_moves") else "assess"
 
 
-def after_judge(state: TrialState) -> Literal["confirm_candidate", "assess"]:
-    """A valid candidate that the screen found lower is confirmed before it can win."""
+def after_judge(
+    state: TrialState,
+) -> Literal["confirm_candidate", "next_sibling", "pick_sibling", "assess"]:
+    """A valid candidate that the screen found lower is confirmed before it can win.
+
+    In a step of several candidates it waits for its siblings' screens (next_sibling holds
+    it), and only the lowest of the step's is confirmed (pick_sibling chooses it).
+    """
     candidate = state["candidate"]
     assert candidate is not None
     valid = candidate.verdict is not None and candidate.verdict.verdict == "VALID"
     if state.get("stop_reason") or not valid or not candidate.screened_lower:
         return "assess"
-    return "confirm_candidate"
+    if candidate.step_candidates == 1:
+        return "confirm_candidate"
+    return "next_sibling" if state.get("queued_siblings") else "pick_sibling"
 
 
 def after_assess(
     state: TrialState,
-) -> Literal["summarize_docs", "analyze_code", "refactor", "confirm_final", "compare", "finalize"]:
+) -> Literal[
+    "summarize_docs",
+    "analyze_code",
+    "refactor",
+    "next_sibling",
+    "pick_sibling",
+    "confirm_final",
+    "compare",
+    "finalize",
+]:
     """After assessment: Stage 2 after Stage 1, then refactorings until the stopping rule.
 
-    In Stage 3 a new best gets a new analysis and plan, anything else another refactoring
-    under the same plan.
+    In Stage 3 a step's next sibling comes first, then the pick among those the screen
+    found lower; once the step is done, a new best gets a new analysis and plan, anything
+    else another refactoring under the same plan.
     """
     if state.get("stop_reason"):
         return to_stage4(state)
     if state["phase"] == "vanilla":
         return "summarize_docs"
+    if state.get("queued_siblings"):
+        return "next_sibling"
+    if state.get("screened_siblings"):
+        return "pick_sibling"
     if state["history"] and state["history"][-1].outcome == "improved":
         return "analyze_code"
     return "refactor"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from lassi_ee.state import Candidate, TrialState
 from lassi_ee.thread_ids import check_thread_id
 
 TRANSCRIPT_FILE = "llm-transcript.jsonl"
+# One operation's transcript lines at a time: a refactor step of several candidates gets
+# its replies in several threads, and their lines must not interleave.
+_transcript_lock = threading.Lock()
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ class TrialContext:
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         try:
             path = archive_dir(self.settings) / TRANSCRIPT_FILE
-            with path.open("a", encoding="utf-8") as transcript:
+            with _transcript_lock, path.open("a", encoding="utf-8") as transcript:
                 for entry in entries:
                     transcript.write(json.dumps({"at": at, **entry}) + "\n")
         except OSError as exc:

@@ -324,7 +324,12 @@ def classify(candidate: Candidate, lower: bool) -> Outcome:
 
 
 def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """Record the candidate's outcome; a new best, or a hotter temperature; the stopping rule."""
+    """Record the candidate's outcome; a new best, or a hotter temperature; the stopping rule.
+
+    In a step of several candidates the temperature and the stopping rule wait for the step
+    to end (no sibling queued or held for the pick); a trial that stops records the
+    step's siblings that were never confirmed.
+    """
     settings = context_of(runtime).settings
     candidate = state.get("candidate")
     if candidate is None:  # the LLM failed before writing anything
@@ -340,10 +345,18 @@ def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     update: dict[str, Any] = {"history": [finished], "candidate": None}
     if outcome == "improved":
         update["best"] = finished
-    if state["phase"] == "vanilla" or state.get("stop_reason"):
+    if state.get("stop_reason"):
+        left = _left_by_the_stop(state)
+        if left:
+            update["history"] = sorted([finished, *left], key=lambda version: version.version)
+            update.update(queued_siblings=[], screened_siblings=[])
         return update
+    if state["phase"] == "vanilla":
+        return update
+    if state.get("queued_siblings") or state.get("screened_siblings"):
+        return update  # its step goes on with the next sibling, or the pick
     temperature, fruitless = state["temperature"], state["fruitless"]
-    if outcome in ("not_lower", "unchanged"):  # correct but fruitless: try hotter
+    if _fruitless_step(state, finished):  # correct but fruitless: try hotter
         temperature = round(temperature + settings.temperature_step, 6)
         fruitless += 1
     update.update(temperature=temperature, fruitless=fruitless)
@@ -353,3 +366,45 @@ def assess(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
     if reason:
         update["stop_reason"] = reason
     return update
+
+
+def _fruitless_step(state: TrialState, finished: Candidate) -> bool:
+    """The step found nothing lower, though one of its candidates was correct or unchanged.
+
+    Its candidates are ``finished`` and, in a step of several, its siblings already recorded.
+    """
+    if finished.outcome == "improved":
+        return False
+    siblings = [
+        version
+        for version in state["history"]
+        if finished.sibling and version.sibling and version.iteration == finished.iteration
+    ]
+    return any(version.outcome in ("not_lower", "unchanged") for version in [*siblings, finished])
+
+
+def _left_by_the_stop(state: TrialState) -> list[Candidate]:
+    """The step's siblings the trial stopped before confirming, recorded as what they became.
+
+    One queued is abandoned unless already decided (an earlier version again, no usable
+    reply); one held for the pick is valid but not confirmed.
+    """
+    queued = [
+        sibling.model_copy(
+            update={"outcome": "abandoned", "note": "the trial stopped before it was evaluated"}
+        )
+        if sibling.outcome == "pending"
+        else sibling
+        for sibling in state.get("queued_siblings") or []
+    ]
+    held = [
+        sibling.model_copy(
+            update={
+                "outcome": "not_lower",
+                "note": "screened lower than the best, but the trial stopped before its step "
+                "chose one to confirm",
+            }
+        )
+        for sibling in state.get("screened_siblings") or []
+    ]
+    return [*queued, *held]

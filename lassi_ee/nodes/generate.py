@@ -9,23 +9,38 @@ built, run or measured: it is recorded as ``unchanged`` (tools/program_text.py).
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langgraph.runtime import Runtime
 
+from lassi_ee.errors import TrialInterrupted
+from lassi_ee.llm.client import CodeReply
 from lassi_ee.llm.errors import LLMError, NoUsableReply
+from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, best_code, context_of, llm_failure, prompt_vars
 from lassi_ee.nodes.evaluate import classify
-from lassi_ee.state import Candidate, Stage, TrialState
+from lassi_ee.state import Candidate, TrialState
 from lassi_ee.tools.program_text import normalized
 
 
-def earlier_version(state: TrialState, code: str) -> str | None:
-    """Which earlier version (or the source) this program text already is, if any."""
+def earlier_version(state: TrialState, code: str, siblings: Sequence[Candidate] = ()) -> str | None:
+    """Which earlier version (or the source) this program text already is, if any.
+
+    Earlier versions include the siblings of the step in flight, queued or held for the
+    pick, and ``siblings``: the ones written just before it in the same step.
+    """
     text = normalized(code)
     if text == normalized(state["source_code"]):
         return "the source"
-    versions = [*state.get("history", [])]
+    versions = [
+        *state.get("history", []),
+        *state.get("queued_siblings", []),
+        *state.get("screened_siblings", []),
+        *siblings,
+    ]
     for known in (state.get("best"), state.get("candidate")):
         if known is not None:
             versions.append(known)
@@ -35,31 +50,29 @@ def earlier_version(state: TrialState, code: str) -> str | None:
     return None
 
 
-def _new_candidate(state: TrialState, candidate: Candidate) -> Candidate:
+def _new_candidate(
+    state: TrialState, candidate: Candidate, siblings: Sequence[Candidate] = ()
+) -> Candidate:
     """The candidate as written, or recorded as unchanged when it is an earlier version."""
-    same_as = earlier_version(state, candidate.code)
+    same_as = earlier_version(state, candidate.code, siblings)
     if same_as is None:
         return candidate
     note = f"the same program as {same_as} (comments and whitespace aside): not built or measured"
     return candidate.model_copy(update={"outcome": "unchanged", "note": note})
 
 
-def _no_usable_code(
-    state: TrialState, error: NoUsableReply, stage: Stage, iteration: int = 0
-) -> dict[str, Any]:
+def _no_usable_code(state: TrialState, error: NoUsableReply) -> dict[str, Any]:
     """The model gave no complete program even when asked again.
 
     This attempt is lost (recorded as invalid); the trial goes on.
     """
-    lost = Candidate(
-        version=state["next_version"],
-        stage=stage,
-        iteration=iteration,
-        code="",
-        outcome="invalid",
-        note=str(error),
-    )
+    lost = _lost(Candidate(version=state["next_version"], stage="vanilla", code=""), error)
     return {"candidate": lost, "next_version": lost.version + 1, "usage": error.usage}
+
+
+def _lost(candidate: Candidate, error: NoUsableReply) -> Candidate:
+    """A version the model never wrote: recorded as invalid, with why."""
+    return candidate.model_copy(update={"outcome": "invalid", "note": str(error)})
 
 
 def _fix_not_usable(candidate: Candidate, error: NoUsableReply) -> dict[str, Any]:
@@ -83,7 +96,7 @@ def vanilla(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
             usage=state["usage"],
         )
     except NoUsableReply as error:
-        return _no_usable_code(state, error, "vanilla")
+        return _no_usable_code(state, error)
     except LLMError as error:
         return llm_failure(error)
     candidate = Candidate(
@@ -97,54 +110,115 @@ def vanilla(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]
 
 
 def _feedback(state: TrialState) -> str:
-    """What became of the previous attempt under the current plan, for the next one."""
+    """What became of the previous Stage-3 step under the current plan, for the next one.
+
+    Of a step of several candidates, what became of each sibling (its last version).
+    """
     if not state["history"]:
         return "none"
     last = state["history"][-1]
     if last.stage != "refactor" or last.outcome == "improved":
         return "none"
-    if last.outcome == "not_lower":
+    if not last.sibling:
+        return _what_became_of(last)
+    siblings: dict[int, Candidate] = {}
+    for version in state["history"]:  # a self-corrected sibling's last version comes last
+        if version.stage == "refactor" and version.iteration == last.iteration:
+            siblings[version.sibling] = version
+    return "; ".join(_what_became_of(siblings[number]) for number in sorted(siblings))
+
+
+def _what_became_of(version: Candidate) -> str:
+    if version.outcome == "not_lower":
         return (
-            f"{last.label} was correct but did not use less energy than the current best "
-            f"({last.profile.summary() if last.profile else 'no figures'}); try a different "
-            "way to apply the plan"
+            f"{version.label} was correct but did not use less energy than the current best "
+            f"({version.profile.summary() if version.profile else 'no figures'}); try a "
+            "different way to apply the plan"
         )
-    reasons = "; ".join(last.verdict.reasons) if last.verdict else last.note or last.outcome
-    return f"{last.label} was rejected ({last.outcome}): {reasons}"
+    reasons = (
+        "; ".join(version.verdict.reasons) if version.verdict else version.note or version.outcome
+    )
+    return f"{version.label} was rejected ({version.outcome}): {reasons}"
 
 
 def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any]:
-    """Stage 3: apply the current plan to the current best program."""
+    """Stage 3: apply the current plan to the current best program.
+
+    With ``candidates_per_step`` n > 1 the model is asked n times from the same prompt at
+    the same temperature, the requests at once (each still holds the request gate, so
+    ``llm_max_concurrent`` bounds them). The first reply goes in flight; the others wait in
+    ``queued_siblings`` and are evaluated one at a time after it (nodes/siblings.py). All n
+    calls are checked against the budget as it stood when the step began. An outage in
+    any of them interrupts the step, and a resume asks all n again.
+    """
     ctx = context_of(runtime)
     iteration = state["iteration"] + 1
-    try:
-        reply = ctx.llm().code(
-            "refactor",
-            prompt_vars(
-                state, best_code=best_code(state), plan=state["plan"], feedback=_feedback(state)
-            ),
-            temperature=state["temperature"],
-            usage=state["usage"],
-        )
-    except NoUsableReply as error:
-        return {**_no_usable_code(state, error, "refactor", iteration), "iteration": iteration}
-    except LLMError as error:
-        return {**llm_failure(error), "iteration": iteration}
-    candidate = Candidate(
-        version=state["next_version"],
-        stage="refactor",
-        iteration=iteration,
-        code=reply.code,
-        temperature=reply.temperature_used,
+    count = ctx.settings.candidates_per_step
+    llm = ctx.llm()
+    variables = prompt_vars(
+        state, best_code=best_code(state), plan=state["plan"], feedback=_feedback(state)
     )
-    candidate = _new_candidate(state, candidate)
-    return {
-        "candidate": candidate,
-        "next_version": candidate.version + 1,
-        "iteration": iteration,
-        "usage": reply.usage,
-        "temperature_applies": reply.temperature_used is not None,
-    }
+
+    def ask() -> CodeReply:
+        return llm.code(
+            "refactor", variables, temperature=state["temperature"], usage=state["usage"]
+        )
+
+    update: dict[str, Any] = {"iteration": iteration, "usage": Usage()}
+    written: list[Candidate] = []
+    for number, answer in enumerate(_asked_together(ask, count), start=1):
+        sibling = Candidate(
+            version=state["next_version"] + len(written),
+            stage="refactor",
+            iteration=iteration,
+            code="",
+            sibling=number if count > 1 else 0,
+            step_candidates=count,
+        )
+        update["usage"] = update["usage"].add(answer.usage)
+        if isinstance(answer, NoUsableReply):
+            written.append(_lost(sibling, answer))
+        elif isinstance(answer, LLMError):  # the budget, a refusal: the trial stops
+            update["stop_reason"] = update.get("stop_reason") or str(answer)
+        else:
+            sibling = sibling.model_copy(
+                update={"code": answer.code, "temperature": answer.temperature_used}
+            )
+            written.append(_new_candidate(state, sibling, written))
+            update["temperature_applies"] = answer.temperature_used is not None
+    if written:
+        update.update(
+            candidate=written[0],
+            queued_siblings=written[1:],
+            next_version=written[-1].version + 1,
+        )
+    return update
+
+
+def _asked_together(ask: Callable[[], CodeReply], count: int) -> list[CodeReply | LLMError]:
+    """``count`` answers to ``ask``, asked at once; a failed one is its LLMError.
+
+    An outage (TrialInterrupted) in any of them is raised once all have returned. Each
+    request runs in a copy of this step's context, so that LangGraph's run config (the
+    transcript's trial) is known in its thread.
+    """
+
+    def answer() -> CodeReply | LLMError:
+        try:
+            return ask()
+        except LLMError as error:
+            return error
+
+    if count == 1:
+        answers = [answer()]
+    else:
+        with ThreadPoolExecutor(max_workers=count, thread_name_prefix="refactor") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, answer) for _ in range(count)]
+            answers = [future.result() for future in futures]
+    for outcome in answers:
+        if isinstance(outcome, TrialInterrupted):
+            raise outcome
+    return answers
 
 
 def _corrected(state: TrialState, code: str, temperature: float | None) -> dict[str, Any]:

@@ -55,10 +55,34 @@ def _profile_source(node: str, update: dict[str, Any]) -> StepWords:
 
 
 def _wrote(node: str, update: dict[str, Any]) -> StepWords:
+    """A new version, and in a step of several candidates its siblings, queued behind it."""
     candidate = update.get("candidate")
     if candidate is None:
         return StepWords(None, _plain(node, None))
-    return StepWords(f"{node}: wrote {candidate.label}", f"wrote v{candidate.version}")
+    queued = update.get("queued_siblings") or []
+    if not queued:
+        return StepWords(f"{node}: wrote {candidate.label}", f"wrote v{candidate.version}")
+    written = f"v{candidate.version}-v{queued[-1].version}"
+    line = f"{node}: wrote {written}, {candidate.step_candidates} candidates of one step"
+    return StepWords(line, f"wrote {written}")
+
+
+def _sibling_in_flight(node: str, update: dict[str, Any]) -> StepWords:
+    """The step's next sibling is evaluated now (the one before it may wait for the pick)."""
+    candidate = update["candidate"]
+    held = update.get("screened_siblings") or []
+    waiting = f"; {len(held)} screened lower, waiting for the pick" if held else ""
+    line = f"next sibling: {candidate.label}{waiting}"
+    return StepWords(line, f"v{candidate.version}: sibling {candidate.sibling}")
+
+
+def _sibling_picked(node: str, update: dict[str, Any]) -> StepWords:
+    """The lowest screened sibling goes on to confirmation; the others are not lower."""
+    chosen = update["candidate"]
+    passed_over = ", ".join(f"v{sibling.version}" for sibling in update.get("history", []))
+    others = f"; passed over: {passed_over}" if passed_over else ""
+    line = f"  picked {chosen.label} to confirm: the lowest screen of its step{others}"
+    return StepWords(line, f"v{chosen.version} picked to confirm")
 
 
 def _fixed(node: str, update: dict[str, Any]) -> StepWords:
@@ -179,6 +203,8 @@ STEP_WORDS: dict[NodeName, Callable[[str, dict[str, Any]], StepWords]] = {
     "fix_runtime": _fixed,
     "measure_candidate": _measured,
     "judge_candidate": _judged,
+    "next_sibling": _sibling_in_flight,
+    "pick_sibling": _sibling_picked,
     "confirm_candidate": _confirmed,
     "assess": _assessed,
     "summarize_docs": _asked,
