@@ -73,6 +73,9 @@ class TrialResult(BaseModel):
     best_code: str | None = None
     best_version: int | None = None
     best_iteration: int | None = None
+    best_sibling: int | None = Field(
+        None, description="which of its step's candidates the best version was, when several"
+    )
     vanilla_outcome: str | None = None
     vanilla: Figures | None = None
     final_valid: bool = Field(False, description="some version was VALID (improved or not)")
@@ -83,6 +86,9 @@ class TrialResult(BaseModel):
     verdicts: dict[int, Verdict] = Field(default_factory=dict)
     versions: int = 0
     iterations: int = 0
+    candidates_per_step: int = Field(
+        1, description="the most candidates one of its Stage-3 steps asked for"
+    )
     self_corrections: int = 0
     categories: list[CategorizedOptimization] = Field(
         default_factory=list, description="the best version's optimizations, MHO/ACE/DST/PTM"
@@ -151,6 +157,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         verdicts={c.version: c.verdict for c in history if c.verdict is not None},
         versions=len(history),
         iterations=state.get("iteration", 0),
+        candidates_per_step=max((c.step_candidates for c in history), default=1),
         self_corrections=sum(1 for c in history if c.attempt > 0),
         categories=state.get("categories", []),
         stop_reason=state.get("stop_reason"),
@@ -176,6 +183,7 @@ def result_from_state(thread_id: str, state: TrialState, finished: bool) -> Tria
         result.best_code = best.code
         result.best_version = best.version
         result.best_iteration = best.iteration
+        result.best_sibling = best.sibling or None
         key = "energy_j" if objective == "energy" else "runtime_s"
         before, after = getattr(source, key), getattr(result.best, key)
         if before and after is not None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lassi_ee.energy.base import objective_unit
-from lassi_ee.report.words import no_best_words, stop_words
+from lassi_ee.report.words import iterations_words, no_best_words, stop_words
 
 if TYPE_CHECKING:
     from lassi_ee.devices import Device
@@ -49,9 +49,15 @@ def print_result(result: TrialResult) -> None:
         if result.reduction_ci95 is not None:
             low, high = result.reduction_ci95
             interval = f" (95 % CI {-high:+.1%} to {-low:+.1%})"
+        sibling = (
+            f" (iteration {result.best_iteration}, sibling {result.best_sibling} of "
+            f"{result.candidates_per_step})"
+            if result.best_sibling
+            else ""
+        )
         console.print(
-            f"{result.objective}: best v{result.best_version} {-result.reduction:+.1%} vs "
-            f"source{interval}, measured interleaved with it"
+            f"{result.objective}: best v{result.best_version}{sibling} "
+            f"{-result.reduction:+.1%} vs source{interval}, measured interleaved with it"
         )
         if result.evidence:
             console.print(f"  {result.evidence}", highlight=False)
@@ -72,7 +78,7 @@ def print_result(result: TrialResult) -> None:
     for move in result.board_moves:  # the trial resumed on another board of its model
         console.print(move, highlight=False, markup=False)
     console.print(
-        f"{result.versions} versions, {result.iterations} iterations, "
+        f"{result.versions} versions, {iterations_words(result)}, "
         f"{result.self_corrections} self-corrections; stopped: {stop_words(result)}"
     )
     console.print(

@@ -26,7 +26,7 @@ from lassi_ee.report.text import (
     version_notes,
 )
 from lassi_ee.report.trial import NO_PROFILE, PROFILE_HEADING, TrialReport
-from lassi_ee.report.words import no_best_words, stop_words
+from lassi_ee.report.words import iterations_words, no_best_words, stop_words
 from lassi_ee.tools.hotspots import KERNEL_TABLE_HEAD
 
 STYLE = """
@@ -233,7 +233,7 @@ def render_html(report: TrialReport, plots: dict[str, str]) -> str:
 <h1>lassi-ee trial report: {escape(title)}</h1>
 <p class="meta">trial <code>{escape(report.thread_id)}</code> · {escape(report.device_facts)} ·
 status <b>{escape(result.status)}</b> · objective: {escape(report.objective_name)} ·
-{result.versions} versions, {result.iterations} iterations, {result.self_corrections}
+{result.versions} versions, {iterations_words(result)}, {result.self_corrections}
 self-corrections · stopped: {escape(stop_words(result))}</p>
 {_banners(report)}
 <h2>Outcome at a glance</h2>

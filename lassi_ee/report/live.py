@@ -48,6 +48,7 @@ class TrialProgress:
     stage: str = "starting"
     step: str = ""
     iteration: int = 0
+    sibling: str = ""  # "sibling 2 of 4" while a step of several candidates is evaluated
     temperature: float | None = None
     self_corrections: int = 0
     versions: int = 0
@@ -77,6 +78,12 @@ class TrialProgress:
             self.source_value = profile.objective_stats.mean
         if "iteration" in update:
             self.iteration = update["iteration"]
+        if candidate is not None:
+            self.sibling = (
+                f"sibling {candidate.sibling} of {candidate.step_candidates}"
+                if candidate.sibling
+                else ""
+            )
         if "temperature" in update:
             self.temperature = update["temperature"]
         elif candidate is not None and candidate.temperature is not None:
@@ -224,7 +231,7 @@ class ProgressView:
                     p.title or p.thread_id,
                     p.stage,
                     p.step,
-                    str(p.iteration),
+                    f"{p.iteration} ({p.sibling})" if p.sibling else str(p.iteration),
                     f"{p.temperature:.1f}" if p.temperature is not None else "-",
                     str(p.self_corrections),
                     p.best_text(),

@@ -17,7 +17,7 @@ from lassi_ee.report.text import (
     version_notes,
 )
 from lassi_ee.report.trial import NO_PROFILE, PROFILE_HEADING, TrialReport
-from lassi_ee.report.words import no_best_words, stop_words
+from lassi_ee.report.words import iterations_words, no_best_words, stop_words
 from lassi_ee.tools.hotspots import KERNEL_TABLE_HEAD
 
 
@@ -52,8 +52,8 @@ def render_markdown(report: TrialReport, plot_files: dict[str, str]) -> str:
     parts = [
         f"# lassi-ee trial report: {result.app or 'trial'} on {result.device or '?'}",
         f"Trial `{report.thread_id}` · {report.device_facts} · status **{result.status}** · "
-        f"objective: {report.objective_name} · {result.versions} versions, {result.iterations} "
-        f"iterations, {result.self_corrections} self-corrections · stopped: "
+        f"objective: {report.objective_name} · {result.versions} versions, "
+        f"{iterations_words(result)}, {result.self_corrections} self-corrections · stopped: "
         f"{stop_words(result)}",
     ]
     if report.scripted:

@@ -163,7 +163,7 @@ def candidates_svg(report: TrialReport) -> str:
             )
     iterations = sorted({row.iteration for row in report.versions})
     axes.set_xticks(iterations, [_tick(i) for i in iterations])
-    axes.set_xlabel("iteration (self-corrections to the right)")
+    axes.set_xlabel("iteration (self-corrections to the right, a step's siblings side by side)")
     axes.set_ylabel(f"{report.objective_name} ({unit})")
     axes.set_ylim(bottom=0)
     axes.set_title(f"Every version's {report.objective_name}; failed ones were never measured")
@@ -173,6 +173,10 @@ def candidates_svg(report: TrialReport) -> str:
 
 
 def _x(row: VersionRow) -> float:
+    """Its iteration; self-corrections to the right, a step's siblings spread across it."""
+    if row.step_candidates > 1:
+        spread = 0.6 * (row.sibling - 1) / (row.step_candidates - 1)
+        return row.iteration - 0.3 + spread + 0.05 * row.attempt
     return row.iteration + 0.15 * row.attempt
 
 

@@ -34,6 +34,8 @@ class VersionRow(BaseModel):
     stage: str
     iteration: int
     attempt: int
+    sibling: int = Field(0, description="which of its step's candidates; 0: the step had one")
+    step_candidates: int = Field(1, description="how many candidates its step asked for")
     outcome: str
     temperature: float | None = None
     figures: Figures = Field(default_factory=Figures)
@@ -134,6 +136,8 @@ def version_row(
         stage=candidate.stage,
         iteration=candidate.iteration,
         attempt=candidate.attempt,
+        sibling=candidate.sibling,
+        step_candidates=candidate.step_candidates,
         outcome=settled_outcome(candidate),
         temperature=candidate.temperature,
         figures=figures_of(profile),

@@ -23,3 +23,9 @@ def no_best_words(result: TrialResult) -> str:
         return "no version beat the source"
     why = result.error or result.stop_reason or "the trial stopped before Stage 1"
     return f"no version was made ({why.splitlines()[0]})"
+
+
+def iterations_words(result: TrialResult) -> str:
+    """Its Stage-3 iterations, and how many candidates each asked for when more than one."""
+    each = f" of {result.candidates_per_step} candidates" if result.candidates_per_step > 1 else ""
+    return f"{result.iterations} iterations{each}"

@@ -160,3 +160,25 @@ def test_resume_of_a_finished_trial_shows_its_figures(finished_trial, capsys):
     assert code == 0
     assert "started" not in out  # a finished trial is only read: nothing starts
     assert f"trial {finished_trial.result.thread_id}: {finished_trial.result.status}" in out
+
+
+def test_the_panel_says_which_sibling_of_a_step_is_evaluated():
+    """A step of several candidates: the iteration column names the sibling in flight."""
+    first = Candidate(version=5, stage="refactor", iteration=2, code="x", sibling=1,
+                      step_candidates=4)  # fmt: skip
+    queued = [first.model_copy(update={"version": v, "sibling": v - 4}) for v in (6, 7, 8)]
+    view = ProgressView(Console(file=io.StringIO()), live=False)
+    view.trial_started("t", "spin on cpu")
+    view.on_update("refactor", {"candidate": first, "queued_siblings": queued, "iteration": 2})
+    assert "2 (sibling 1 of 4)" in text_of(view)
+    assert step_words("refactor", {"candidate": first, "queued_siblings": queued}).brief == (
+        "wrote v5-v8"
+    )
+    update = {"candidate": queued[0], "queued_siblings": queued[1:], "screened_siblings": [first]}
+    view.on_update("next_sibling", update)
+    assert "2 (sibling 2 of 4)" in text_of(view)
+    line = step_words("next_sibling", update).line
+    assert line == (
+        "next sibling: v6 (iteration 2, sibling 2 of 4, attempt 0); 1 screened lower, waiting "
+        "for the pick"
+    )
