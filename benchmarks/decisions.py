@@ -18,6 +18,11 @@ cost   device time of finished trials from their archives: what their screens
        took (today's procedure) and what the confirmations added.
 simulate  the same confirmations on a simulated board (no device): the share of
        decisions that claim, by true ratio and per-window noise.
+siblings  whole trials of equal programs on a simulated board (no device), with one
+       and with several candidates per Stage-3 step: each sibling screened by its own
+       measurement, the lowest screen confirmed afresh. The share of trials that claim
+       a gain (every claim is false), with its Clopper-Pearson interval, against the
+       trial's false_claim_rate.
 
     python benchmarks/decisions.py --device cuda:0 null busy:0.1 busy:0.3 \
         examples/jacobi2d@smoke --decisions 7 --out null.jsonl
@@ -25,6 +30,7 @@ simulate  the same confirmations on a simulated board (no device): the share of
         --gains 0.05 0.1 --decisions 20
     python benchmarks/decisions.py cost campaigns/null-gpu/runs
     python benchmarks/decisions.py simulate --decisions 400
+    python benchmarks/decisions.py siblings --trials 2000 --candidates 1 4
 
 A program is an app directory (``@smoke`` for its smoke arguments) or
 ``busy:SECONDS``: benchmarks/busy_gpu.cu on a GPU, benchmarks/busy_cpu.cpp on
@@ -445,6 +451,120 @@ def run_simulate(options: argparse.Namespace) -> None:
         print(f"| {ratio:.2f} | " + " | ".join(cells) + " |", flush=True)
 
 
+def run_siblings(options: argparse.Namespace) -> None:
+    """False claims of whole trials whose every version equals the source, by candidates per step.
+
+    A trial is Stage 1's one candidate, then ``max_iterations`` steps of n siblings (all of
+    them: a real trial stops earlier, with fewer confirmations). A screen is ``repeats``
+    windows of one measurement, each window ``1 + noise x t5``, the whole measurement
+    moved by a drift ``1 + drift x N(0, 1)`` of its own (figures taken minutes apart moved
+    3-8 % on the H200), against the best's screen (the source's, or a falsely confirmed
+    version's). The siblings the screen finds lower (``screen_lower``, the trial's margins)
+    are picked from as pick_sibling does, the lowest screen, and that one is confirmed
+    with the trial's rule on fresh interleaved windows (``confirm``, no drift inside one
+    session). A claim makes the sibling the best, as in a trial.
+    """
+    import numpy as np
+    from scipy import stats
+
+    from lassi_ee.energy.base import EnergyMeasurement, EnergyProfile, Stats
+    from lassi_ee.energy.clock import FakeClock
+    from lassi_ee.energy.decide import screen_lower
+    from lassi_ee.energy.none import NoSensorBackend
+
+    rng = np.random.default_rng(options.seed)
+    clock = FakeClock()
+    backend = NoSensorBackend("simulated-0", "a simulated board")
+
+    def window() -> float:
+        return max(1 + options.noise * float(rng.standard_t(5)), 0.05)
+
+    def screen(repeats: int) -> EnergyProfile:
+        """One measurement of the program: its own drift, then ``repeats`` windows."""
+        drift = 1 + options.drift * float(rng.standard_normal())
+        runtimes = [drift * window() for _ in range(repeats)]
+        windows = [
+            EnergyMeasurement(method="time-only", runs_in_window=1, runtime_s=r, window_s=r)
+            for r in runtimes
+        ]
+        return EnergyProfile(
+            objective="runtime", method="time-only", backend=backend.describe(),
+            measurements=windows, runs_per_window=1, warmup_runtime_s=runtimes[0],
+            runtime_s=Stats.of(runtimes), wall_s=sum(runtimes), program_s=sum(runtimes),
+            overhead_s=0.0,
+        )  # fmt: skip
+
+    def run_batch(runs: int) -> list[float]:
+        runtimes = [window() for _ in range(runs)]
+        clock.sleep(sum(runtimes))
+        return runtimes
+
+    def trial(settings: Settings, siblings: int) -> tuple[int, int]:
+        """(confirmations, false claims) of one trial."""
+        rule = decision_rule(settings)
+        config = measurement_config(settings)
+        best = screen(settings.repeats)  # Stage 0: the source's own measurement
+        confirmations = claims = 0
+        for step_size in [1] + [siblings] * settings.max_iterations:
+            screens = [screen(settings.repeats) for _ in range(step_size)]
+            lower = [
+                profile
+                for profile in screens
+                if screen_lower(best, profile, settings.min_energy_gain, settings.noise_sigmas)
+            ]
+            if not lower:
+                continue
+            chosen = min(lower, key=lambda profile: profile.objective_stats.mean)
+            confirmations += 1
+            result = confirm(backend, run_batch, run_batch, rule, config, None, clock=clock)
+            if result.decision.claimed:
+                claims += 1
+                best = chosen
+        return confirmations, claims
+
+    print(
+        f"simulated trials of equal programs ({options.trials} per row): per-window noise "
+        f"{options.noise:.0%} (Student t, 5 degrees of freedom), each measurement's drift "
+        f"{options.drift:.0%} (normal); every step of max_iterations taken"
+    )
+    print(
+        "\n| false_claim_rate | min_energy_gain | candidates per step | confirmations per trial "
+        "| false claims per confirmation (95 % CI) | trials with a false claim (95 % CI) "
+        "| within the rate |"
+    )
+    print("|---:|---:|---:|---:|---|---|---|")
+    for level in options.levels:
+        rate, min_gain = (float(part) for part in level.split(":"))
+        settings = Settings(min_window_s=0.5, false_claim_rate=rate, min_energy_gain=min_gain)
+        for siblings in options.candidates:
+            outcomes = [trial(settings, siblings) for _ in range(options.trials)]
+            confirmations = sum(done for done, _ in outcomes)
+            claims = sum(claimed for _, claimed in outcomes)
+            false_trials = sum(claimed > 0 for _, claimed in outcomes)
+            per_trial = stats.binomtest(false_trials, options.trials).proportion_ci(
+                confidence_level=0.95, method="exact"
+            )
+            per_confirmation = _share(claims, confirmations)
+            within = "yes" if per_trial.high <= rate else "not shown"
+            print(
+                f"| {rate:.0%} | {min_gain:.0%} | {siblings} | "
+                f"{confirmations / options.trials:.2f} | "
+                f"{per_confirmation} | {false_trials / options.trials:.2%} "
+                f"({per_trial.low:.2%}-{per_trial.high:.2%}) | {within} |",
+                flush=True,
+            )
+
+
+def _share(count: int, total: int) -> str:
+    """count / total with its Clopper-Pearson 95 % interval (scipy's exact binomial)."""
+    if total == 0:
+        return "-"
+    from scipy import stats
+
+    interval = stats.binomtest(count, total).proportion_ci(confidence_level=0.95, method="exact")
+    return f"{count / total:.2%} ({interval.low:.2%}-{interval.high:.2%})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto")
@@ -464,6 +584,17 @@ def main() -> None:
     simulate = parts.add_parser("simulate")
     simulate.add_argument("--decisions", type=int, default=400, help="decisions per cell")
     simulate.add_argument("--seed", type=int, default=0)
+    siblings = parts.add_parser("siblings")
+    siblings.add_argument("--trials", type=int, default=1000, help="trials per row")
+    siblings.add_argument("--candidates", type=int, nargs="+", default=[1, 4])
+    siblings.add_argument(
+        "--levels", nargs="+", default=["0.01:0.02", "0.2:0"],
+        help="false_claim_rate:min_energy_gain of the trials, one set of rows each; the "
+        "defaults' own, and a loose pair under which claims are seen at all",
+    )  # fmt: skip
+    siblings.add_argument("--noise", type=float, default=0.01, help="per-window noise")
+    siblings.add_argument("--drift", type=float, default=0.03, help="per-measurement drift")
+    siblings.add_argument("--seed", type=int, default=0)
     table = parts.add_parser("table")
     table.add_argument("recorded", nargs="+", type=Path, help="JSON lines written with --out")
     replay = parts.add_parser("replay")
@@ -480,6 +611,9 @@ def main() -> None:
         return
     if options.part == "simulate":
         run_simulate(options)
+        return
+    if options.part == "siblings":
+        run_siblings(options)
         return
     settings = Settings()
     device = resolve_device(options.device)
