@@ -116,6 +116,7 @@ class _Tally:
     role: Role
     slot: ModelSlot
     trial_usage: Usage
+    sibling: int = 0
     spent: Usage = field(default_factory=Usage)
     structured: bool = False
     entries: list[dict[str, Any]] = field(default_factory=list)
@@ -130,6 +131,7 @@ class _Tally:
         self.entries.append(
             {
                 "role": self.role,
+                **({"sibling": self.sibling} if self.sibling else {}),
                 "model": self.slot.name,
                 "request": [{"type": m.type, "text": str(m.text)} for m in messages],
                 "reply": _reply_text(reply),
@@ -201,12 +203,18 @@ class LLM:
         *,
         temperature: float | None,
         usage: Usage,
+        sibling: int = 0,
     ) -> CodeReply:
-        """A complete program from a generate role (vanilla, refactor, fix_compile, fix_runtime)."""
+        """A complete program from a generate role (vanilla, refactor, fix_compile, fix_runtime).
+
+        ``sibling`` numbers one of a Stage-3 step's identical requests (0: the step asks
+        one); it goes with the request (metadata ``lassi_sibling``) and into the
+        transcript, so that the step's replies can be told apart.
+        """
         values = _values(prompt_vars)
         messages = self._messages(role, values)
         require_main = has_main(str(values.get(_CODE_INPUT[role], "")))
-        tally = _Tally(role, self.models.slot(role), usage)
+        tally = _Tally(role, self.models.slot(role), usage, sibling)
         request = messages
         with self._transcribed(tally):
             for attempt in range(self.settings.max_reasks + 1):
@@ -402,11 +410,10 @@ class LLM:
         """The request, attempted again while it fails transiently (tenacity, with
         back-off); a failure for good becomes the one-line error that says what to fix."""
         role = tally.role
-        config = RunnableConfig(
-            tags=[role_tag(role)],
-            run_name=role_tag(role),
-            metadata={"lassi_role": role, "lassi_group": ROLE_GROUP[role]},
-        )
+        metadata: dict[str, Any] = {"lassi_role": role, "lassi_group": ROLE_GROUP[role]}
+        if tally.sibling:
+            metadata["lassi_sibling"] = tally.sibling
+        config = RunnableConfig(tags=[role_tag(role)], run_name=role_tag(role), metadata=metadata)
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.settings.llm_max_attempts)),
             wait=wait_random_exponential(

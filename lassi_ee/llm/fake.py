@@ -7,7 +7,7 @@ has a script: a list of replies used in order, or a function of the call. A
 reply is a string, a ``FakeReply`` (cut off, token counts, structured answer),
 a dict or pydantic object (answered as a tool call when structured output is
 asked for, else as JSON text), or an exception to raise. Every call is recorded
-(role, temperature, messages) for assertions.
+(role, temperature, messages, sibling) for assertions.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class FakeCall(BaseModel):
     temperature: float | None
     messages: list[BaseMessage]
     structured: bool  # whether structured output (a tool) was asked for
+    sibling: int = 0  # which of a Stage-3 step's identical requests (metadata lassi_sibling)
 
     @property
     def prompt(self) -> str:
@@ -133,7 +134,11 @@ class RoleScriptedChatModel(BaseChatModel):
         tools = kwargs.get("tools") or []
         temperature = kwargs.get("temperature")
         call = FakeCall(
-            role=role, temperature=temperature, messages=list(messages), structured=bool(tools)
+            role=role,
+            temperature=temperature,
+            messages=list(messages),
+            structured=bool(tools),
+            sibling=(run_manager.metadata if run_manager else {}).get("lassi_sibling", 0),
         )
         self.calls.append(call)
         if self.rejects_temperature and temperature is not None:

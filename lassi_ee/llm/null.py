@@ -12,7 +12,6 @@ ends ``improved`` has found a gain in measurement noise; the decision rule
 from __future__ import annotations
 
 import hashlib
-import itertools
 
 from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
 from lassi_ee.llm.replies import code_blocks
@@ -31,18 +30,18 @@ def with_unused_declaration(program: str, salt: str) -> str:
     return f"extern int lassi_null_{tag};\n{program}"
 
 
-def _program_reply(call: FakeCall, number: int) -> str:
+def _program_reply(call: FakeCall) -> str:
     """The prompt's program (the last fenced block of every code prompt), redeclared.
 
-    ``number`` counts the model's program requests: a Stage-3 step of several candidates
-    asks the same prompt at the same temperature several times, and each answer must still
-    be a new version.
+    The sibling's number is in the salt: a Stage-3 step of several candidates asks the same
+    prompt at the same temperature several times, and each answer must still be a new
+    version.
     """
     blocks = code_blocks(call.prompt)
     if not blocks:
         return f"{NULL_MARK} (no program in the request)"
     program = blocks[-1]
-    salt = f"{call.role} {call.temperature} {number} {call.prompt}"
+    salt = f"{call.role} {call.temperature} {call.sibling} {call.prompt}"
     code = with_unused_declaration(program.code, salt)
     return f"{NULL_MARK}\n\n```{program.lang or 'cpp'}\n{code}\n```\n"
 
@@ -50,18 +49,13 @@ def _program_reply(call: FakeCall, number: int) -> str:
 def null_chat_model() -> RoleScriptedChatModel:
     """Every role of the method, answered without changing anything that matters."""
     text = f"{NULL_MARK} Nothing to add."
-    requests = itertools.count(1)  # next() is atomic: sibling requests come from threads
-
-    def program_reply(call: FakeCall) -> str:
-        return _program_reply(call, next(requests))
-
     return RoleScriptedChatModel(
         model_name=NULL_MODEL_NAME,
         scripts={
-            "vanilla": program_reply,
-            "refactor": program_reply,
-            "fix_compile": program_reply,
-            "fix_runtime": program_reply,
+            "vanilla": _program_reply,
+            "refactor": _program_reply,
+            "fix_compile": _program_reply,
+            "fix_runtime": _program_reply,
             "judge": lambda call: {"verdict": "VALID", "reasons": [NULL_MARK]},
             "summarize_docs": lambda call: text,
             "analyze_code": lambda call: text,

@@ -159,20 +159,25 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
         state, best_code=best_code(state), plan=state["plan"], feedback=_feedback(state)
     )
 
-    def ask() -> CodeReply:
+    def ask(sibling: int) -> CodeReply:
         return llm.code(
-            "refactor", variables, temperature=state["temperature"], usage=state["usage"]
+            "refactor",
+            variables,
+            temperature=state["temperature"],
+            usage=state["usage"],
+            sibling=sibling,
         )
 
     update: dict[str, Any] = {"iteration": iteration, "usage": Usage()}
     written: list[Candidate] = []
-    for number, answer in enumerate(_asked_together(ask, count), start=1):
+    numbers = list(range(1, count + 1)) if count > 1 else [0]
+    for number, answer in zip(numbers, _asked_together(ask, numbers), strict=True):
         sibling = Candidate(
             version=state["next_version"] + len(written),
             stage="refactor",
             iteration=iteration,
             code="",
-            sibling=number if count > 1 else 0,
+            sibling=number,
             step_candidates=count,
         )
         update["usage"] = update["usage"].add(answer.usage)
@@ -195,25 +200,29 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
     return update
 
 
-def _asked_together(ask: Callable[[], CodeReply], count: int) -> list[CodeReply | LLMError]:
-    """``count`` answers to ``ask``, asked at once; a failed one is its LLMError.
+def _asked_together(
+    ask: Callable[[int], CodeReply], siblings: list[int]
+) -> list[CodeReply | LLMError]:
+    """``ask``'s answer for each sibling number, asked at once; a failed one is its LLMError.
 
     An outage (TrialInterrupted) in any of them is raised once all have returned. Each
     request runs in a copy of this step's context, so that LangGraph's run config (the
     transcript's trial) is known in its thread.
     """
 
-    def answer() -> CodeReply | LLMError:
+    def answer(sibling: int) -> CodeReply | LLMError:
         try:
-            return ask()
+            return ask(sibling)
         except LLMError as error:
             return error
 
-    if count == 1:
-        answers = [answer()]
+    if len(siblings) == 1:
+        answers = [answer(siblings[0])]
     else:
-        with ThreadPoolExecutor(max_workers=count, thread_name_prefix="refactor") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, answer) for _ in range(count)]
+        with ThreadPoolExecutor(max_workers=len(siblings), thread_name_prefix="refactor") as pool:
+            futures = [
+                pool.submit(contextvars.copy_context().run, answer, sibling) for sibling in siblings
+            ]
             answers = [future.result() for future in futures]
     for outcome in answers:
         if isinstance(outcome, TrialInterrupted):

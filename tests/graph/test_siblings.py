@@ -195,34 +195,30 @@ def refactor_state(**fields: Any) -> dict[str, Any]:
 
 def test_a_refactor_step_asks_its_candidates_at_once_and_queues_all_but_the_first(settings):
     """The three requests are in flight together (each waits for the other two), at the
-    step's temperature; a reply equal to a sibling's is unchanged, never built."""
+    step's temperature, each numbered; a reply equal to a sibling's is unchanged."""
     arrived = threading.Barrier(3, timeout=10)
-    replies = iter([fenced(FASTER), fenced(variant(FASTER, 1)), fenced(FASTER)])
-    lock = threading.Lock()
+    replies = {1: fenced(FASTER), 2: fenced(variant(FASTER, 1)), 3: fenced(FASTER)}
 
     def refactor_reply(call: FakeCall) -> str:
         arrived.wait()  # raises BrokenBarrierError unless all three are asked at once
-        with lock:
-            return next(replies)
+        return replies[call.sibling]
 
     model = RoleScriptedChatModel(scripts={"refactor": refactor_reply})
     step_settings = settings.model_copy(update={"candidates_per_step": 3})
     runtime = SimpleNamespace(context=TrialContext(settings=step_settings, models=model))
     update = generate.refactor(refactor_state(), runtime)  # type: ignore[arg-type]
-    assert [call.temperature for call in model.calls_for("refactor")] == [0.2, 0.2, 0.2]
+    calls = model.calls_for("refactor")
+    assert sorted(call.sibling for call in calls) == [1, 2, 3]
+    assert [call.temperature for call in calls] == [0.2, 0.2, 0.2]
     written = [update["candidate"], *update["queued_siblings"]]
-    assert [(v.version, v.sibling, v.step_candidates) for v in written] == [
-        (2, 1, 3), (3, 2, 3), (4, 3, 3),
+    assert [(v.version, v.sibling, v.step_candidates, v.outcome) for v in written] == [
+        (2, 1, 3, "pending"), (3, 2, 3, "pending"), (4, 3, 3, "unchanged"),
     ]  # fmt: skip
+    assert [v.code for v in written[:2]] == [FASTER, variant(FASTER, 1)]
+    assert written[2].label == "v4 (iteration 1, sibling 3 of 3, attempt 0)"
+    assert "the same program as v2" in written[2].note
     assert update["next_version"] == 5 and update["iteration"] == 1
     assert update["usage"].calls == 3
-    pending = [v for v in written if v.outcome == "pending"]
-    assert len(pending) == 2 and {v.code for v in pending} == {FASTER, variant(FASTER, 1)}
-    (again,) = [v for v in written if v.outcome == "unchanged"]
-    assert again.label == f"v{again.version} (iteration 1, sibling {again.sibling} of 3, attempt 0)"
-    assert f"the same program as v{pending[0].version}" in again.note or (
-        f"the same program as v{pending[1].version}" in again.note
-    )
     line = step_words("refactor", update).line
     assert line == "refactor: wrote v2-v4, 3 candidates of one step"
 

@@ -5,6 +5,7 @@ find each sibling by its code."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -65,6 +66,9 @@ def test_a_step_of_three_confirms_only_the_sibling_that_improves(
     # only the improving sibling was confirmed, and it is what the trial reports
     assert [v.version for v in history if v.confirmation is not None] == [faster.version]
     assert len(model.calls_for("refactor")) == 3 and len(model.calls_for("judge")) == 1
+    transcript = settings.runs_dir / "three" / "llm-transcript.jsonl"
+    entries = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert sorted(e["sibling"] for e in entries if e["role"] == "refactor") == [1, 2, 3]
     assert state["queued_siblings"] == [] and state["screened_siblings"] == []
     assert result.status == "improved" and result.best_version == faster.version
     assert result.best_sibling == faster.sibling and result.candidates_per_step == 3
