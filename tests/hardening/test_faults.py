@@ -98,8 +98,11 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
     assert killed_state["trial_settings"] == settings.trial_record()
     assert killed_state.get("resumed_with", []) == []
     manifest = json.loads((Path(killed.archive_path) / "manifest.json").read_text())
-    assert [v["outcome"] for v in manifest["versions"]] == [
-        "invalid", "compile_failed", "run_failed", "improved", "invalid",
+    # v2 (sibling 1) and its fixes v4 and v5, v3 (sibling 2) assessed while v5 waited for
+    # the pick, then v5 confirmed; the second step's two siblings
+    assert [(v["version"], v["outcome"]) for v in manifest["versions"]] == [
+        (1, "invalid"), (2, "compile_failed"), (4, "run_failed"), (3, "invalid"),
+        (5, "improved"), (6, "invalid"), (7, "invalid"),
     ]  # fmt: skip
     # no completed step ran twice, so no LLM call was made twice; only the measurement
     # and the confirmation cut off part-way were made again
@@ -110,7 +113,7 @@ def test_killed_after_every_step_and_mid_measurement_then_resumed_matches_a_stra
     killed_events = collections.Counter(killed_log.read_text().split("\n"))
     straight_events = collections.Counter(straight_log.read_text().split("\n"))
     assert killed_events["measure"] == straight_events["measure"] + 1
-    assert straight_events["confirm"] == 2  # v4 against the source, then Stage 4's
+    assert straight_events["confirm"] == 2  # v5 against the source, then Stage 4's
     assert killed_events["confirm"] == straight_events["confirm"] + 1
 
 

@@ -8,11 +8,14 @@ KILL is "none", "after:NODE" (once NODE's step is checkpointed), "during:measure
 measurements ("measure"), confirmations ("confirm") and finished steps ("node NAME")
 are appended to LOG.
 
-The model answers from the prompt alone, so a resumed process answers as the original
-would have, and its trial passes through every node of the graph: the vanilla version
-prints a wrong result; the first refactoring does not compile, its fix crashes, the fix
-of that wins (and is confirmed); the second refactoring prints a wrong result and the
-iteration cap ends it; Stage 4 re-measures the winner against the source.
+The model answers from the prompt (and a sibling's number) alone, so a resumed process
+answers as the original would have, and its trial passes through every node of the
+graph. Each Stage-3 step asks for two candidates: the vanilla version prints a wrong
+result; in the first step sibling 1 does not compile, its fix crashes, the fix of that
+is lower and waits for its sibling, sibling 2 prints a wrong result, and the pick sends
+the fix of the fix to confirmation, which it passes; both siblings of the second step
+print wrong results and the iteration cap ends it; Stage 4 re-measures the winner
+against the source.
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ def chain_model(log: Path) -> RoleScriptedChatModel:
 
     def refactor(call: FakeCall) -> str:
         first = "0.150" in call.prompt  # the source is still the best
-        return logged("refactor", fenced(DOES_NOT_COMPILE if first else variant(WRONG_RESULT, 2)))
+        if first:
+            reply = DOES_NOT_COMPILE if call.sibling == 1 else variant(WRONG_RESULT, 1)
+        else:
+            reply = variant(WRONG_RESULT, 1 + call.sibling)
+        return logged("refactor", fenced(reply))
 
     scripts: dict[str, Any] = {
         role: (lambda call, role=role, text=text: logged(role, text))

@@ -32,9 +32,9 @@ KILLS = [
     "after:profile_source", "after:vanilla", "after:compile_candidate", "after:run_candidate",
     "after:assess", "after:summarize_docs", "after:analyze_code", "after:plan",
     "after:refactor", "after:fix_compile", "after:fix_runtime", "during:measure",
-    "after:measure_candidate", "after:judge_candidate", "during:confirm",
-    "after:confirm_candidate", "after:confirm_final", "after:compare", "after:categorize",
-    "after:finalize",
+    "after:measure_candidate", "after:judge_candidate", "after:next_sibling",
+    "after:pick_sibling", "during:confirm", "after:confirm_candidate", "after:confirm_final",
+    "after:compare", "after:categorize", "after:finalize",
 ]  # fmt: skip
 DEAD_S = 1.5  # how long the trial lies dead after its first kill, before it is resumed
 
@@ -52,8 +52,8 @@ def chain(mode: str, source: Path, thread: str, settings: Settings, log: Path, k
 
 
 def chain_settings(folder: Path, work_root: Path) -> Settings:
-    """Two Stage-3 iterations, short measurement windows, a 3 s run timeout; a gain must be
-    20 % (the scripted improvement is 70 % or more)."""
+    """Two Stage-3 iterations of two candidates each, short measurement windows, a 3 s run
+    timeout; a gain must be 20 % (the scripted improvement is 70 % or more)."""
     return Settings(
         work_root=work_root,
         runs_dir=folder / "runs",
@@ -66,6 +66,7 @@ def chain_settings(folder: Path, work_root: Path) -> Settings:
         min_window_s=0.3,
         min_energy_gain=0.2,
         max_iterations=2,
+        candidates_per_step=2,
     )
 
 
