@@ -1,0 +1,86 @@
+"""Replies the real local model (Qwen2.5-Coder-0.5B-Instruct) gave in the CPU campaign of
+benchmarks/real-campaign-cpu.yaml, replayed through the reading the trials use.
+
+Each fixture is one recorded reply (tests/data/real-replies/), with the fate the trial
+gave it; the tests check that the product reads it the same way again: a program copied
+back with only its comments and indentation gone is the source (``unchanged``, never built
+or measured), prose without a program is asked again, a program that lost a loop header
+fails the real compiler with the message fix_compile is given, and a judge that answers
+with its verdict line alone is read as that verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lassi_ee.apps import load_app
+from lassi_ee.devices import cpu_device
+from lassi_ee.llm.client import LLM
+from lassi_ee.llm.fake import RoleScriptedChatModel
+from lassi_ee.llm.models import build_models
+from lassi_ee.llm.replies import extract_code, parse_judge_text
+from lassi_ee.llm.usage import Usage
+from lassi_ee.settings import Settings
+from lassi_ee.tools.compile import CompileRequest, compile_app
+from lassi_ee.tools.program_text import normalized
+
+ROOT = Path(__file__).resolve().parents[2]
+REPLIES = ROOT / "tests" / "data" / "real-replies" / "qwen2.5-coder-0.5b.jsonl"
+
+
+def recorded(name: str) -> dict[str, Any]:
+    for line in REPLIES.read_text().splitlines():
+        entry = json.loads(line)
+        if entry["name"] == name:
+            return entry
+    raise KeyError(name)
+
+
+def test_a_program_copied_back_without_its_comments_is_the_source():
+    entry = recorded("jacobi2d-vanilla-verbatim")
+    source = (ROOT / "examples" / "jacobi2d-omp" / "jacobi2d.cpp").read_text()
+    code = extract_code(entry["reply"], require_main=True)
+    assert code is not None and code != source  # the model dropped the comments
+    assert normalized(code) == normalized(source)  # so the trial calls it unchanged
+
+
+def test_prose_without_a_program_is_asked_again_and_the_next_reply_used(
+    prompt_vars: dict[str, Any],
+):
+    prose = recorded("jacobi2d-refactor-prose-only")
+    program = recorded("jacobi2d-vanilla-verbatim")
+    assert prose["fate"] == "reasked" and extract_code(prose["reply"]) is None
+    settings = Settings(llm_backoff_initial_s=0.001)
+    fake = RoleScriptedChatModel(scripts={"refactor": [prose["reply"], program["reply"]]})
+    entries: list[dict[str, Any]] = []
+    llm = LLM(build_models(settings, fake), settings, transcript=entries.extend)
+    reply = llm.code("refactor", prompt_vars, temperature=0.2, usage=Usage())
+    assert reply.code == extract_code(program["reply"])
+    assert [e["fate"] for e in entries] == ["reasked", "used"]
+
+
+@pytest.mark.skipif(shutil.which("c++") is None, reason="no C++ compiler")
+def test_a_program_that_lost_its_loop_header_fails_the_real_compiler(tmp_path: Path):
+    entry = recorded("nbody-vanilla-loop-header-lost")
+    code = extract_code(entry["reply"], require_main=True)
+    assert code is not None
+    app = load_app(ROOT / "examples" / "nbody-omp")
+    settings = Settings(work_root=tmp_path / "work")
+    result = compile_app(
+        CompileRequest(app=app, device=cpu_device(), build_dir=tmp_path / "build", code=code),
+        settings,
+    )
+    assert not result.ok
+    assert "'i' was not declared" in result.diagnostics.replace("‘", "'").replace("’", "'")
+
+
+def test_a_judge_answering_with_its_verdict_line_alone_is_read():
+    entry = recorded("nbody-judge-verdict-only")
+    assert entry["reply"].strip() == "VERDICT: VALID"
+    decision = parse_judge_text(entry["reply"])
+    assert decision is not None and decision.verdict == "VALID"
