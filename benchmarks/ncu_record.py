@@ -21,29 +21,14 @@ from pathlib import Path
 
 import yaml
 
-CORE_METRICS = [
-    "gpu__time_duration.sum",
-    "sm__throughput.avg.pct_of_peak_sustained_elapsed",
-    "dram__throughput.avg.pct_of_peak_sustained_elapsed",
-    "gpu__compute_memory_throughput.avg.pct_of_peak_sustained_elapsed",
-    "sm__warps_active.avg.pct_of_peak_sustained_active",
-    "dram__bytes.sum",
-    "dram__bytes.sum.peak_sustained",
-    "dram__cycles_elapsed.avg.per_second",
-    "sm__cycles_elapsed.avg.per_second",
-    "sm__sass_thread_inst_executed_op_fadd_pred_on.sum",
-    "sm__sass_thread_inst_executed_op_fmul_pred_on.sum",
-    "sm__sass_thread_inst_executed_op_ffma_pred_on.sum",
-    "sm__sass_thread_inst_executed_op_ffma_pred_on.sum.peak_sustained",
-    "sm__sass_thread_inst_executed_op_dadd_pred_on.sum",
-    "sm__sass_thread_inst_executed_op_dmul_pred_on.sum",
-    "sm__sass_thread_inst_executed_op_dfma_pred_on.sum",
-    "sm__sass_thread_inst_executed_op_dfma_pred_on.sum.peak_sustained",
-    "launch__grid_size",
-    "launch__block_size",
-    "launch__registers_per_thread",
-]
-STALL_METRICS = ["regex:smsp__average_warps_issue_stalled_.*_per_issue_active\\.ratio"]
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from lassi_ee.tools.ncu import CORE_METRICS, STALL_PATTERN  # noqa: E402
+
+# The very metrics Stage 0 asks for, so that the fixtures are what it will read.
+STALL_METRICS = [STALL_PATTERN]
 
 
 def run(command: list[str], timeout_s: float, log: Path | None = None) -> dict[str, object]:
