@@ -70,16 +70,14 @@ class TrialContext:
         cannot take the lines costs a warning, never the replies already paid for (the
         trial's own writes report a full disk where it matters).
         """
-        try:
-            get_config()
-        except RuntimeError:
-            return
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         try:
             path = archive_dir(self.settings) / TRANSCRIPT_FILE
             with _transcript_lock, path.open("a", encoding="utf-8") as transcript:
                 for entry in entries:
                     transcript.write(json.dumps({"at": at, **entry}) + "\n")
+        except RuntimeError:  # from get_config: no running trial, so no archive
+            return
         except OSError as exc:
             log.warning(
                 "LLM transcript not written (%s): %d replies missing from it", exc, len(entries)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from lassi_ee.llm.demo import PROGRAMS
+from tests.helpers.ports import free_port
 from tests.helpers.scratch import sandbox_work_dir
 
 pytestmark = [pytest.mark.trial, pytest.mark.server]
@@ -36,12 +36,6 @@ def langgraph_cli() -> str:
     if path is None:
         pytest.skip("langgraph-cli is not installed: pip install -e '.[studio]'")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def config_in(folder: Path) -> Path:

@@ -27,6 +27,7 @@ from lassi_ee.llm.local_server import (
     server_command,
     start_server,
 )
+from tests.helpers.ports import free_port
 
 TEMPLATE = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>{% endfor %}"
 
@@ -117,7 +118,7 @@ def test_a_model_without_a_chat_template_is_refused(tmp_path: Path) -> None:
     base = tmp_path / "base.gguf"
     base.write_bytes(gguf_bytes(chat_template=False))
     with pytest.raises(UsageError, match="no chat template"):
-        start_server(ServerConfig(model=base, port=_free_port()))
+        start_server(ServerConfig(model=base, port=free_port()))
 
 
 def test_no_server_program_says_how_to_get_one(
@@ -125,7 +126,7 @@ def test_no_server_program_says_how_to_get_one(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no llama-server here
     with pytest.raises(UsageError, match="make local-llm"):
-        start_server(ServerConfig(model=model, port=_free_port(), python=sys.executable))
+        start_server(ServerConfig(model=model, port=free_port(), python=sys.executable))
 
 
 def test_a_server_that_dies_at_start_is_one_line_with_its_last_words(
@@ -140,7 +141,7 @@ def test_a_server_that_dies_at_start_is_one_line_with_its_last_words(
     )
     server.chmod(server.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    config = ServerConfig(model=model, port=_free_port(), log_path=tmp_path / "server.log")
+    config = ServerConfig(model=model, port=free_port(), log_path=tmp_path / "server.log")
     with pytest.raises(LassiError) as error:
         start_server(config)
     message = str(error.value)
@@ -170,12 +171,6 @@ def test_the_serve_command_refuses_a_missing_file_in_one_line(
     assert err.startswith("lassi-ee: model file") and err.count("\n") == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 FAKE_SERVER = """#!{python}
 import json, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -202,7 +197,7 @@ def test_serve_stops_its_server_when_it_is_killed(
     fake = bin_dir / "llama-server"  # answers /v1/models on 127.0.0.1, as a started one does
     fake.write_text(FAKE_SERVER.format(python=sys.executable))
     fake.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     serve = subprocess.Popen(
         [sys.executable, "-m", "lassi_ee.cli", "serve", str(model), "--port", str(port)],

@@ -28,6 +28,7 @@ from lassi_ee.nodes.common import TRANSCRIPT_FILE
 from lassi_ee.settings import Settings
 from lassi_ee.tools.program_text import normalized
 from lassi_ee.trials import read_trial
+from tests.helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "local-llm"
@@ -47,7 +48,7 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServe
         pytest.skip(f"no llama.cpp server (llama-server, or {SERVER_PYTHON}): `make local-llm`")
     config = ServerConfig(
         model=MODEL,
-        port=_free_port(),
+        port=free_port(),
         context_tokens=16384,
         python=str(SERVER_PYTHON),
         alias="qwen2.5-coder-0.5b-instruct",
@@ -55,14 +56,6 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServe
     )
     with start_server(config) as server:
         yield server
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _completions_served(log: Path) -> int:

@@ -9,7 +9,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ import yaml
 
 import lassi_ee
 from tests.helpers.campaign_programs import APPS, variants
+from tests.helpers.ports import free_port
 from tests.helpers.scaleout_models import CONTROL, FACTORY_REF
 
 REPO_ROOT = Path(lassi_ee.__file__).resolve().parents[1]
@@ -144,12 +144,6 @@ def _version(path: str) -> int:
     return int(part) if part.isdigit() else 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1 (trust authentication, user lassi).
@@ -166,7 +160,7 @@ def postgres_url() -> Iterator[str]:
             account = pwd.getpwnam("nobody")
         os.chown(data, account.pw_uid, account.pw_gid)
         as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-    port = _free_port()
+    port = free_port()
 
     def pg(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
