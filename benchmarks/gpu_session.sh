@@ -123,23 +123,41 @@ model_part() {
   fi
 }
 
+# The model's server from an earlier call, if it still runs. SIGTERM, not SIGINT: a
+# background job of a script starts with SIGINT ignored, so Ctrl-C never reached it and
+# the server outlived its call (the next call found port 8080 taken). `lassi-ee serve`
+# stops its server on SIGTERM, giving it 10 s before SIGKILL.
+stop_server() {
+  local pid
+  pid=$(cat "$LLM_DIR/serve.pid" 2>/dev/null) || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  rm -f "$LLM_DIR/serve.pid"
+}
+
 # The model served on 12 of the 16 CPU cores while campaigns of whole trials run against it.
+# Each campaign is stopped at BUDGET_S, then given 30 s to stop and its report written:
+# keep BUDGET_S at least 60 s under the call's limit, else the call is cut off before the
+# state's tarball is written and the next call on a fresh machine starts again.
 real_trials() {
   [ -f "$LLM_DIR/model.gguf" ] || { echo "no model at $LLM_DIR/model.gguf: run model-part first"; return 1; }
-  setsid python3 -m lassi_ee.cli serve "$LLM_DIR/model.gguf" --server llama-cpp-python \
+  stop_server
+  python3 -m lassi_ee.cli serve "$LLM_DIR/model.gguf" --server llama-cpp-python \
     --python python3 --threads "${LLM_THREADS:-12}" --port 8080 \
     --alias qwen2.5-coder-0.5b-instruct > "$OUT/llm-serve.log" 2>&1 &
-  local server=$! name
+  echo $! > "$LLM_DIR/serve.pid"
+  local name
   for _ in $(seq 120); do grep -q "base URL" "$OUT/llm-serve.log" && break; sleep 1; done
   cat "$OUT/llm-serve.log"
   for campaign in ${REAL_CAMPAIGNS:-benchmarks/real-campaign-gpu.yaml}; do
     name=$(basename "$campaign" .yaml)
     part "$name" timeout -s INT -k 30 "${BUDGET_S:-480}" python3 -m lassi_ee.cli campaign run "$campaign"
     part "$name-report" python3 -m lassi_ee.cli campaign report "$campaign" --out "$OUT/$name-report"
+    tar czf "$OUT/real-trials-state.tgz" benchmarks/campaigns
   done
-  kill -INT -- -"$server" 2>/dev/null; sleep 2
+  stop_server
   cp "$LLM_DIR/model.server.log" "$OUT/llm-server.log" 2>/dev/null
-  tar czf "$OUT/real-trials-state.tgz" benchmarks/campaigns
 }
 
 for what in "$@"; do
