@@ -157,7 +157,7 @@ real_trials() {
     tar czf "$OUT/real-trials-state.tgz" benchmarks/campaigns
   done
   stop_server
-  cp "$LLM_DIR/model.server.log" "$OUT/llm-server.log" 2>/dev/null
+  cp "$LLM_DIR/model.8080.server.log" "$OUT/llm-server.log" 2>/dev/null
 }
 
 for what in "$@"; do

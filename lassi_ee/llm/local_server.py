@@ -44,7 +44,7 @@ class ServerConfig:
     sha256: str | None = None  # pinned hash the file must have
     python: str | None = None  # an interpreter with llama_cpp, when no llama-server is used
     kind: ServerKind | None = None  # None: llama-server if on PATH, else llama-cpp-python
-    log_path: Path | None = None  # the server's own output; None: beside the model
+    log_path: Path | None = None  # the server's own output; None: server_log_path's
     start_timeout_s: float = 300.0
 
 
@@ -116,6 +116,12 @@ def context_tokens(config: ServerConfig, info: GGUFInfo) -> int:
     if config.context_tokens is not None:
         return config.context_tokens
     return min(info.context_length or 4096, 32768)
+
+
+def server_log_path(config: ServerConfig) -> Path:
+    """Where the server writes its output: as asked, else beside the model, named by the
+    port, so that a second server of the same file on another port keeps its own log."""
+    return config.log_path or config.model.with_suffix(f".{config.port}.server.log")
 
 
 def served_name(config: ServerConfig) -> str:
@@ -197,7 +203,7 @@ def start_server(config: ServerConfig) -> LocalServer:
             "--port, or stop what listens there"
         )
     kind, program = server_kind(config)
-    log_path = config.log_path or config.model.with_suffix(".server.log")
+    log_path = server_log_path(config)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(

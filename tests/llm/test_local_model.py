@@ -4,6 +4,7 @@ server program, a server that dies at start) is one line that says what to do.""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import socket
@@ -25,6 +26,7 @@ from lassi_ee.llm.local_server import (
     ServerKind,
     port_is_free,
     server_command,
+    server_log_path,
     start_server,
 )
 from tests.helpers.ports import free_port
@@ -161,6 +163,15 @@ def test_servers_listen_on_loopback_only(model: Path) -> None:
         command = server_command(kind, program, config, info)
         assert command[command.index("--host") + 1] == "127.0.0.1"
         assert "8123" in command and "32768" in command and "tiny" in command
+
+
+def test_two_servers_of_one_model_keep_their_own_logs(model: Path, tmp_path: Path) -> None:
+    """A second server of the same file (another port) once truncated the first's log."""
+    first, second = (ServerConfig(model=model, port=port) for port in (8080, 8091))
+    assert server_log_path(first) != server_log_path(second)
+    assert server_log_path(first).parent == model.parent
+    asked = tmp_path / "mine.log"
+    assert server_log_path(dataclasses.replace(first, log_path=asked)) == asked
 
 
 def test_the_serve_command_refuses_a_missing_file_in_one_line(
