@@ -40,7 +40,7 @@ def settings_env(settings) -> dict[str, str]:
         "LASSI_LOCK_DIR": str(settings.lock_dir),
         "LASSI_CACHE_DIR": str(settings.runs_dir / "cache"),
         "LASSI_REPEATS": "2",
-        "LASSI_MIN_WINDOW_S": "0.3",
+        "LASSI_MIN_WINDOW_S": "0.1",
         "LASSI_MIN_ENERGY_GAIN": "0.2",
     }
 

@@ -34,7 +34,7 @@ def fast_settings(settings: Settings) -> dict[str, Any]:
         "run_timeout_s": 60,
         "compile_timeout_s": 120,
         "repeats": 2,
-        "min_window_s": 0.3,
+        "min_window_s": 0.1,
         "max_iterations": 2,
     }
 

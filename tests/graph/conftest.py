@@ -25,7 +25,7 @@ def trial_settings(settings):
     return settings.model_copy(
         update={
             "repeats": 2,
-            "min_window_s": 0.3,
+            "min_window_s": 0.1,
             "min_energy_gain": 0.2,
             "cache_dir": settings.runs_dir / "cache",
         }

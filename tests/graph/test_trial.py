@@ -17,7 +17,9 @@ from tests.helpers.trial_programs import (
     CRASHES,
     DOES_NOT_COMPILE,
     FASTER,
+    FASTER_MS,
     FASTEST,
+    FASTEST_MS,
     INVALID,
     SAME,
     SOURCE,
@@ -25,6 +27,7 @@ from tests.helpers.trial_programs import (
     WRONG_RESULT,
     fenced,
     scripted,
+    spin_text,
     variants,
 )
 
@@ -161,13 +164,14 @@ def test_improvement_leads_to_a_new_analysis_and_plan_of_the_new_best(source_fil
     result, state = run(source_file, trial_settings, model)
     assert [c.outcome for c in state["history"][1:3]] == ["improved", "improved"]
     assert len(model.calls_for("plan")) == 3 and len(state["plans"]) == 3
-    assert "0.040" in model.calls_for("analyze_code")[1].prompt  # analysed the new best
+    analysed = model.calls_for("analyze_code")[1].prompt
+    assert spin_text(FASTER_MS) in analysed  # the new best, not the source
     # no profiler off an NVIDIA GPU: Stage 2 is told so in one line, and nothing else changes
     no_counters = "no profiler counters: Nsight Compute profiles NVIDIA GPUs only"
     for call in (*model.calls_for("analyze_code"), *model.calls_for("plan")):
         assert f"What profiling the source found:\n{no_counters}\n" in call.prompt
     assert state["reference"].hotspots.counters is None
-    assert "0.020" in model.calls_for("refactor")[2].prompt
+    assert spin_text(FASTEST_MS) in model.calls_for("refactor")[2].prompt
     assert state["best"].version == 3 and result.best_iteration == 2
 
 

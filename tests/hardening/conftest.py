@@ -28,7 +28,7 @@ def trial_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "repeats": 2,
-            "min_window_s": 0.3,
+            "min_window_s": 0.1,
             "min_energy_gain": 0.2,
             "max_iterations": 1,
             "run_timeout_s": 3,

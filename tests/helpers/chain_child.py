@@ -32,10 +32,12 @@ from tests.helpers.trial_programs import (
     CRASHES,
     DOES_NOT_COMPILE,
     FASTER,
+    SOURCE_MS,
     TEXT_ROLES,
     VALID,
     WRONG_RESULT,
     fenced,
+    spin_text,
     variant,
 )
 
@@ -47,7 +49,7 @@ def chain_model(log: Path) -> RoleScriptedChatModel:
         return reply
 
     def refactor(call: FakeCall) -> str:
-        first = "0.150" in call.prompt  # the source is still the best
+        first = spin_text(SOURCE_MS) in call.prompt  # the source is still the best
         if first:
             reply = DOES_NOT_COMPILE if call.sibling == 1 else variant(WRONG_RESULT, 1)
         else:

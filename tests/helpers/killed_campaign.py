@@ -52,7 +52,7 @@ def write_campaign(folder: Path, work_root: Path, **keys: Any) -> Path:
             "run_timeout_s": 60,
             "compile_timeout_s": 120,
             "repeats": 2,
-            "min_window_s": 0.3,
+            "min_window_s": 0.1,
             "max_iterations": 2,
         },
     }

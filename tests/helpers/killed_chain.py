@@ -63,7 +63,7 @@ def chain_settings(folder: Path, work_root: Path) -> Settings:
         compile_timeout_s=120,
         run_timeout_s=3,
         repeats=2,
-        min_window_s=0.3,
+        min_window_s=0.1,
         min_energy_gain=0.2,
         max_iterations=2,
         candidates_per_step=2,

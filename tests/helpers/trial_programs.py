@@ -28,22 +28,31 @@ int main() {
 """
 
 
+def spin_text(spin_ms: int) -> str:
+    """How ``program(spin_ms)`` writes its spin in seconds: prompts show which version
+    the model is shown by it."""
+    return f"{spin_ms / 1000:.3f}"
+
+
 def program(spin_ms: int, result: int = 42, body: str = "") -> str:
     return (
-        TEMPLATE.replace("SPIN_S", f"{spin_ms / 1000:.3f}")
+        TEMPLATE.replace("SPIN_S", spin_text(spin_ms))
         .replace("RESULT", str(result))
         .replace("BODY", body)
     )
 
 
-SOURCE = program(150)
-FASTER = program(40)
-FASTEST = program(20)
-SAME = program(150)
-WRONG_RESULT = program(40, result=43)
-FASTEST_WRONG = program(20, result=43)
-DOES_NOT_COMPILE = program(40).replace("return 0;", "return 0 undeclared;")
-CRASHES = program(40, body="volatile int *null_pointer = nullptr; *null_pointer = 1;")
+# Spins short enough that a measured window is a few runs of about 0.15 s, and far enough
+# apart (a 73 % gain, then half of what is left) that a busy 2-core machine cannot blur them.
+SOURCE_MS, FASTER_MS, FASTEST_MS = 60, 16, 8
+SOURCE = program(SOURCE_MS)
+FASTER = program(FASTER_MS)
+FASTEST = program(FASTEST_MS)
+SAME = program(SOURCE_MS)
+WRONG_RESULT = program(FASTER_MS, result=43)
+FASTEST_WRONG = program(FASTEST_MS, result=43)
+DOES_NOT_COMPILE = program(FASTER_MS).replace("return 0;", "return 0 undeclared;")
+CRASHES = program(FASTER_MS, body="volatile int *null_pointer = nullptr; *null_pointer = 1;")
 
 
 def variant(code: str, n: int) -> str:
@@ -92,9 +101,9 @@ def answer_by_best_code(log: Path | None = None) -> RoleScriptedChatModel:
         return reply
 
     def refactor(call: FakeCall) -> str:
-        if "0.150" in call.prompt:
+        if spin_text(SOURCE_MS) in call.prompt:
             return logged("refactor", fenced(FASTER))
-        if "0.040" in call.prompt:
+        if spin_text(FASTER_MS) in call.prompt:
             return logged("refactor", fenced(FASTEST))
         # nothing beats the fastest; a version as fast would be decided by timing noise,
         # so the model hands back one the output check rejects before it is measured

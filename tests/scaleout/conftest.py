@@ -68,7 +68,7 @@ def write_campaign(tmp_path: Path, settings: Any) -> Callable[..., Path]:
                 "run_timeout_s": 60,
                 "compile_timeout_s": 120,
                 "repeats": 2,
-                "min_window_s": 0.3,
+                "min_window_s": 0.1,
                 "max_iterations": 2,
                 **keys.pop("settings", {}),
             },

@@ -72,7 +72,7 @@ def test_trials_of_one_app_starting_together_measure_the_source_once(
     source.write_text(scaleout_models.campaign_models.variants("spin")["source"])
     app = load_app(source)
     fast = settings.model_copy(
-        update={"repeats": 2, "min_window_s": 0.3, "cache_dir": tmp_path / "cache"}
+        update={"repeats": 2, "min_window_s": 0.1, "cache_dir": tmp_path / "cache"}
     )
     references = []
 
