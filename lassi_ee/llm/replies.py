@@ -145,7 +145,10 @@ def join_continuation(partial: str, more: str) -> str:
     """A cut-off reply followed by its continuation.
 
     Models often reopen the code fence they were inside; that repeated opening
-    line is dropped so the program stays in one block.
+    line is dropped so the program stays in one block. Some instead start the
+    program again from its first line (Qwen2.5-Coder-0.5B did, on the H100): then the
+    new block replaces the cut-off one, which would otherwise hold the program's start
+    twice and fail to compile for a fault of ours, not the model's.
     """
     if ends_inside_block(partial):
         first, _, rest = more.lstrip("\n").partition("\n")
@@ -153,8 +156,24 @@ def join_continuation(partial: str, more: str) -> str:
             tagged = bool(first.strip().strip("`~"))
             # a bare fence may instead close the block: it reopens only if another fence follows
             if tagged or any(_FENCE_OPEN.match(line) for line in _lines(rest)):
+                before, cut_block = _split_last_block(partial)
+                if _first_code_line(rest) == _first_code_line(cut_block):
+                    return before + more.lstrip("\n")
                 more = rest
     return partial + more
+
+
+def _split_last_block(text: str) -> tuple[str, str]:
+    """A reply that ends inside a block: the text before its opening fence, and the
+    block's lines after it. The last fence line is that opening: a closing fence would
+    have ended the block."""
+    lines = _lines(text)
+    opening = max(i for i, line in enumerate(lines) if _FENCE_OPEN.match(line))
+    return "\n".join(lines[:opening]) + "\n", "\n".join(lines[opening + 1 :])
+
+
+def _first_code_line(text: str) -> str:
+    return next((line.strip() for line in _lines(text) if line.strip()), "")
 
 
 def _json_object(text: str) -> object | None:

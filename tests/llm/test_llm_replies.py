@@ -76,6 +76,13 @@ def test_continuation_that_reopens_the_fence_joins_into_one_program() -> None:
     assert extract_code(joined) == PROGRAM + "\n"
 
 
+def test_continuation_that_starts_the_program_again_replaces_the_cut_off_block() -> None:
+    cut_off = f"Here it is.\n```cuda\n{PROGRAM[:40]}"
+    joined = join_continuation(cut_off, f"```cuda\n{PROGRAM}\n```\n")
+    assert joined.startswith("Here it is.\n")  # the prose before the block is kept
+    assert extract_code(joined) == PROGRAM + "\n"  # its start once, not twice
+
+
 def test_continuation_that_only_closes_the_fence_is_kept() -> None:
     joined = join_continuation(f"```cuda\n{PROGRAM}\n", "```\nDone.")
     assert extract_code(joined) == PROGRAM + "\n"

@@ -1,12 +1,14 @@
-"""Replies the real local model (Qwen2.5-Coder-0.5B-Instruct) gave in the CPU campaign of
-benchmarks/real-campaign-cpu.yaml, replayed through the reading the trials use.
+"""Replies the real local model (Qwen2.5-Coder-0.5B-Instruct) gave in the campaigns of
+benchmarks/real-campaign-cpu.yaml and (on the lent H100) real-campaign-gpu.yaml, replayed
+through the reading the trials use.
 
 Each fixture is one recorded reply (tests/data/real-replies/), with the fate the trial
 gave it; the tests check that the product reads it the same way again: a program copied
 back with only its comments and indentation gone is the source (``unchanged``, never built
 or measured), prose without a program is asked again, a program that lost a loop header
-fails the real compiler with the message fix_compile is given, and a judge that answers
-with its verdict line alone is read as that verdict.
+fails the real compiler with the message fix_compile is given, a judge that answers
+with its verdict line alone is read as that verdict, and a reply cut off inside its
+program whose continuation starts the program again is read as that one program.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from lassi_ee.devices import cpu_device
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.fake import RoleScriptedChatModel
 from lassi_ee.llm.models import build_models
-from lassi_ee.llm.replies import extract_code, parse_judge_text
+from lassi_ee.llm.replies import extract_code, join_continuation, parse_judge_text
 from lassi_ee.llm.usage import Usage
 from lassi_ee.settings import Settings
 from lassi_ee.tools.compile import CompileRequest, compile_app
@@ -84,3 +86,20 @@ def test_a_judge_answering_with_its_verdict_line_alone_is_read():
     assert entry["reply"].strip() == "VERDICT: VALID"
     decision = parse_judge_text(entry["reply"])
     assert decision is not None and decision.verdict == "VALID"
+
+
+def test_a_continuation_that_starts_the_program_again_is_read_as_one_program():
+    """Asked to go on where it was cut off, the model began the program anew in a new
+    fence. Joined as a continuation, the program's first 90 lines came twice and nvcc
+    failed; read as a restart, it is the source copied back, so the trial calls it
+    unchanged instead of spending a self-correction on our misreading."""
+    cut_off, restarted = (
+        recorded("jacobi2d-cuda-refactor-cut-off"),
+        recorded("jacobi2d-cuda-refactor-restarted"),
+    )
+    assert cut_off["finish_reason"] == "length" and cut_off["fate"] == "continued"
+    code = extract_code(join_continuation(cut_off["reply"], restarted["reply"]), require_main=True)
+    assert code is not None and code.count("int main(") == 1
+    assert code == extract_code(restarted["reply"], require_main=True)
+    source = (ROOT / "examples" / "jacobi2d" / "jacobi2d.cu").read_text()
+    assert normalized(code) == normalized(source)
