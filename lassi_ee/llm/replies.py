@@ -115,10 +115,12 @@ def extract_code(text: str, *, require_main: bool = False) -> str | None:
     block. With ``require_main`` a block without ``main`` is not a program.
     """
     blocks = [b for b in code_blocks(text) if b.lang not in _NOT_PROGRAM_LANGS and b.code.strip()]
-    if not blocks and not any(_FENCE_OPEN.match(line) for line in _lines(text)):
-        first_line = next((line for line in _lines(text) if line.strip()), "")
-        if _CODE_START.match(first_line):
-            blocks = [CodeBlock(lang="", code=text.strip("\n"), closed=True)]
+    if (
+        not blocks
+        and _CODE_START.match(_first_line(text))
+        and not any(_FENCE_OPEN.match(line) for line in _lines(text))
+    ):
+        blocks = [CodeBlock(lang="", code=text.strip("\n"), closed=True)]
     if require_main:
         blocks = [b for b in blocks if has_main(b.code)]
     if not blocks:
@@ -150,17 +152,20 @@ def join_continuation(partial: str, more: str) -> str:
     new block replaces the cut-off one, which would otherwise hold the program's start
     twice and fail to compile for a fault of ours, not the model's.
     """
-    if ends_inside_block(partial):
-        first, _, rest = more.lstrip("\n").partition("\n")
-        if _FENCE_OPEN.match(first):
-            tagged = bool(first.strip().strip("`~"))
-            # a bare fence may instead close the block: it reopens only if another fence follows
-            if tagged or any(_FENCE_OPEN.match(line) for line in _lines(rest)):
-                before, cut_block = _split_last_block(partial)
-                if _first_code_line(rest) == _first_code_line(cut_block):
-                    return before + more.lstrip("\n")
-                more = rest
-    return partial + more
+    if not ends_inside_block(partial):
+        return partial + more
+    first, _, rest = more.lstrip("\n").partition("\n")
+    tagged = bool(first.strip().strip("`~"))
+    # a bare fence may instead close the block: it reopens only if another fence follows
+    reopens = _FENCE_OPEN.match(first) and (
+        tagged or any(_FENCE_OPEN.match(line) for line in _lines(rest))
+    )
+    if not reopens:
+        return partial + more
+    before, cut_block = _split_last_block(partial)
+    if _first_line(rest) == _first_line(cut_block):  # the program begun again
+        return before + more.lstrip("\n")
+    return partial + rest
 
 
 def _split_last_block(text: str) -> tuple[str, str]:
@@ -172,7 +177,8 @@ def _split_last_block(text: str) -> tuple[str, str]:
     return "\n".join(lines[:opening]) + "\n", "\n".join(lines[opening + 1 :])
 
 
-def _first_code_line(text: str) -> str:
+def _first_line(text: str) -> str:
+    """The first line that is not blank, stripped."""
     return next((line.strip() for line in _lines(text) if line.strip()), "")
 
 

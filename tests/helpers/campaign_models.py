@@ -17,7 +17,8 @@ import httpx
 
 from lassi_ee.campaign.spec import CampaignTrial
 from lassi_ee.llm.fake import RoleScriptedChatModel
-from tests.helpers.campaign_programs import fenced, variants
+from tests.helpers.campaign_programs import variants
+from tests.helpers.trial_programs import fenced
 
 FACTORY_REF = "tests.helpers.campaign_models:build"  # how a campaign file names build()
 TEXT = {

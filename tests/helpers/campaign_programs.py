@@ -6,28 +6,11 @@ how long they spin, or break in one way a trial must handle.
 
 from __future__ import annotations
 
-TEMPLATE = r"""#include <chrono>
-#include <cstdio>
-int main() {
-  auto start = std::chrono::steady_clock::now();
-  volatile double sink = 0;
-  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < SPIN_S) {
-    sink = sink + 1;
-  }
-  std::printf("result %d\n", RESULT);
-  std::printf("PASS\n");
-  return 0;
-}
-"""
+from tests.helpers.trial_programs import FASTER_MS, FASTEST_MS, program
 
-# app name -> (source spin in ms, the result it prints); the versions spin FASTER_MS and
-# FASTEST_MS: a window is a few runs of about 0.15 s, the gains too large to blur
+# app name -> (source spin in ms, the result it prints); the versions spin as long as
+# trial_programs' FASTER and FASTEST
 APPS = {"spin": (60, 42), "wait": (48, 7)}
-FASTER_MS, FASTEST_MS = 16, 8
-
-
-def program(spin_ms: int, result: int) -> str:
-    return TEMPLATE.replace("SPIN_S", f"{spin_ms / 1000:.3f}").replace("RESULT", str(result))
 
 
 def _declaring(code: str, name: str) -> str:
@@ -49,7 +32,3 @@ def variants(app: str) -> dict[str, str]:
         "broken": broken,
         "broken_again": _declaring(broken, "broken_again"),
     }
-
-
-def fenced(code: str) -> str:
-    return f"Here is the refactored program.\n\n```cpp\n{code}```\n"
