@@ -162,15 +162,19 @@ def markdown(costs: list[TrialCost]) -> str:
     for c in costs:
         fates.update(c.fates)
         versions.update(c.versions)
-    wall = sum(c.wall_s or 0.0 for c in costs)
-    llm = sum(c.llm_s for c in costs)
+    # an unfinished trial has model seconds but no running time yet: it would count in one
+    # sum and not the other
+    timed = [c for c in costs if c.wall_s]
+    wall = sum(c.wall_s or 0.0 for c in timed)
+    llm = sum(c.llm_s for c in timed)
     lines += [
         "",
         f"Replies ({sum(fates.values())}): "
         + ", ".join(f"{k} {v}" for k, v in sorted(fates.items())),
         "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         f"Time in the model: {llm:.0f} s of {wall:.0f} s of trial running time"
-        + (f" ({100 * llm / wall:.0f} %)" if wall else ""),
+        + (f" ({100 * llm / wall:.0f} %)" if wall else "")
+        + f", over the {len(timed)} finished trial(s)",
     ]
     stops = [f"{c.thread_id}: {c.stop_reason}" for c in costs if c.stop_reason]
     if stops:
