@@ -180,9 +180,10 @@ for what in "$@"; do
       counts=1; [ "$(nvidia-smi -L | grep -c '^GPU')" -ge 2 ] && counts="1 2"
       # shellcheck disable=SC2086
       part scaleout python3 benchmarks/scaleout.py --gpus $counts --trials 2 --out "$OUT/scaleout.md" ;;
-    ray-resume)  # RAY_RESUME_PHASE=local, then =ray on the next call with the tarball carried
+    ray-resume)  # RAY_RESUME_PHASE=local, then =ray on the next call with the tarball carried;
+      # RAY_RESUME_TRIALS=1 (one trial per app, the first one killed) fits one call with both
       part ray-resume python3 benchmarks/ray_resume.py --out "$OUT/ray-resume.md" \
-        --apps benchmarks/null-apps/gpu-busy-0.3 examples/rotate90 \
+        --apps benchmarks/null-apps/gpu-busy-0.3 examples/rotate90 --trials "${RAY_RESUME_TRIALS:-2}" \
         --keep benchmarks/campaigns/ray-resume --phase "${RAY_RESUME_PHASE:-both}"
       tar czf "$OUT/ray-resume-state.tgz" benchmarks/campaigns/ray-resume ;;
     decisions-null)
@@ -206,4 +207,6 @@ for what in "$@"; do
     *) echo "unknown part $what"; exit 2 ;;
   esac
 done
-tar czf "$OUT/results.tgz" -C "$OUT" --exclude results.tgz --exclude '*-state.tgz' .
+# Written beside $OUT and moved in: tar archiving the folder it writes into says "file
+# changed as we read it" and exits 1, which made `model-part && real-trials` stop early.
+tar czf "$OUT.results.tgz" -C "$OUT" --exclude '*-state.tgz' . && mv "$OUT.results.tgz" "$OUT/results.tgz"
