@@ -8,9 +8,11 @@ and the campaign's results against the local engine's.
 
 The campaign is benchmarks/scaleout.py's (two apps, real trials with the `null` model) on
 one GPU. It runs first with the local engine, then with Ray on a new local instance; when
-the first trial's task has run for ``--kill-at`` of the time that trial took under the local
-engine, its Ray worker is SIGKILLed. Ray runs the task again (``ray.max_retries`` 1) and the
-trial must resume from its checkpoint. Printed (and written with --out): where the kill
+the first trial has written ``--kill-at`` of the checkpoints it wrote under the local
+engine, its Ray worker is SIGKILLed. (By checkpoints, not by time: Stage 0's build and
+measurements are most of a short trial's time, so half its time fell at its first step on
+the H100.) Ray runs the task again (``ray.max_retries`` 1) and the trial must resume from
+its checkpoint. Printed (and written with --out): where the kill
 fell (the trial's last checkpoint before it), each trial under both engines, and Table 4 of
 both reports. The two must agree on everything a measurement does not decide: each
 trial's status, vanilla outcome, number of versions and iterations, its LLM calls, pass@k
@@ -53,30 +55,41 @@ TABLE4_DECIDED = ("vanilla_pass_at_k", "full_pass_at_k", "vanilla_confirmed_redu
 
 
 class Killer:
-    """Kills the victim trial's first worker ``after_s`` seconds into its task."""
+    """Kills the victim trial's first worker once the trial has written ``checkpoints``
+    checkpoints, watching the campaign's checkpoint store from this process."""
 
-    def __init__(self, victim: str, after_s: float) -> None:
-        self.victim, self.after_s = victim, after_s
+    def __init__(self, campaign: Campaign, victim: str, checkpoints: int) -> None:
+        self.campaign, self.victim, self.checkpoints = campaign, victim, checkpoints
         self.events: list[TrialEvent] = []
         self.killed_pid: int | None = None
         self.killed_unix: float | None = None
+        self.after_s: float | None = None
 
     def on_event(self, event: TrialEvent) -> None:
         self.events.append(event)
         first_start = event.kind == "started" and not event.resumed
         if first_start and event.trial.thread_id == self.victim:
             pid = int(event.where.rsplit("pid ", 1)[1])
-            threading.Timer(self.after_s, self._kill, (pid,)).start()
+            threading.Thread(target=self._watch, args=(pid,), daemon=True).start()
 
-    def _kill(self, pid: int) -> None:
+    def _watch(self, pid: int) -> None:
+        started = time.monotonic()
+        while checkpoint_count(self.campaign, self.victim) < self.checkpoints:
+            time.sleep(0.1)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:  # the trial was over first: the kill missed
             return
         self.killed_pid, self.killed_unix = pid, time.time()
+        self.after_s = time.monotonic() - started
 
     def starts(self) -> list[TrialEvent]:
         return [e for e in self.events if e.kind == "started" and e.trial.thread_id == self.victim]
+
+
+def checkpoint_count(campaign: Campaign, thread_id: str) -> int:
+    with open_trials(campaign.settings()) as trials:
+        return len(trials.history(thread_id))
 
 
 def records(campaign: Campaign) -> dict[str, TrialRecord]:
@@ -150,7 +163,7 @@ def main() -> int:
     parser.add_argument("--max-iterations", type=int, default=2, help="Stage-3 iterations")
     parser.add_argument(
         "--kill-at", type=float, default=0.5,
-        help="kill when the first trial has run this share of its local time",
+        help="kill when the first trial has written this share of its local checkpoints",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the Markdown here")
     parser.add_argument("--keep", type=Path, help="keep the campaign folders here")
@@ -183,7 +196,8 @@ def main() -> int:
 
     ray_campaign = load_campaign(write_campaign(work / "ray", 1, options))
     victim = ray_campaign.trials()[0].thread_id
-    killer = Killer(victim, options.kill_at * (local[victim].pipeline_s or 0.0))
+    local_checkpoints = checkpoint_count(local_campaign, victim)
+    killer = Killer(ray_campaign, victim, max(1, round(options.kill_at * local_checkpoints)))
     start_ray(1, options.device)
     try:
         started = time.monotonic()
@@ -196,7 +210,7 @@ def main() -> int:
     problems = compare(local, ray_)
     starts = killer.starts()
     if killer.killed_unix is None:
-        problems.append(f"the kill missed: {victim} ended before {killer.after_s:.1f} s")
+        problems.append(f"the kill missed: {victim} ended before {killer.checkpoints} checkpoints")
         where = "missed"
     else:
         where, went_on = kill_point(ray_campaign, victim, killer.killed_unix)
@@ -227,8 +241,10 @@ def main() -> int:
         f"engine {local_wall_s:.1f} s, Ray {ray_wall_s:.1f} s (the killed trial's lost work "
         "included).",
         "",
-        f"Killed: the Ray worker (pid {killer.killed_pid}) of {victim}, {killer.after_s:.1f} s "
-        f"into its task, {where}. Its starts: "
+        f"Killed: the Ray worker (pid {killer.killed_pid}) of {victim}, "
+        f"{killer.after_s or 0:.1f} s into its task, when it had written {killer.checkpoints} "
+        f"of the {local_checkpoints} checkpoints it wrote under the local engine: {where}. "
+        "Its starts: "
         + ", ".join(f"{'resumed' if e.resumed else 'first'} on {e.where}" for e in starts) + ".",
         "",
         *trial_lines(local, ray_),
