@@ -78,6 +78,9 @@ class TrialRecord(BaseModel):
     iterations: int = 0
     versions: int = 0
     pipeline_s: float | None = None
+    candidates_per_step: int | None = Field(
+        None, description="candidates each Stage-3 step asked for; None in a store from before it"
+    )
     llm_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -128,6 +131,7 @@ class TrialRecord(BaseModel):
             iterations=result.iterations,
             versions=result.versions,
             pipeline_s=result.pipeline_s,
+            candidates_per_step=result.candidates_per_step,
             llm_calls=result.usage.calls,
             tokens_in=result.usage.tokens_in,
             tokens_out=result.usage.tokens_out,

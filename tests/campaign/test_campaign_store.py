@@ -50,6 +50,7 @@ def _result(**changes: object) -> TrialResult:
         "versions": 7,
         "self_corrections": 3,
         "pipeline_s": 81.5,
+        "candidates_per_step": 4,
         "archive_path": "/runs/c-spin-cuda0-000",
         "stop_reason": "iteration cap reached (4)",
         "usage": Usage(
@@ -78,6 +79,7 @@ def test_a_record_pairs_the_vanilla_and_the_final_result_of_a_trial() -> None:
     assert record.best_energy_j == 6.5 and record.best_runtime_s == 0.041
     assert (record.self_corrections, record.best_iteration, record.iterations) == (3, 2, 4)
     assert record.pipeline_s == 81.5
+    assert record.candidates_per_step == 4
     assert (record.llm_calls, record.tokens_in, record.tokens_out) == (7, 7000, 2300)
     assert record.cost_usd == pytest.approx(0.06)
     assert record.figure("final") == 6.0  # the objective's quantity
@@ -141,10 +143,11 @@ def test_a_store_from_before_a_column_that_may_be_empty_keeps_its_rows(tmp_path:
     old = TrialRecord.from_result(_trial(index=0), _result())
     store.record(old)
     with sqlite3.connect(path) as connection:  # the store as the version before wrote it
-        for name in ("final_measured_at", "final_sensor"):
+        for name in ("final_measured_at", "final_sensor", "candidates_per_step"):
             connection.execute(f"ALTER TABLE trials DROP COLUMN {name}")
     reopened = ResultsStore(path)
-    assert reopened.records("c") == [old]  # its row kept; the new columns empty for it
+    # its row kept; the new columns empty for it
+    assert reopened.records("c") == [old.model_copy(update={"candidates_per_step": None})]
     new = TrialRecord.from_result(
         _trial(index=1), _result(final_measured_at=dt.datetime.now(dt.UTC), final_sensor="s")
     )
