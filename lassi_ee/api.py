@@ -192,7 +192,9 @@ def resume_graph(
     """Continue a trial from its last completed step; a finished trial is just read.
 
     The trial goes on with the settings it started with (recorded at Stage 0), taking
-    from ``settings`` only what belongs to this machine (the API key, paths, locks).
+    from ``settings`` only what belongs to this machine (the API key, paths, locks), and on
+    its device as this machine resolves it: resumed on another board of the same model,
+    it re-measures its baselines there before the next screen (nodes/boards.py).
     ``overrides`` (setting name -> value, e.g. the CLI's --base-url) replace recorded
     ones explicitly and become the trial's own: each change is logged and kept in the
     trial ("resumed with base_url X instead of Y"); what the trial's figures depend on
@@ -209,6 +211,9 @@ def resume_graph(
             raise unknown_trial(thread_id, settings)
         if stored.finished:
             return stored.result
+        pinned = stored.state.get("device_info")
+        if pinned is not None:  # its device here may be another board (another host's)
+            trials.repin_device(thread_id, resolve_device(pinned.spec))
         settings, changes = _settings_to_resume_with(
             thread_id, stored.state.get("trial_settings"), settings, dict(overrides or {})
         )

@@ -1,10 +1,11 @@
 """A trial resumed on another board of its device's model (issue 26, item 2).
 
-Every profile names the board it was measured on. A trial cut off and re-pinned to
-another board (campaign/runner.py's ``repin_device``, as a Ray retry on another node does)
-re-measures the source and its best version there, one per step, before it screens a
-candidate against them; its result and report say that it moved. On the cpu device the
-board is the host: the move here is to a host of another name, the measurements real.
+Every profile names the board it was measured on. A trial cut off and resumed where its
+device is another board (``resume_graph`` resolves it again, as does a Ray retry on
+another node through campaign/runner.py) re-measures the source and its best version
+there, one per step, before it screens a candidate against them; its result and report
+say that it moved. On the cpu device the board is the host: the move here is to a host of
+another name (this machine's device resolved under that name), the measurements real.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from lassi_ee import api
 from lassi_ee.api import resume_graph
-from lassi_ee.devices import cpu_device
+from lassi_ee.devices import Device, cpu_device
 from lassi_ee.energy.decide import screen_lower
 from lassi_ee.errors import LassiError
 from lassi_ee.graph import routes
@@ -35,6 +37,13 @@ def model():
     )
 
 
+def resumed_elsewhere(monkeypatch: pytest.MonkeyPatch, here: Device) -> None:
+    """From now on this machine's device resolves to another board of the same model."""
+    monkeypatch.setattr(
+        api, "resolve_device", lambda spec: here.model_copy(update={"board": ELSEWHERE})
+    )
+
+
 @pytest.mark.trial
 @pytest.mark.parametrize(
     "cut_after",
@@ -42,7 +51,7 @@ def model():
     ids=["after-vanilla", "before-v2-is-measured"],
 )
 def test_a_trial_moved_to_another_board_re_measures_the_source_and_the_best_before_its_screen(
-    source_file, trial_settings, cut_after, capsys
+    source_file, trial_settings, cut_after, capsys, monkeypatch
 ):
     settings = trial_settings.model_copy(update={"max_iterations": 1})
     config: Any = {"configurable": {"thread_id": "moved"}}
@@ -58,7 +67,7 @@ def test_a_trial_moved_to_another_board_re_measures_the_source_and_the_best_befo
         here = before["device_info"]
         assert here.board == cpu_device().board and here.board.startswith("host ")
         assert before["reference"].profile.board == before["best"].profile.board == here.board
-        trials.repin_device("moved", here.model_copy(update={"board": ELSEWHERE}))
+    resumed_elsewhere(monkeypatch, here)
 
     steps: list[tuple[str, dict[str, Any]]] = []
     result = resume_graph(
@@ -107,7 +116,7 @@ def test_a_baseline_that_cannot_be_re_measured_on_the_new_board_stops_the_trial(
         graph_input = {"source": str(source_file), "device": "cpu"}
         trials.graph.invoke(graph_input, config, context=context, interrupt_after=["assess"])
         here = trials.graph.get_state(config).values["device_info"]
-        trials.repin_device("stuck", here.model_copy(update={"board": ELSEWHERE}))
+    resumed_elsewhere(monkeypatch, here)
 
     def broken_sensor(*args: Any, **kwargs: Any) -> None:
         raise LassiError("the device lock timed out")
