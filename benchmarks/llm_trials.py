@@ -3,13 +3,14 @@
     python benchmarks/llm_trials.py benchmarks/real-campaign-cpu.yaml [--json FILE]
 
 For every trial of the campaign that has started: its status and confirmed reduction;
-the LLM's calls, tokens and time (the transcript's per-request seconds) against the
-trial's running time, the rest being compiling, running and measuring; what became of
-every reply (used, continued, re-asked, unusable; how many hit the output limit); and what
-became of every version the model wrote: compile failures and whether a self-correction
-fixed them, runtime failures, vetoes of the output check and of the self-check guard,
-the judge's verdicts, unchanged programs, valid ones that measured no lower, confirmed
-gains. The taxonomy is the finding: a weak model failing often is recorded, not hidden.
+the LLM's calls, tokens and time (the transcript's requests, overlapping ones counted
+once) against the trial's running time, the rest being compiling, running and measuring;
+what became of every reply (used, continued, re-asked, unusable; how many hit the output
+limit); and what became of every version the model wrote: compile failures and whether a
+self-correction fixed them, runtime failures, vetoes of the output check and of the
+self-check guard, the judge's verdicts, unchanged programs, valid ones that measured no
+lower, confirmed gains. The taxonomy is the finding: a weak model failing often is
+recorded, not hidden.
 
 It reads the checkpoint database through the door to stored trials and each trial's
 llm-transcript.jsonl; it runs nothing and asks no model.
@@ -18,6 +19,7 @@ llm-transcript.jsonl; it runs nothing and asks no model.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections import Counter
@@ -90,6 +92,27 @@ def read_transcript(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def model_seconds(entries: list[dict[str, Any]]) -> float:
+    """Seconds in which at least one request waited for the model.
+
+    The n requests of a step of siblings are sent at once and each one's seconds include
+    its turn behind the others at the server, so the requests' intervals are merged, not
+    summed. Transcripts written before the entries carried ``ended``: the plain sum.
+    """
+    if not all("ended" in e for e in entries):
+        return sum(e.get("seconds") or 0.0 for e in entries)
+    intervals = sorted(
+        (end - (e.get("seconds") or 0.0), end)
+        for e in entries
+        for end in [dt.datetime.fromisoformat(e["ended"]).timestamp()]
+    )
+    total, covered_to = 0.0, float("-inf")
+    for start, end in intervals:
+        total += max(0.0, end - max(start, covered_to))
+        covered_to = max(covered_to, end)
+    return total
+
+
 def trial_cost(thread_id: str, state: dict[str, Any], result: Any, runs_dir: Path) -> TrialCost:
     entries = read_transcript(runs_dir / thread_id / TRANSCRIPT_FILE)
     history: list[Candidate] = state.get("history", [])
@@ -108,7 +131,7 @@ def trial_cost(thread_id: str, state: dict[str, Any], result: Any, runs_dir: Pat
         reduction_ci95=result.reduction_ci95,
         vanilla_outcome=result.vanilla_outcome,
         wall_s=result.pipeline_s,
-        llm_s=round(sum(e.get("seconds") or 0.0 for e in entries), 1),
+        llm_s=round(model_seconds(entries), 1),
         calls=len(entries),
         tokens_in=sum(e.get("tokens_in") or 0 for e in entries),
         tokens_out=sum(e.get("tokens_out") or 0 for e in entries),

@@ -17,6 +17,7 @@ entry per reply with the request, the reply and that fate.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -125,7 +126,8 @@ class _Tally:
         self, messages: list[BaseMessage], reply: AIMessage, usage: Usage, seconds: float
     ) -> None:
         """A reply came after ``seconds`` (retries included): counted in ``spent``, its fate
-        still open."""
+        still open. ``ended`` dates it: the n requests of a step of siblings overlap, so
+        only their intervals, not the sum of their seconds, say how long the model took."""
         self.spent = self.spent.add(usage)
         spent = usage.by_role.get(self.role)
         self.entries.append(
@@ -139,6 +141,7 @@ class _Tally:
                 "tokens_in": spent.tokens_in if spent else None,
                 "tokens_out": spent.tokens_out if spent else None,
                 "seconds": round(seconds, 3),
+                "ended": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                 "fate": None,
             }
         )
