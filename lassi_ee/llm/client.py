@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -103,6 +104,29 @@ class CategorizeReply(BaseModel):
     usage: Usage
 
 
+class StepSpending:
+    """What the requests of one Stage-3 step of siblings, asked at once, have spent so far.
+
+    Each request is checked against the budget with the others' replies counted, so that a
+    sibling's continuations and re-asks stop once the step has spent the budget; without
+    it every sibling saw only the budget as the step began, and a real n = 4 step with
+    continuations spent 31,000 tokens past a budget of 47,000.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._usage = Usage()
+
+    def add(self, usage: Usage) -> None:
+        with self._lock:
+            self._usage = self._usage.add(usage)
+
+    @property
+    def usage(self) -> Usage:
+        with self._lock:
+            return self._usage
+
+
 Transcript = Callable[[list[dict[str, Any]]], None]
 """Where the transcript entries of one operation go (the trial's archive, a test's list)."""
 
@@ -118,6 +142,7 @@ class _Tally:
     slot: ModelSlot
     trial_usage: Usage
     sibling: int = 0
+    step: StepSpending | None = None
     spent: Usage = field(default_factory=Usage)
     structured: bool = False
     entries: list[dict[str, Any]] = field(default_factory=list)
@@ -129,6 +154,8 @@ class _Tally:
         still open. ``ended`` dates it: the n requests of a step of siblings overlap, so
         only their intervals, not the sum of their seconds, say how long the model took."""
         self.spent = self.spent.add(usage)
+        if self.step is not None:
+            self.step.add(usage)
         spent = usage.by_role.get(self.role)
         self.entries.append(
             {
@@ -207,17 +234,20 @@ class LLM:
         temperature: float | None,
         usage: Usage,
         sibling: int = 0,
+        step: StepSpending | None = None,
     ) -> CodeReply:
         """A complete program from a generate role (vanilla, refactor, fix_compile, fix_runtime).
 
         ``sibling`` numbers one of a Stage-3 step's identical requests (0: the step asks
         one); it goes with the request (metadata ``lassi_sibling``) and into the
-        transcript, so that the step's replies can be told apart.
+        transcript, so that the step's replies can be told apart. ``step`` is what the
+        step's requests share, so that each is checked against the budget with the
+        others' replies counted.
         """
         values = _values(prompt_vars)
         messages = self._messages(role, values)
         require_main = has_main(str(values.get(_CODE_INPUT[role], "")))
-        tally = _Tally(role, self.models.slot(role), usage, sibling)
+        tally = _Tally(role, self.models.slot(role), usage, sibling, step)
         request = messages
         with self._transcribed(tally):
             for attempt in range(self.settings.max_reasks + 1):
@@ -481,7 +511,7 @@ class LLM:
 
     def _check_budget(self, tally: _Tally, messages: list[BaseMessage]) -> None:
         """Refuse a request the budget no longer allows: spent plus this prompt must fit."""
-        spent = tally.trial_usage.add(tally.spent)
+        spent = tally.trial_usage.add(tally.step.usage if tally.step else tally.spent)
         prompt_tokens = _prompt_chars(messages) // 4
         budget_tokens = self.settings.budget_tokens
         if budget_tokens is not None and spent.total_tokens + prompt_tokens > budget_tokens:

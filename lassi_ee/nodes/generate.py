@@ -17,7 +17,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from lassi_ee.errors import TrialInterrupted
-from lassi_ee.llm.client import CodeReply
+from lassi_ee.llm.client import CodeReply, StepSpending
 from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, best_code, context_of, llm_failure, prompt_vars
@@ -147,14 +147,16 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
     With ``candidates_per_step`` n > 1 the model is asked n times from the same prompt at
     the same temperature, the requests at once (each still holds the request gate, so
     ``llm_max_concurrent`` bounds them). The first reply goes in flight; the others wait in
-    ``queued_siblings`` and are evaluated one at a time after it (nodes/siblings.py). All n
-    calls are checked against the budget as it stood when the step began. An outage in
-    any of them interrupts the step, and a resume asks all n again.
+    ``queued_siblings`` and are evaluated one at a time after it (nodes/siblings.py). Each
+    request is checked against the budget with the replies the step's other requests
+    have had so far. An outage in any of them interrupts the step, and a resume asks all
+    n again.
     """
     ctx = context_of(runtime)
     iteration = state["iteration"] + 1
     count = ctx.settings.candidates_per_step
     llm = ctx.llm()
+    step = StepSpending()
     variables = prompt_vars(
         state, best_code=best_code(state), plan=state["plan"], feedback=_feedback(state)
     )
@@ -166,6 +168,7 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
             temperature=state["temperature"],
             usage=state["usage"],
             sibling=sibling,
+            step=step,
         )
 
     update: dict[str, Any] = {"iteration": iteration, "usage": Usage()}

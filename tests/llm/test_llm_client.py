@@ -16,7 +16,7 @@ from langchain_core.exceptions import (
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from lassi_ee.llm.client import LLM, CodeRole, TextRole
+from lassi_ee.llm.client import LLM, CodeRole, StepSpending, TextRole
 from lassi_ee.llm.errors import BudgetExhausted, LLMConfigError, LLMUnavailable, NoUsableReply
 from lassi_ee.llm.fake import FakeReply, RoleScriptedChatModel
 from lassi_ee.llm.models import build_models
@@ -447,3 +447,22 @@ def test_every_reply_is_accounted_for_as_used_continued_reasked_or_unusable(
     assert entries[0]["reply"] == "I would use shared memory."
     assert entries[1]["finish_reason"] == "length"
     assert SOURCE in entries[0]["request"][-1]["text"]  # the prompt is kept with the reply
+
+
+def test_siblings_of_one_step_are_checked_against_each_others_replies(
+    settings: Settings, prompt_vars: dict[str, Any]
+) -> None:
+    """The n requests of a step start from the same usage; each one's replies count against
+    the budget of the others, so a sibling asked after the step has spent the budget is
+    refused, where alone it would have seemed to fit."""
+    settings = settings.model_copy(update={"budget_tokens": 3000})
+    spending = FakeReply(content=FENCED, tokens_in=1000, tokens_out=1990)
+    llm, fake = make_llm(settings, scripts={"refactor": [spending, FENCED]})
+    step = StepSpending()
+    first = llm.code("refactor", prompt_vars, temperature=0.2, usage=Usage(), sibling=1, step=step)
+    assert first.usage.total_tokens == 2990 and step.usage.total_tokens == 2990
+    with pytest.raises(BudgetExhausted, match="2990 of 3000 tokens used"):
+        llm.code("refactor", prompt_vars, temperature=0.2, usage=Usage(), sibling=2, step=step)
+    assert len(fake.calls) == 1
+    alone = llm.code("refactor", prompt_vars, temperature=0.2, usage=Usage(), sibling=2)
+    assert alone.code  # without the step's spending it would have gone ahead
