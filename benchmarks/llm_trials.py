@@ -101,10 +101,9 @@ def model_seconds(entries: list[dict[str, Any]]) -> float:
     """
     if not all("ended" in e for e in entries):
         return sum(e.get("seconds") or 0.0 for e in entries)
+    ends = [dt.datetime.fromisoformat(e["ended"]).timestamp() for e in entries]
     intervals = sorted(
-        (end - (e.get("seconds") or 0.0), end)
-        for e in entries
-        for end in [dt.datetime.fromisoformat(e["ended"]).timestamp()]
+        (end - (e.get("seconds") or 0.0), end) for e, end in zip(entries, ends, strict=True)
     )
     total, covered_to = 0.0, float("-inf")
     for start, end in intervals:

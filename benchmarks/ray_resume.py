@@ -74,14 +74,22 @@ class Killer:
 
     def _watch(self, pid: int) -> None:
         started = time.monotonic()
-        while checkpoint_count(self.campaign, self.victim) < self.checkpoints:
-            time.sleep(0.1)
+        with open_trials(self.campaign.settings()) as trials:
+            while len(trials.history(self.victim)) < self.checkpoints:
+                if self._ended():  # the trial was over first: the kill missed
+                    return
+                time.sleep(0.1)
         try:
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:  # the trial was over first: the kill missed
+        except ProcessLookupError:
             return
         self.killed_pid, self.killed_unix = pid, time.time()
         self.after_s = time.monotonic() - started
+
+    def _ended(self) -> bool:
+        return any(
+            e.kind != "started" and e.trial.thread_id == self.victim for e in list(self.events)
+        )
 
     def starts(self) -> list[TrialEvent]:
         return [e for e in self.events if e.kind == "started" and e.trial.thread_id == self.victim]

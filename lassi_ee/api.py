@@ -188,6 +188,7 @@ def resume_graph(
     on_update: OnUpdate | None = None,
     request_gate: RequestGate | None = None,
     on_start: OnStart | None = None,
+    device: str | None = None,
 ) -> TrialResult:
     """Continue a trial from its last completed step; a finished trial is just read.
 
@@ -199,7 +200,8 @@ def resume_graph(
     ones explicitly and become the trial's own: each change is logged and kept in the
     trial ("resumed with base_url X instead of Y"); what the trial's figures depend on
     (repeats, thresholds, limits) cannot change. ``on_start(thread_id)`` is called when
-    the trial really continues.
+    the trial really continues. ``device`` is the spec to resume on where an engine
+    assigned one (a Ray retry's ``cuda:0``); default the spec the trial started on.
     """
     check_thread_id(thread_id)
     settings = settings or load_settings()
@@ -213,7 +215,7 @@ def resume_graph(
             return stored.result
         pinned = stored.state.get("device_info")
         if pinned is not None:  # its device here may be another board (another host's)
-            trials.repin_device(thread_id, resolve_device(pinned.spec))
+            trials.repin_device(thread_id, resolve_device(device or pinned.spec))
         settings, changes = _settings_to_resume_with(
             thread_id, stored.state.get("trial_settings"), settings, dict(overrides or {})
         )

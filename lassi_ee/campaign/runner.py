@@ -28,7 +28,6 @@ from pydantic import BaseModel, Field
 from lassi_ee.api import OnUpdate, resume_graph, run_graph
 from lassi_ee.campaign.spec import Campaign, CampaignTrial, device_label
 from lassi_ee.campaign.store import ResultsStore, TrialRecord
-from lassi_ee.energy.vendors import resolve_device
 from lassi_ee.errors import LassiError
 from lassi_ee.llm.gate import RequestGate
 from lassi_ee.result import resume_hint
@@ -63,8 +62,6 @@ def run_campaign_trial(
     with open_trials(settings) as trials:
         stored = trials.read(trial.thread_id)
         if stored is not None:
-            if not stored.finished:
-                trials.repin_device(trial.thread_id, resolve_device(run_on or device))
             result = resume_graph(
                 trial.thread_id,
                 settings=settings,
@@ -72,6 +69,7 @@ def run_campaign_trial(
                 checkpointer=trials.saver,
                 on_update=on_update,
                 request_gate=request_gate,
+                device=run_on or device,
             )
         else:
             result = run_graph(

@@ -105,12 +105,10 @@ class CategorizeReply(BaseModel):
 
 
 class StepSpending:
-    """What the requests of one Stage-3 step of siblings, asked at once, have spent so far.
-
-    Each request is checked against the budget with the others' replies counted, so that a
-    sibling's continuations and re-asks stop once the step has spent the budget; without
-    it every sibling saw only the budget as the step began, and a real n = 4 step with
-    continuations spent 31,000 tokens past a budget of 47,000.
+    """What the requests of one call, or of one Stage-3 step of siblings asked at once,
+    have spent so far: each request is checked against the budget with all of it counted,
+    so that a sibling's continuations and re-asks stop once the step has spent the budget,
+    not only once the sibling alone has.
     """
 
     def __init__(self) -> None:
@@ -142,7 +140,7 @@ class _Tally:
     slot: ModelSlot
     trial_usage: Usage
     sibling: int = 0
-    step: StepSpending | None = None
+    step: StepSpending = field(default_factory=StepSpending)
     spent: Usage = field(default_factory=Usage)
     structured: bool = False
     entries: list[dict[str, Any]] = field(default_factory=list)
@@ -154,8 +152,7 @@ class _Tally:
         still open. ``ended`` dates it: the n requests of a step of siblings overlap, so
         only their intervals, not the sum of their seconds, say how long the model took."""
         self.spent = self.spent.add(usage)
-        if self.step is not None:
-            self.step.add(usage)
+        self.step.add(usage)
         spent = usage.by_role.get(self.role)
         self.entries.append(
             {
@@ -247,7 +244,7 @@ class LLM:
         values = _values(prompt_vars)
         messages = self._messages(role, values)
         require_main = has_main(str(values.get(_CODE_INPUT[role], "")))
-        tally = _Tally(role, self.models.slot(role), usage, sibling, step)
+        tally = _Tally(role, self.models.slot(role), usage, sibling, step or StepSpending())
         request = messages
         with self._transcribed(tally):
             for attempt in range(self.settings.max_reasks + 1):
@@ -511,7 +508,7 @@ class LLM:
 
     def _check_budget(self, tally: _Tally, messages: list[BaseMessage]) -> None:
         """Refuse a request the budget no longer allows: spent plus this prompt must fit."""
-        spent = tally.trial_usage.add(tally.step.usage if tally.step else tally.spent)
+        spent = tally.trial_usage.add(tally.step.usage)
         prompt_tokens = _prompt_chars(messages) // 4
         budget_tokens = self.settings.budget_tokens
         if budget_tokens is not None and spent.total_tokens + prompt_tokens > budget_tokens:

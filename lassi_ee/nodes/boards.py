@@ -1,7 +1,8 @@
 """Trials that change boards: the screen compares figures of one board only.
 
-A campaign's engine may resume a cut-off trial on another GPU of the same model (a Ray
-retry on another node: campaign/runner.py's ``repin_device``), or on another host's CPU.
+A cut-off trial may resume on another GPU of the same model (a Ray retry on another
+node, or ``lassi-ee resume`` on another machine: api.resume_graph re-pins its device), or
+on another host's CPU.
 Two boards of one model differ by more than the gains a trial looks for, so a candidate
 measured on the new board must not be screened against the source's or the best's
 figure from the old one: a gain smaller than the difference would be missed, or one
