@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from lassi_ee.c_syntax import parse_program
 from lassi_ee.errors import UsageError
-from lassi_ee.tools.c_syntax import parse_program
 
 Language = Literal["cuda", "hip", "openmp"]
 MANIFEST_NAME = "app.yaml"

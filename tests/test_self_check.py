@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lassi_ee.apps import SelfCheckSpec
-from lassi_ee.tools.c_syntax import Names, parse_program
+from lassi_ee.c_syntax import Names, parse_program
 from lassi_ee.tools.guards import GuardInput, self_check
 from lassi_ee.tools.self_check import Markers, locate
 

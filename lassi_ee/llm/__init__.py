@@ -1,6 +1,5 @@
 """The LLM layer: chat models per role, prompts, reply parsing, retries, usage and budget.
 
-- roles.py: the ten roles, their three groups and the groups' fallbacks (a leaf)
 - models.py: ``build_models`` -> ``ModelSet``, the chat model of every role
 - client.py: ``LLM``, what the nodes ask ("role X, with these facts")
 - failures.py: which failed requests are worth retrying, and the one-line error for the rest
@@ -9,5 +8,6 @@
 - fake.py: the role-scripted chat model; demo.py: the demo's canned replies; null.py: the
   null model (a false-claim test); models.py chooses the last two by name
 
-Nothing is imported here, so that a leaf such as roles.py loads without the client.
+The roles themselves are a leaf below this layer (lassi_ee/roles.py): the prompts speak of
+them too. Nothing is imported here, so that importing one module loads no other.
 """

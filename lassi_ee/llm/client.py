@@ -60,9 +60,9 @@ from lassi_ee.llm.replies import (
     parse_categories_text,
     parse_judge_text,
 )
-from lassi_ee.llm.roles import ROLE_GROUP, Role, role_tag
 from lassi_ee.llm.usage import Usage, call_usage, price_for, reply_fates
 from lassi_ee.prompts.loader import device_vars, render
+from lassi_ee.roles import ROLE_GROUP, Role, role_tag
 from lassi_ee.settings import Settings
 
 log = logging.getLogger(__name__)

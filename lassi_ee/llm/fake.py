@@ -26,7 +26,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from lassi_ee.llm.roles import ROLE_TAG_PREFIX
+from lassi_ee.roles import ROLE_TAG_PREFIX
 
 
 class FakeReply(BaseModel):

@@ -1,6 +1,6 @@
 """Which chat model answers which role, and what each model accepts.
 
-The method talks to LLMs in ten roles of three groups (llm/roles.py). By
+The method talks to LLMs in ten roles of three groups (lassi_ee/roles.py). By
 default each group gets a ``ChatOpenAI`` built from the settings, which reaches
 OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp server,
 LiteLLM) through ``base_url``. Any other LangChain chat model can be passed in
@@ -27,7 +27,7 @@ from lassi_ee.errors import UsageError
 from lassi_ee.llm.demo import DEMO_MODEL_NAME, demo_chat_model
 from lassi_ee.llm.errors import LLMConfigError
 from lassi_ee.llm.null import NULL_MODEL_NAME, null_chat_model
-from lassi_ee.llm.roles import GROUP_FALLBACK, GROUPS, ROLE_GROUP, ROLES, Role, RoleGroup
+from lassi_ee.roles import GROUP_FALLBACK, GROUPS, ROLE_GROUP, ROLES, Role, RoleGroup
 from lassi_ee.settings import Settings
 
 # The model names that stand for a scripted model instead of an LLM: the demo's canned

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
-from lassi_ee.llm.roles import Role
+from lassi_ee.roles import Role
 
 
 class RoleUsage(BaseModel):

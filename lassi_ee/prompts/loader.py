@@ -20,7 +20,7 @@ from string import Template
 
 from lassi_ee.devices import Device, ProgrammingModel
 from lassi_ee.errors import LassiError, UsageError
-from lassi_ee.llm.roles import ROLES
+from lassi_ee.roles import ROLES
 
 TEMPLATE_NAMES: tuple[str, ...] = ("system", *ROLES, "continue", "reask_code", "reask_format")
 

@@ -7,7 +7,7 @@ edits the expected value to match would pass every check but the judge's. So thi
 finds the source's self-check and requires the candidate to keep it, comments and
 layout aside.
 
-The self-check is found as a slice (tools/c_syntax.py reads the statements): from each
+The self-check is found as a slice (lassi_ee/c_syntax.py reads the statements): from each
 statement that prints a marker (a string literal matching ``pass_regex`` or
 ``fail_regex``) back through the conditions it sits under, the variables they read, the
 statements that write those variables, the functions and macros they use, and the jumps
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from lassi_ee.apps import SelfCheckSpec
-from lassi_ee.tools.c_syntax import (
+from lassi_ee.c_syntax import (
     EXIT_CALLS,
     Decl,
     Function,

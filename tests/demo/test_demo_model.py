@@ -17,11 +17,11 @@ from lassi_ee.llm.demo import (
 )
 from lassi_ee.llm.errors import LLMConfigError
 from lassi_ee.llm.fake import RoleScriptedChatModel
-from lassi_ee.llm.roles import ROLES
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext
 from lassi_ee.nodes.generate import _feedback
 from lassi_ee.prompts.loader import device_vars
+from lassi_ee.roles import ROLES
 from lassi_ee.state import Candidate
 from lassi_ee.tools.check import CheckRequest, ProgramOutput, compare_outputs
 from lassi_ee.tools.compile import CompileRequest, compile_app

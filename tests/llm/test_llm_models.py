@@ -10,7 +10,7 @@ from lassi_ee.errors import UsageError
 from lassi_ee.llm.errors import LLMConfigError
 from lassi_ee.llm.fake import RoleScriptedChatModel
 from lassi_ee.llm.models import build_models, rejects_temperature
-from lassi_ee.llm.roles import ROLE_GROUP, ROLES
+from lassi_ee.roles import ROLE_GROUP, ROLES
 from lassi_ee.settings import Settings
 
 

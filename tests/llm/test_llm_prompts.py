@@ -9,7 +9,6 @@ import pytest
 
 from lassi_ee.devices import Device
 from lassi_ee.errors import UsageError
-from lassi_ee.llm.roles import ROLES
 from lassi_ee.prompts.loader import (
     TEMPLATE_NAMES,
     MissingPromptVariable,
@@ -20,6 +19,7 @@ from lassi_ee.prompts.loader import (
     load_template,
     render,
 )
+from lassi_ee.roles import ROLES
 
 
 def _all_values(prompt_vars: dict[str, Any]) -> dict[str, Any]:
