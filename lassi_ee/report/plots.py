@@ -168,7 +168,8 @@ def candidates_svg(report: TrialReport) -> str:
     axes.set_ylim(bottom=0)
     axes.set_title(f"Every version's {report.objective_name}; failed ones were never measured")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="best")
+    if labelled:  # no version with a drawn outcome (none got past its build): no legend
+        axes.legend(fontsize=8, loc="best")
     return svg_text(figure)
 
 
