@@ -46,7 +46,9 @@ def imported_modules(path: Path) -> set[str]:
                     f"{node.module}.{alias.name}"
                     for alias in node.names
                     if (PACKAGE.parent / node.module.replace(".", "/") / alias.name).exists()
-                    or (PACKAGE.parent / f"{node.module.replace('.', '/')}/{alias.name}.py").exists()
+                    or (
+                        PACKAGE.parent / f"{node.module.replace('.', '/')}/{alias.name}.py"
+                    ).exists()
                 }
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "lassi_ee"}
