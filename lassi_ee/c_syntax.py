@@ -116,6 +116,13 @@ def _raw_string_end(code: str, i: int) -> int:
     return len(code) if close < 0 else close + len(delimiter) + 2
 
 
+def _block_comment_end(code: str, i: int) -> int:
+    """The offset just past the ``/* ... */`` comment opened at ``i`` (the end of the
+    text when it is never closed)."""
+    close = code.find("*/", i + 2)
+    return len(code) if close < 0 else close + 2
+
+
 def tokenize(code: str) -> list[Token]:
     """Every token of ``code``; comments are dropped and a directive is one token."""
     tokens: list[Token] = []
@@ -134,8 +141,7 @@ def tokenize(code: str) -> list[Token]:
             i = n if end < 0 else end
             continue
         if code.startswith("/*", i):
-            end = code.find("*/", i + 2)
-            end = n if end < 0 else end + 2
+            end = _block_comment_end(code, i)
             line += code.count("\n", i, end)
             i = end
             continue
@@ -148,8 +154,7 @@ def tokenize(code: str) -> list[Token]:
                     line += 1
                     continue
                 if code.startswith("/*", j):
-                    close = code.find("*/", j + 2)
-                    close = n if close < 0 else close + 2
+                    close = _block_comment_end(code, j)
                     line += code.count("\n", j, close)
                     j = close
                     continue
