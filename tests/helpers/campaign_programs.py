@@ -6,16 +6,11 @@ how long they spin, or break in one way a trial must handle.
 
 from __future__ import annotations
 
-from tests.helpers.trial_programs import FASTER_MS, FASTEST_MS, program
+from tests.helpers.trial_programs import FASTER_MS, FASTEST_MS, program, variant
 
 # app name -> (source spin in ms, the result it prints); the versions spin as long as
 # trial_programs' FASTER and FASTEST
 APPS = {"spin": (60, 42), "wait": (48, 7)}
-
-
-def _declaring(code: str, name: str) -> str:
-    """The program with one unused declaration more: a different text, the same program."""
-    return code.replace("int main() {", f"static const int {name} = 1;\nint main() {{", 1)
 
 
 def variants(app: str) -> dict[str, str]:
@@ -25,10 +20,10 @@ def variants(app: str) -> dict[str, str]:
     broken = program(FASTER_MS, result).replace("return 0;", "return 0 undeclared;")
     return {
         "source": program(spin_ms, result),
-        "same": _declaring(program(spin_ms, result), "same_as_the_source"),
+        "same": variant(program(spin_ms, result), 1),
         "faster": program(FASTER_MS, result),
         "fastest": program(FASTEST_MS, result),
         "wrong": program(FASTER_MS, result + 1),
         "broken": broken,
-        "broken_again": _declaring(broken, "broken_again"),
+        "broken_again": variant(broken, 2),
     }
