@@ -42,13 +42,11 @@ def imported_modules(path: Path) -> set[str]:
             if node.module.split(".")[0] == "lassi_ee":
                 found.add(node.module)
                 # `from lassi_ee.pkg import module` imports lassi_ee.pkg.module
+                folder = PACKAGE.parent / node.module.replace(".", "/")
                 found |= {
                     f"{node.module}.{alias.name}"
                     for alias in node.names
-                    if (PACKAGE.parent / node.module.replace(".", "/") / alias.name).exists()
-                    or (
-                        PACKAGE.parent / f"{node.module.replace('.', '/')}/{alias.name}.py"
-                    ).exists()
+                    if (folder / alias.name).exists() or (folder / f"{alias.name}.py").exists()
                 }
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "lassi_ee"}
