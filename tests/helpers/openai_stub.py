@@ -7,6 +7,7 @@ Non-streaming only, which is how the LLM layer calls ChatOpenAI.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -24,10 +25,14 @@ class ReceivedRequest:
 
 
 class StubOpenAIServer:
-    def __init__(self) -> None:
+    def __init__(self, *, one_at_a_time: bool = False) -> None:
+        """``one_at_a_time``: write one reply at a time, a request that comes meanwhile
+        waiting its turn, and finish a reply its client gave up on, as llama-cpp-python's
+        server does."""
         self.requests: list[ReceivedRequest] = []
         self._script: deque[tuple[int, dict[str, Any], float]] = deque()
         self._lock = threading.Lock()
+        self._writing = threading.Lock() if one_at_a_time else contextlib.nullcontext()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -89,7 +94,8 @@ class StubOpenAIServer:
             if not self._script:
                 return 500, {"error": {"message": "stub script is empty", "type": "server_error"}}
             status, payload, delay_s = self._script.popleft()
-        time.sleep(delay_s)
+        with self._writing:
+            time.sleep(delay_s)
         return status, payload
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

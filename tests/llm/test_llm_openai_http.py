@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 
+from lassi_ee.devices import cpu_device
 from lassi_ee.llm.client import LLM
 from lassi_ee.llm.errors import LLMConfigError, LLMUnavailable
 from lassi_ee.llm.models import build_models
@@ -204,3 +206,41 @@ def test_cut_off_reply_is_continued_over_http(
     assert llm.code("vanilla", prompt_vars, temperature=0.2, usage=Usage()).code == BETTER
     continued = stub_server.requests[1].body["messages"]
     assert [m["role"] for m in continued] == ["system", "user", "assistant", "user"]
+
+
+@pytest.mark.parametrize(("limit", "timed_out"), [(None, 2), (1, 0)])
+def test_a_one_reply_at_a_time_server_times_out_queued_requests_unless_the_gate_holds_them(
+    limit: int | None, timed_out: int
+) -> None:
+    """Three requests at once to a server that writes one 1 s reply at a time, with a
+    1.5 s timeout: sent together, the second and third run out of time in the server's
+    queue; held at the gate (llm_max_concurrent 1), each one's timeout covers its own
+    reply only."""
+    server = StubOpenAIServer(one_at_a_time=True).start()
+    for _ in range(3):
+        server.reply("- avoid busy waiting", delay_s=1.0)
+    llm = make_llm(
+        server, "gpt-4o-mini", request_timeout_s=1.5, llm_max_attempts=1, llm_max_concurrent=limit
+    )
+    failures: list[LLMUnavailable] = []
+
+    def ask() -> None:
+        try:
+            llm.text(
+                "summarize_docs",
+                {"docs": "Avoid busy waiting.", "device": cpu_device()},
+                usage=Usage(),
+            )
+        except LLMUnavailable as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.stop()
+    assert len(server.requests) == 3
+    assert len(failures) == timed_out
