@@ -10,6 +10,7 @@ built, run or measured: it is recorded as ``unchanged`` (tools/program_text.py).
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,8 +23,11 @@ from lassi_ee.llm.errors import LLMError, NoUsableReply
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import TrialContext, best_code, context_of, llm_failure, prompt_vars
 from lassi_ee.nodes.evaluate import classify
+from lassi_ee.nodes.step_replies import StepReplies
 from lassi_ee.state import Candidate, TrialState
 from lassi_ee.tools.program_text import normalized
+
+log = logging.getLogger(__name__)
 
 
 def earlier_version(state: TrialState, code: str, siblings: Sequence[Candidate] = ()) -> str | None:
@@ -149,8 +153,8 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
     ``llm_max_concurrent`` bounds them). The first reply goes in flight; the others wait in
     ``queued_siblings`` and are evaluated one at a time after it (nodes/siblings.py). Each
     request is checked against the budget with the replies the step's other requests
-    have had so far. An outage in any of them interrupts the step, and a resume asks all
-    n again.
+    have had so far. An outage in any of them interrupts the step; the replies that came
+    are kept (nodes/step_replies.py), and the step run again asks only for the others.
     """
     ctx = context_of(runtime)
     iteration = state["iteration"] + 1
@@ -160,6 +164,9 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
     variables = prompt_vars(
         state, best_code=best_code(state), plan=state["plan"], feedback=_feedback(state)
     )
+
+    asked = {"prompt": variables, "temperature": state["temperature"], "candidates": count}
+    replies = StepReplies.of_step(ctx.settings, iteration, asked) if count > 1 else None
 
     def ask(sibling: int) -> CodeReply:
         return llm.code(
@@ -174,7 +181,7 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
     update: dict[str, Any] = {"iteration": iteration, "usage": Usage()}
     written: list[Candidate] = []
     numbers = list(range(1, count + 1)) if count > 1 else [0]
-    for number, answer in zip(numbers, _asked_together(ask, numbers), strict=True):
+    for number, answer in zip(numbers, _answers(ask, numbers, replies, step), strict=True):
         sibling = Candidate(
             version=state["next_version"] + len(written),
             stage="refactor",
@@ -194,6 +201,8 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
             )
             written.append(_new_candidate(state, sibling, written))
             update["temperature_applies"] = answer.temperature_used is not None
+    if replies is not None:
+        replies.clear()
     if written:
         update.update(
             candidate=written[0],
@@ -201,6 +210,43 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
             next_version=written[-1].version + 1,
         )
     return update
+
+
+def _answers(
+    ask: Callable[[int], CodeReply],
+    siblings: list[int],
+    replies: StepReplies | None,
+    step: StepSpending,
+) -> list[CodeReply | LLMError]:
+    """Each sibling's answer: kept from this step's interrupted run, else asked now.
+
+    What is asked now is kept as it comes. The kept replies count in the step's spending
+    before the others are asked, as they would have.
+    """
+    if replies is None:
+        return _asked_together(ask, siblings)
+    kept = replies.kept()
+    for answer in kept.values():
+        step.add(answer.usage)
+    if kept:
+        log.info(
+            "refactor: %d of %d replies kept from the interrupted step", len(kept), len(siblings)
+        )
+
+    def ask_and_keep(sibling: int) -> CodeReply:
+        try:
+            reply = ask(sibling)
+        except NoUsableReply as unusable:
+            replies.keep(sibling, unusable)
+            raise
+        replies.keep(sibling, reply)
+        return reply
+
+    missing = [sibling for sibling in siblings if sibling not in kept]
+    asked = (
+        dict(zip(missing, _asked_together(ask_and_keep, missing), strict=True)) if missing else {}
+    )
+    return [kept[sibling] if sibling in kept else asked[sibling] for sibling in siblings]
 
 
 def _asked_together(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from lassi_ee.api import resume_graph, run_graph
@@ -158,3 +159,47 @@ def test_the_null_model_with_four_candidates_per_step_claims_nothing(source_file
         assert sum(v.confirmation is not None for v in step) <= 1
     assert all(v.confirmation is None or not v.confirmation.decision.claimed for v in versions)
     assert result.status == "no_improvement" and result.reduction is None
+
+
+def test_an_outage_in_one_siblings_request_asks_only_that_sibling_again_on_resume(
+    source_file, trial_settings
+):
+    """Three candidates asked at once, the third's server gone: the step is interrupted
+    with the two replies that came kept in the work folder, and the resume asks only the
+    third again. The kept replies are counted once in the trial's usage."""
+    settings = trial_settings.model_copy(
+        update={
+            "candidates_per_step": 3,
+            "max_iterations": 1,
+            "llm_max_attempts": 1,
+            "llm_backoff_initial_s": 0.01,
+            "llm_backoff_max_s": 0.02,
+        }
+    )
+    outage = httpx.ConnectError("connection refused")
+
+    def model(third: Any) -> Any:
+        replies = {1: fenced(variant(FASTER, 1)), 2: fenced(variant(FASTER, 2)), 3: third}
+        return scripted(
+            vanilla=[fenced(SAME)],
+            refactor=lambda call: replies[call.sibling],
+            judge=[VALID] * 5,
+        )
+
+    first = model(outage)
+    cut = run_graph(source_file, "cpu", thread_id="gone", settings=settings, models=first)
+    assert cut.status == "interrupted" and "connection refused" in cut.stop_reason
+    kept = settings.work_root / "gone" / "step-replies" / "iteration-1"
+    assert sorted(path.name for path in kept.glob("*.json")) == ["sibling-1.json", "sibling-2.json"]
+
+    second = model(fenced(variant(FASTER, 3)))
+    result = resume_graph("gone", settings=settings, models=second)
+    assert sorted(call.sibling for call in first.calls_for("refactor")) == [1, 2, 3]
+    assert [call.sibling for call in second.calls_for("refactor")] == [3]
+    state = read_trial("gone", settings).state
+    step = [version for version in state["history"] if version.stage == "refactor"]
+    assert sorted((v.sibling, v.code) for v in step if v.attempt == 0) == [
+        (n, variant(FASTER, n)) for n in (1, 2, 3)
+    ]
+    assert result.usage.by_role["refactor"].calls == 3  # two kept, one asked again
+    assert not kept.exists()  # the step is in the state now
