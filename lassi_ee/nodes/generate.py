@@ -149,8 +149,8 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
     """Stage 3: apply the current plan to the current best program.
 
     With ``candidates_per_step`` n > 1 the model is asked n times from the same prompt at
-    the same temperature, the requests at once (each still holds the request gate, so
-    ``llm_max_concurrent`` bounds them). The first reply goes in flight; the others wait in
+    the same temperature, at most ``llm_max_concurrent`` requests at a time (all n at once
+    when it is unset). The first reply goes in flight; the others wait in
     ``queued_siblings`` and are evaluated one at a time after it (nodes/siblings.py). Each
     request is checked against the budget with the replies the step's other requests
     have had so far. An outage in any of them interrupts the step; the replies that came
@@ -181,7 +181,8 @@ def refactor(state: TrialState, runtime: Runtime[TrialContext]) -> dict[str, Any
     update: dict[str, Any] = {"iteration": iteration, "usage": Usage()}
     written: list[Candidate] = []
     numbers = list(range(1, count + 1)) if count > 1 else [0]
-    for number, answer in zip(numbers, _answers(ask, numbers, replies, step), strict=True):
+    at_once = ctx.settings.llm_max_concurrent or count
+    for number, answer in zip(numbers, _answers(ask, numbers, replies, step, at_once), strict=True):
         sibling = Candidate(
             version=state["next_version"] + len(written),
             stage="refactor",
@@ -217,6 +218,7 @@ def _answers(
     siblings: list[int],
     replies: StepReplies | None,
     step: StepSpending,
+    at_once: int,
 ) -> list[CodeReply | LLMError]:
     """Each sibling's answer: kept from this step's interrupted run, else asked now.
 
@@ -224,7 +226,7 @@ def _answers(
     before the others are asked, as they would have.
     """
     if replies is None:
-        return _asked_together(ask, siblings)
+        return _asked_together(ask, siblings, at_once)
     kept = replies.kept()
     for answer in kept.values():
         step.add(answer.usage)
@@ -244,31 +246,44 @@ def _answers(
 
     missing = [sibling for sibling in siblings if sibling not in kept]
     asked = (
-        dict(zip(missing, _asked_together(ask_and_keep, missing), strict=True)) if missing else {}
+        dict(zip(missing, _asked_together(ask_and_keep, missing, at_once), strict=True))
+        if missing
+        else {}
     )
     return [kept[sibling] if sibling in kept else asked[sibling] for sibling in siblings]
 
 
 def _asked_together(
-    ask: Callable[[int], CodeReply], siblings: list[int]
+    ask: Callable[[int], CodeReply], siblings: list[int], at_once: int
 ) -> list[CodeReply | LLMError]:
-    """``ask``'s answer for each sibling number, asked at once; a failed one is its LLMError.
+    """``ask``'s answer for each sibling number; a failed one is its LLMError.
 
-    An outage (TrialInterrupted) in any of them is raised once all have returned. Each
-    request runs in a copy of this step's context, so that LangGraph's run config (the
-    transcript's trial) is known in its thread.
+    At most ``at_once`` (``llm_max_concurrent``) are asked at a time, and a sibling is
+    asked only once an earlier one has its whole answer: so each request's budget check
+    counts every reply but those still in flight, and against a server taking one
+    request at a time the step passes its budget by one reply at most. An outage
+    (TrialInterrupted) in any of them is raised once all have returned; the siblings not
+    yet asked by then are not sent to a server that is gone. Each request runs in a
+    copy of this step's context, so that LangGraph's run config (the transcript's trial)
+    is known in its thread.
     """
+    outage: list[LLMError] = []  # the first outage, once one request found it
 
     def answer(sibling: int) -> CodeReply | LLMError:
+        if outage:
+            return outage[0]
         try:
             return ask(sibling)
         except LLMError as error:
+            if isinstance(error, TrialInterrupted):
+                outage.append(error)
             return error
 
-    if len(siblings) == 1:
-        answers = [answer(siblings[0])]
+    workers = min(len(siblings), at_once)
+    if workers == 1:
+        answers = [answer(sibling) for sibling in siblings]
     else:
-        with ThreadPoolExecutor(max_workers=len(siblings), thread_name_prefix="refactor") as pool:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refactor") as pool:
             futures = [
                 pool.submit(contextvars.copy_context().run, answer, sibling) for sibling in siblings
             ]

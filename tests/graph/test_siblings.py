@@ -4,15 +4,18 @@ the n requests of one refactor step, the queue, the pick, and when the step is o
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from lassi_ee.devices import cpu_device
 from lassi_ee.energy.base import EnergyMeasurement, EnergyProfile, Stats
 from lassi_ee.graph import routes
-from lassi_ee.llm.fake import FakeCall, RoleScriptedChatModel
+from lassi_ee.llm.errors import LLMUnavailable
+from lassi_ee.llm.fake import FakeCall, FakeReply, RoleScriptedChatModel
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes import evaluate, generate, siblings
 from lassi_ee.nodes.common import TrialContext
@@ -230,3 +233,50 @@ def test_one_candidate_per_step_writes_no_sibling(settings):
     candidate = update["candidate"]
     assert (candidate.sibling, candidate.step_candidates, update["queued_siblings"]) == (0, 1, [])
     assert candidate.label == "v2 (iteration 1, attempt 0)"
+
+
+def test_a_step_asked_one_at_a_time_stops_at_the_budget_with_one_reply_over_at_most(settings):
+    """``llm_max_concurrent`` 1 (a server that writes one reply at a time): each sibling is
+    asked once the one before has its reply, so its budget check counts that reply. Two
+    replies of 10,000 tokens fill a budget of 20,000, and the third is never sent; asked
+    all at once, the three checks had seen nothing spent and all three were sent."""
+    in_flight = threading.Semaphore(1)
+
+    def refactor_reply(call: FakeCall) -> FakeReply:
+        assert in_flight.acquire(blocking=False), "two siblings were asked at once"
+        try:
+            time.sleep(0.3)  # a reply takes time: siblings asked at once would check meanwhile
+            return FakeReply(content=fenced(variant(FASTER, call.sibling)), tokens_out=10_000)
+        finally:
+            in_flight.release()
+
+    model = RoleScriptedChatModel(scripts={"refactor": refactor_reply})
+    step_settings = settings.model_copy(
+        update={"candidates_per_step": 3, "llm_max_concurrent": 1, "budget_tokens": 20_000}
+    )
+    runtime = SimpleNamespace(context=TrialContext(settings=step_settings, models=model))
+    update = generate.refactor(refactor_state(), runtime)  # type: ignore[arg-type]
+    assert [call.sibling for call in model.calls_for("refactor")] == [1, 2]
+    assert "budget is spent" in update["stop_reason"]
+    written = [update["candidate"], *update["queued_siblings"]]
+    assert [v.sibling for v in written] == [1, 2]
+
+
+def test_once_one_request_finds_the_server_gone_the_siblings_not_yet_asked_are_not_sent(
+    settings,
+):
+    step_settings = settings.model_copy(
+        update={
+            "candidates_per_step": 3,
+            "llm_max_concurrent": 1,
+            "llm_max_attempts": 1,
+            "llm_backoff_initial_s": 0.01,
+        }
+    )
+    model = RoleScriptedChatModel(
+        scripts={"refactor": [fenced(FASTER), httpx.ConnectError("connection refused")]}
+    )
+    runtime = SimpleNamespace(context=TrialContext(settings=step_settings, models=model))
+    with pytest.raises(LLMUnavailable, match="connection refused"):
+        generate.refactor(refactor_state(), runtime)  # type: ignore[arg-type]
+    assert [call.sibling for call in model.calls_for("refactor")] == [1, 2]
