@@ -245,11 +245,7 @@ def _answers(
         return reply
 
     missing = [sibling for sibling in siblings if sibling not in kept]
-    asked = (
-        dict(zip(missing, _asked_together(ask_and_keep, missing, at_once), strict=True))
-        if missing
-        else {}
-    )
+    asked = dict(zip(missing, _asked_together(ask_and_keep, missing, at_once), strict=True))
     return [kept[sibling] if sibling in kept else asked[sibling] for sibling in siblings]
 
 
@@ -260,8 +256,8 @@ def _asked_together(
 
     At most ``at_once`` (``llm_max_concurrent``) are asked at a time, and a sibling is
     asked only once an earlier one has its whole answer: so each request's budget check
-    counts every reply but those still in flight, and against a server taking one
-    request at a time the step passes its budget by one reply at most. An outage
+    counts every reply but those still in flight, and with ``at_once`` 1 the step passes
+    its budget by one reply at most. An outage
     (TrialInterrupted) in any of them is raised once all have returned; the siblings not
     yet asked by then are not sent to a server that is gone. Each request runs in a
     copy of this step's context, so that LangGraph's run config (the transcript's trial)
@@ -280,7 +276,7 @@ def _asked_together(
             return error
 
     workers = min(len(siblings), at_once)
-    if workers == 1:
+    if workers <= 1:  # one at a time, or none left to ask
         answers = [answer(sibling) for sibling in siblings]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refactor") as pool:

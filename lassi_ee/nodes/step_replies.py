@@ -24,15 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from lassi_ee.llm.client import CodeReply
-from lassi_ee.llm.errors import LLMError, NoUsableReply
+from lassi_ee.llm.errors import NoUsableReply
 from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes.common import work_dir
 from lassi_ee.settings import Settings
 
 log = logging.getLogger(__name__)
-
-StepAnswer = CodeReply | LLMError
-"""What one sibling's request gave: a program, or the error that ended the request."""
 
 
 class StepReplies:
@@ -85,19 +82,17 @@ class StepReplies:
                 continue
         return found
 
-    def keep(self, sibling: int, answer: StepAnswer) -> None:
+    def keep(self, sibling: int, answer: CodeReply | NoUsableReply) -> None:
         """Keep a sibling's answer: a program, or a reply with none in it (both paid for).
 
-        Other errors (the budget, a refusal) end the trial and are not kept. A disk that
-        cannot take it costs a warning: the reply is only asked again if the step is.
+        A disk that cannot take it costs a warning: the reply is only asked again if the
+        step is.
         """
         record: dict[str, Any] = {"key": self.key, "sibling": sibling}
         if isinstance(answer, CodeReply):
             record.update(answer.model_dump(mode="json"))
-        elif isinstance(answer, NoUsableReply):
-            record.update(unusable=str(answer), usage=answer.usage.model_dump(mode="json"))
         else:
-            return
+            record.update(unusable=str(answer), usage=answer.usage.model_dump(mode="json"))
         path = self.folder / f"sibling-{sibling}.json"
         partial = path.with_suffix(".partial")
         try:

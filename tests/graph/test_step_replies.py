@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.runnables import RunnableLambda
 
 from lassi_ee.llm.client import CodeReply
-from lassi_ee.llm.errors import BudgetExhausted, NoUsableReply
+from lassi_ee.llm.errors import NoUsableReply
 from lassi_ee.llm.usage import RoleUsage, Usage
 from lassi_ee.nodes.step_replies import StepReplies
 
@@ -32,7 +32,6 @@ def test_a_kept_program_and_a_kept_unusable_reply_come_back_with_their_usage(set
                         temperature_used=0.2)  # fmt: skip
     replies.keep(1, program)
     replies.keep(2, NoUsableReply("no complete program in 2 replies", usage=spent(70)))
-    replies.keep(3, BudgetExhausted("the budget is spent", usage=spent(5)))  # ends the trial
     kept = in_trial(settings, {"prompt": "plan 1", "temperature": 0.2}).kept()
     assert sorted(kept) == [1, 2]
     assert kept[1] == program
