@@ -148,24 +148,37 @@ def join_continuation(partial: str, more: str) -> str:
 
     Models often reopen the code fence they were inside; that repeated opening
     line is dropped so the program stays in one block. Some instead start the
-    program again from its first line (Qwen2.5-Coder-0.5B did, on the H100): then the
-    new block replaces the cut-off one, which would otherwise hold the program's start
-    twice and fail to compile for a fault of ours, not the model's.
+    program again from its first line, in a new block, at once or after a line of
+    prose (Qwen2.5-Coder-0.5B did both, on the H100 and the H200): then the new block
+    replaces the cut-off one, which would otherwise hold the program's start twice, or
+    run into the prose, and fail to compile for a fault of ours, not the model's.
     """
     if not ends_inside_block(partial):
         return partial + more
+    before, cut_block = _split_last_block(partial)
+    begun_again = _program_begun_again(more, _first_line(cut_block))
+    if begun_again is not None:
+        return before + begun_again
     first, _, rest = more.lstrip("\n").partition("\n")
     tagged = bool(first.strip().strip("`~"))
     # a bare fence may instead close the block: it reopens only if another fence follows
     reopens = _FENCE_OPEN.match(first) and (
         tagged or any(_FENCE_OPEN.match(line) for line in _lines(rest))
     )
-    if not reopens:
-        return partial + more
-    before, cut_block = _split_last_block(partial)
-    if _first_line(rest) == _first_line(cut_block):  # the program begun again
-        return before + more.lstrip("\n")
-    return partial + rest
+    return partial + rest if reopens else partial + more
+
+
+def _program_begun_again(more: str, first_line: str) -> str | None:
+    """A continuation's text from the fence of a block that starts with the cut-off
+    block's first line, or None: what came before that fence (prose, or the end of the
+    cut-off program closed) is dropped."""
+    if not first_line:
+        return None
+    lines = _lines(more)
+    for i, line in enumerate(lines):
+        if _FENCE_OPEN.match(line) and _first_line("\n".join(lines[i + 1 :])) == first_line:
+            return "\n".join(lines[i:])
+    return None
 
 
 def _split_last_block(text: str) -> tuple[str, str]:

@@ -83,6 +83,21 @@ def test_continuation_that_starts_the_program_again_replaces_the_cut_off_block()
     assert extract_code(joined) == PROGRAM + "\n"  # its start once, not twice
 
 
+def test_continuation_starting_the_program_again_after_prose_replaces_the_cut_off_block() -> None:
+    cut_off = f"Here it is.\n```cuda\n{PROGRAM[:40]}"
+    joined = join_continuation(
+        cut_off, f"Sure, the whole program again:\n\n```cuda\n{PROGRAM}\n```\n"
+    )
+    assert extract_code(joined) == PROGRAM + "\n"
+
+
+def test_continuation_that_ends_the_program_then_starts_it_again_keeps_one_block() -> None:
+    head, tail = PROGRAM[:40], PROGRAM[40:]
+    joined = join_continuation(f"```cuda\n{head}", f"{tail}\n```\nAgain:\n```cuda\n{PROGRAM}\n```")
+    blocks = [b for b in code_blocks(joined) if b.code.strip()]
+    assert [b.code for b in blocks] == [PROGRAM]
+
+
 def test_continuation_that_only_closes_the_fence_is_kept() -> None:
     joined = join_continuation(f"```cuda\n{PROGRAM}\n", "```\nDone.")
     assert extract_code(joined) == PROGRAM + "\n"

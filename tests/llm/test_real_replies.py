@@ -1,6 +1,6 @@
 """Replies the real local model (Qwen2.5-Coder-0.5B-Instruct) gave in the campaigns of
-benchmarks/real-campaign-cpu.yaml and (on the lent H100) real-campaign-gpu.yaml, replayed
-through the reading the trials use.
+benchmarks/real-campaign-cpu.yaml and (on the lent H100 and H200) real-campaign-gpu.yaml,
+replayed through the reading the trials use.
 
 Each fixture is one recorded reply (tests/data/real-replies/), with the fate the trial
 gave it; the tests check that the product reads it the same way again: a program copied
@@ -8,7 +8,8 @@ back with only its comments and indentation gone is the source (``unchanged``, n
 or measured), prose without a program is asked again, a program that lost a loop header
 fails the real compiler with the message fix_compile is given, a judge that answers
 with its verdict line alone is read as that verdict, and a reply cut off inside its
-program whose continuation starts the program again is read as that one program.
+program whose continuation starts the program again, at once or after a line of prose, is
+read as that one program.
 """
 
 from __future__ import annotations
@@ -102,4 +103,25 @@ def test_a_continuation_that_starts_the_program_again_is_read_as_one_program():
     assert code is not None and code.count("int main(") == 1
     assert code == extract_code(restarted["reply"], require_main=True)
     source = (ROOT / "examples" / "jacobi2d" / "jacobi2d.cu").read_text()
+    assert normalized(code) == normalized(source)
+
+
+def test_a_continuation_that_starts_the_program_again_after_prose_is_read_as_one_program():
+    """On the H200 the model, cut off inside nbody, answered the request to go on with a
+    sentence ("Certainly! Here's the refactored program again ...") and then the whole
+    program in a new fence. Appended to the cut-off block, the sentence landed inside a
+    CHECK(...) call: nvcc failed, and a self-correction was spent on our misreading. Read
+    as a restart, it is the source copied back."""
+    cut_off, begun_again = (
+        recorded("nbody-cuda-refactor-cut-off"),
+        recorded("nbody-cuda-refactor-begun-again-after-prose"),
+    )
+    assert cut_off["finish_reason"] == "length" and cut_off["fate"] == "continued"
+    assert not begun_again["reply"].lstrip().startswith("```")  # prose comes first
+    code = extract_code(
+        join_continuation(cut_off["reply"], begun_again["reply"]), require_main=True
+    )
+    assert code is not None and code.count("int main(") == 1 and "Certainly" not in code
+    assert code == extract_code(begun_again["reply"], require_main=True)
+    source = (ROOT / "examples" / "nbody" / "nbody.cu").read_text()
     assert normalized(code) == normalized(source)
