@@ -208,6 +208,7 @@ def _json_object(text: str) -> object | None:
 _VERDICT_TOKEN = re.compile(r"\b(INVALID|VALID)\b", re.IGNORECASE)
 _REASONS_HEADER = re.compile(r"^\W*reasons?\W*:\s*(?P<rest>.*)$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(?P<item>.+)$")
+_BARE_VERDICT = re.compile(r"^\W*(?:INVALID|VALID)\W*$", re.IGNORECASE)
 
 
 def parse_judge_text(text: str) -> JudgeDecision | None:
@@ -252,8 +253,15 @@ def parse_judge_text(text: str) -> JudgeDecision | None:
         bullet = _BULLET.match(line)
         if bullet and (after_header or "verdict" not in line.lower()):
             reasons.append(bullet.group("item").strip())
-    if not reasons:
-        prose = [ln.strip() for ln in lines if ln.strip() and "verdict" not in ln.lower()]
+    if not reasons:  # the prose, less the verdict word alone and an empty REASONS:
+        prose = [
+            ln.strip()
+            for ln in lines
+            if ln.strip()
+            and "verdict" not in ln.lower()
+            and not _BARE_VERDICT.match(ln)
+            and not _REASONS_HEADER.match(ln)
+        ]
         reasons = [" ".join(prose)[:500]] if prose else []
     return JudgeDecision(verdict=verdict, reasons=reasons)
 

@@ -139,9 +139,10 @@ def _what_became_of(version: Candidate) -> str:
             f"({version.profile.summary() if version.profile else 'no figures'}); try a "
             "different way to apply the plan"
         )
-    reasons = (
-        "; ".join(version.verdict.reasons) if version.verdict else version.note or version.outcome
-    )
+    if version.verdict:
+        reasons = "; ".join(version.verdict.reasons) or "the judge gave no reason"
+    else:
+        reasons = version.note or version.outcome
     return f"{version.label} was rejected ({version.outcome}): {reasons}"
 
 

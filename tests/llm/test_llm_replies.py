@@ -153,6 +153,14 @@ def test_judge_last_verdict_line_wins_and_echoed_form_is_ignored() -> None:
     assert decision.reasons == ["same"]
 
 
+def test_a_verdict_alone_is_not_its_own_reason() -> None:
+    for reply in ("INVALID", "**INVALID**", "VERDICT: INVALID", "VERDICT: INVALID\nREASONS:"):
+        decision = parse_judge_text(reply)
+        assert decision is not None and (decision.verdict, decision.reasons) == ("INVALID", [])
+    explained = parse_judge_text("INVALID\nIt skips the last step.")
+    assert explained is not None and explained.reasons == ["It skips the last step."]
+
+
 def test_judge_bare_word_only_when_unambiguous() -> None:
     only_invalid = parse_judge_text("This is INVALID because it skips the last step.")
     assert only_invalid is not None and only_invalid.verdict == "INVALID"

@@ -89,6 +89,15 @@ def test_a_judge_answering_with_its_verdict_line_alone_is_read():
     assert decision is not None and decision.verdict == "VALID"
 
 
+def test_a_judge_answering_with_a_bare_verdict_word_gives_no_reason():
+    """On the H200 the judge answered nbody's v02 with the one token `INVALID`: that is
+    the verdict, but not a reason, and the next refactoring is told that none was given."""
+    entry = recorded("nbody-cuda-judge-bare-invalid")
+    assert entry["reply"].strip() == "INVALID"
+    decision = parse_judge_text(entry["reply"])
+    assert decision is not None and (decision.verdict, decision.reasons) == ("INVALID", [])
+
+
 def test_a_continuation_that_starts_the_program_again_is_read_as_one_program():
     """Asked to go on where it was cut off, the model began the program anew in a new
     fence. Joined as a continuation, the program's first 90 lines came twice and nvcc
