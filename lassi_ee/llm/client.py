@@ -92,6 +92,9 @@ class TextReply(BaseModel):
     usage: Usage
 
 
+NO_JUDGE_REASON = "the judge gave no reason"
+
+
 class JudgeVerdict(BaseModel):
     verdict: Literal["VALID", "INVALID"]
     reasons: list[str]
@@ -300,13 +303,17 @@ class LLM:
         )
 
     def judge(self, prompt_vars: Mapping[str, Any], *, usage: Usage) -> JudgeVerdict:
-        """VALID or INVALID, with reasons: structured output, or the plain-text parser."""
+        """VALID or INVALID, with reasons: structured output, or the plain-text parser.
+
+        A verdict that came without a reason says so, so that the next refactoring and
+        the report are not left with the bare word.
+        """
         tally = _Tally("judge", self.models.slot("judge"), usage)
         with self._transcribed(tally):
             decision = self._decide(tally, prompt_vars, JudgeDecision, parse_judge_text)
         return JudgeVerdict(
             verdict=decision.verdict,
-            reasons=decision.reasons,
+            reasons=decision.reasons or [NO_JUDGE_REASON],
             usage=tally.spent,
             structured=tally.structured,
         )

@@ -139,10 +139,9 @@ def _what_became_of(version: Candidate) -> str:
             f"({version.profile.summary() if version.profile else 'no figures'}); try a "
             "different way to apply the plan"
         )
-    if version.verdict:
-        reasons = "; ".join(version.verdict.reasons) or "the judge gave no reason"
-    else:
-        reasons = version.note or version.outcome
+    reasons = (
+        "; ".join(version.verdict.reasons) if version.verdict else version.note or version.outcome
+    )
     return f"{version.label} was rejected ({version.outcome}): {reasons}"
 
 

@@ -100,9 +100,7 @@ def version_figure(report: TrialReport, row: VersionRow) -> str:
 def version_notes(row: VersionRow) -> list[str]:
     """The reasons cell of a version: its verdict's reasons, what went wrong, its flags,
     what the static guards found and its interleaved re-measurement."""
-    unexplained = row.verdict_by == "judge" and not row.reasons
-    notes = [*row.reasons, *(["the judge gave no reason"] if unexplained else [])]
-    notes += [row.problem] if row.problem else []
+    notes = [*row.reasons, *([row.problem] if row.problem else [])]
     notes += [f"flagged: {flag}" for flag in row.flags if not any(flag in n for n in notes)]
     notes += [f"guard {finding}" for finding in row.guards]
     if row.check:

@@ -20,8 +20,6 @@ from lassi_ee.llm.usage import Usage
 from lassi_ee.nodes import evaluate, generate, siblings
 from lassi_ee.nodes.common import TrialContext
 from lassi_ee.report.steps import step_words
-from lassi_ee.report.text import version_notes
-from lassi_ee.report.trial import VersionRow
 from lassi_ee.state import Candidate, CompileSummary, Limits, RunSummary, Verdict
 from tests.helpers.trial_programs import FASTER, SOURCE, fenced, variant
 
@@ -282,29 +280,3 @@ def test_once_one_request_finds_the_server_gone_the_siblings_not_yet_asked_are_n
     with pytest.raises(LLMUnavailable, match="connection refused"):
         generate.refactor(refactor_state(), runtime)  # type: ignore[arg-type]
     assert [call.sibling for call in model.calls_for("refactor")] == [1, 2]
-
-
-def test_a_verdict_without_reasons_is_named_so_to_the_next_step_and_in_the_report():
-    """The 0.5B judge once answered with the one word INVALID: the next refactoring was told
-    'rejected (invalid): INVALID', which explains nothing; now it is told that no reason came."""
-    vetoed = Candidate(
-        version=2,
-        stage="refactor",
-        iteration=1,
-        code="x",
-        outcome="invalid",
-        verdict=Verdict(verdict="INVALID"),
-    )
-    told = generate._feedback({"history": [vetoed]})  # type: ignore[typeddict-item]
-    assert told.endswith("was rejected (invalid): the judge gave no reason")
-    explained = vetoed.model_copy(
-        update={"verdict": Verdict(verdict="INVALID", reasons=["it skips a step"])}
-    )
-    told = generate._feedback({"history": [explained]})  # type: ignore[typeddict-item]
-    assert told.endswith("was rejected (invalid): it skips a step")
-    row = VersionRow(
-        version=2, label="v2", stage="refactor", iteration=1, attempt=0, outcome="invalid",
-        verdict="INVALID", verdict_by="judge",
-    )  # fmt: skip
-    assert version_notes(row) == ["the judge gave no reason"]
-    assert version_notes(row.model_copy(update={"verdict_by": "check"})) == []

@@ -28,7 +28,11 @@ from lassi_ee.llm.fake import RoleScriptedChatModel
 from lassi_ee.llm.models import build_models
 from lassi_ee.llm.replies import extract_code, join_continuation, parse_judge_text
 from lassi_ee.llm.usage import Usage
+from lassi_ee.nodes.generate import _feedback
+from lassi_ee.report.text import version_notes
+from lassi_ee.report.trial import version_row
 from lassi_ee.settings import Settings
+from lassi_ee.state import Candidate, Verdict
 from lassi_ee.tools.compile import CompileRequest, compile_app
 from lassi_ee.tools.program_text import normalized
 
@@ -89,13 +93,34 @@ def test_a_judge_answering_with_its_verdict_line_alone_is_read():
     assert decision is not None and decision.verdict == "VALID"
 
 
-def test_a_judge_answering_with_a_bare_verdict_word_gives_no_reason():
+def test_a_judge_answering_with_a_bare_verdict_word_gives_no_reason(
+    prompt_vars: dict[str, Any],
+):
     """On the H200 the judge answered nbody's v02 with the one token `INVALID`: that is
-    the verdict, but not a reason, and the next refactoring is told that none was given."""
+    the verdict, but not a reason. The next refactoring was told 'rejected (invalid):
+    INVALID'; now it and the report say that the judge gave no reason."""
     entry = recorded("nbody-cuda-judge-bare-invalid")
     assert entry["reply"].strip() == "INVALID"
     decision = parse_judge_text(entry["reply"])
     assert decision is not None and (decision.verdict, decision.reasons) == ("INVALID", [])
+
+    settings = Settings(llm_backoff_initial_s=0.001)
+    fake = RoleScriptedChatModel(scripts={"judge": [entry["reply"]]})
+    reply = LLM(build_models(settings, fake), settings).judge(prompt_vars, usage=Usage())
+    vetoed = Candidate(
+        version=2, stage="refactor", iteration=1, code="x", outcome="invalid",
+        verdict=Verdict(verdict=reply.verdict, reasons=reply.reasons),
+    )  # fmt: skip
+    told = _feedback({"history": [vetoed]})  # type: ignore[typeddict-item]
+    assert told.endswith("was rejected (invalid): the judge gave no reason")
+    assert version_notes(version_row(vetoed, "energy", None)) == ["the judge gave no reason"]
+    explained = vetoed.model_copy(
+        update={"verdict": Verdict(verdict="INVALID", reasons=["it skips a step"])}
+    )
+    told = _feedback({"history": [explained]})  # type: ignore[typeddict-item]
+    assert told.endswith("was rejected (invalid): it skips a step")
+    checked = vetoed.model_copy(update={"verdict": Verdict(verdict="INVALID", by="check")})
+    assert version_notes(version_row(checked, "energy", None)) == []
 
 
 def test_a_continuation_that_starts_the_program_again_is_read_as_one_program():
